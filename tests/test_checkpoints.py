@@ -1,0 +1,130 @@
+import os
+import pickle
+
+import pytest
+import torch
+
+from emogen.checkpoints import (CheckpointError, identify_state_dict, load_weights, read_checkpoint,
+                                save_checkpoint, strip_module_prefix)
+from models import DISCEMO, SyncNet_color, Wav2Lip, Wav2Lip_disc_qual
+from shared_data import seeded_state_dict
+
+OFFICIAL = [("emogen_generator", Wav2Lip), ("syncnet_color", SyncNet_color),
+            ("emotion_disc", DISCEMO), ("wav2lip_disc_qual", Wav2Lip_disc_qual)]
+
+
+@pytest.mark.parametrize("name,cls", OFFICIAL)
+def test_official_format_with_module_prefix_loads(shared, tmp_path, name, cls):
+    weights = seeded_state_dict(name)
+    path = tmp_path / f"{name}.pth"
+    torch.save({"state_dict": {"module." + k: v for k, v in weights.items()}, "optimizer": None,
+                "global_step": 1234, "global_epoch": 7}, path)
+    model = cls()
+    ckpt = load_weights(model, str(path), name)
+    assert ckpt["global_step"] == 1234 and ckpt["global_epoch"] == 7
+    for key, tensor in model.state_dict().items():
+        assert torch.equal(tensor, weights[key].reshape(tensor.shape)), key
+
+
+def test_bare_state_dict_loads(shared, tmp_path):
+    weights = seeded_state_dict("emotion_disc")
+    path = tmp_path / "bare.pth"
+    torch.save(weights, path)
+    model = DISCEMO()
+    load_weights(model, str(path), "emotion discriminator")
+    assert torch.equal(model.cls[0].weight, weights["cls.0.weight"])
+
+
+def test_wrong_model_is_named(shared, tmp_path):
+    path = tmp_path / "sync.pth"
+    torch.save({"state_dict": seeded_state_dict("syncnet_color")}, path)
+    with pytest.raises(CheckpointError) as err:
+        load_weights(Wav2Lip(), str(path), "EmoGen generator")
+    message = str(err.value)
+    assert "EmoGen generator" in message and str(path) in message
+    assert "lip-sync expert" in message and "missing" in message and "unexpected" in message
+
+
+def test_plain_wav2lip_is_recognised(shared):
+    weights = {k: v for k, v in seeded_state_dict("emogen_generator").items()
+               if not k.startswith("emotion_encoder.")}
+    assert "plain Wav2Lip" in identify_state_dict(weights)
+
+
+def test_misshaped_keys_are_listed(tmp_path):
+    weights = DISCEMO().state_dict()
+    weights["cls.0.weight"] = torch.zeros(7, 512)
+    path = tmp_path / "shape.pth"
+    torch.save(weights, path)
+    with pytest.raises(CheckpointError, match=r"mis-shaped.*cls\.0\.weight \(7, 512\) vs \(6, 512\)"):
+        load_weights(DISCEMO(), str(path), "emotion discriminator")
+
+
+class _Evil:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_code_running_pickle_is_refused(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pth"
+    torch.save({"state_dict": {"w": torch.zeros(1)}, "payload": _Evil(marker)}, path)
+    with pytest.raises(CheckpointError, match="could run code"):
+        read_checkpoint(str(path))
+    assert not marker.exists()
+
+
+def test_missing_and_corrupt_files(tmp_path):
+    with pytest.raises(CheckpointError, match="not found"):
+        read_checkpoint(str(tmp_path / "nope.pth"))
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"this is not a checkpoint")
+    with pytest.raises(CheckpointError, match="not a readable PyTorch checkpoint"):
+        read_checkpoint(str(bad))
+    text = tmp_path / "list.pth"
+    torch.save([1, 2, 3], text)
+    with pytest.raises(CheckpointError, match="no state_dict"):
+        load_weights(DISCEMO(), str(text), "emotion discriminator")
+
+
+def test_save_roundtrip_with_optimizer(tmp_path):
+    torch.manual_seed(0)
+    model = DISCEMO()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model(torch.rand(1, 3, 5, 96, 96)).sum().backward()
+    opt.step()
+    path = tmp_path / "sub" / "ckpt.pth"
+    save_checkpoint(str(path), torch.nn.DataParallel(model), opt, global_step=5, global_epoch=2)
+    assert os.listdir(path.parent) == ["ckpt.pth"]
+    ckpt = read_checkpoint(str(path))
+    assert not any(k.startswith("module.") for k in ckpt["state_dict"])
+    fresh = DISCEMO()
+    fresh_opt = torch.optim.Adam(fresh.parameters(), lr=1e-3)
+    loaded = load_weights(fresh, str(path), "emotion discriminator")
+    fresh_opt.load_state_dict(loaded["optimizer"])
+    assert loaded["global_step"] == 5 and loaded["global_epoch"] == 2
+    state = fresh_opt.state_dict()["state"][0]["exp_avg"]
+    assert torch.equal(state, opt.state_dict()["state"][0]["exp_avg"])
+
+
+def test_failed_save_keeps_previous_file(tmp_path, monkeypatch):
+    model = DISCEMO()
+    path = tmp_path / "ckpt.pth"
+    save_checkpoint(str(path), model, global_step=1)
+    before = path.read_bytes()
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(OSError):
+        save_checkpoint(str(path), model, global_step=2)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["ckpt.pth"]
+
+
+def test_strip_module_prefix():
+    assert list(strip_module_prefix({"module.a.b": 1, "c": 2, "module.module.d": 3})) == ["a.b", "c", "d"]
