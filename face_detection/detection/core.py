@@ -1,0 +1,40 @@
+"""The interface every face detector implements."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Optional, Sequence
+
+import numpy as np
+
+Box = tuple[int, int, int, int]
+"""A face box (x1, y1, x2, y2) in pixels of the frame it was found in."""
+
+
+class FaceDetector(ABC):
+    """Base class: a detector turns BGR uint8 frames into scored face boxes."""
+
+    name = "base"
+
+    def __init__(self, device: str = "cpu", verbose: bool = False) -> None:
+        self.device = str(device)
+        self.verbose = verbose
+
+    @abstractmethod
+    def detect_from_batch(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Faces per image as float rows (x1, y1, x2, y2, score), best first; frames are BGR uint8 (H,W,3)."""
+
+    def detect_from_image(self, image: np.ndarray) -> np.ndarray:
+        """Faces in one BGR uint8 image as rows (x1, y1, x2, y2, score), best first."""
+        return self.detect_from_batch([image])[0]
+
+    def best_boxes(self, images: Sequence[np.ndarray]) -> list[Optional[Box]]:
+        """The best face of each image, clipped at 0 and cast to int, or None where no face was found."""
+        return [best_box(dets) for dets in self.detect_from_batch(images)]
+
+
+def best_box(dets: np.ndarray) -> Optional[Box]:
+    """The first (highest-scoring) row of ``dets`` as an int box clipped at 0, as the original does."""
+    if len(dets) == 0:
+        return None
+    x1, y1, x2, y2 = np.clip(dets[0][:4], 0, None)
+    return int(x1), int(y1), int(x2), int(y2)

@@ -1,0 +1,61 @@
+"""S3FD behind the common detector interface, with the weights located and loaded safely."""
+from __future__ import annotations
+
+import os
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+
+from emogen.checkpoints import load_weights
+from emogen.errors import UserError
+
+from ..core import FaceDetector
+from .net_s3fd import S3FD
+from .postprocess import boxes_from_maps
+
+WEIGHTS_ENV = "EMOGEN_S3FD_PATH"
+DEFAULT_WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "s3fd.pth")
+# The original subtracts these from frames after flipping BGR to RGB; the weights expect exactly that.
+MEAN = np.array([104.0, 117.0, 123.0], dtype=np.float32)
+
+
+class S3FDWeightsMissing(UserError):
+    """The S3FD weight file is not where it was looked for."""
+
+
+def s3fd_weights_path(path: Optional[str] = None) -> str:
+    """Where the S3FD weights are looked for: the argument, else $EMOGEN_S3FD_PATH, else the package folder."""
+    return path or os.environ.get(WEIGHTS_ENV) or DEFAULT_WEIGHTS
+
+
+def missing_weights_message(path: str) -> str:
+    """The one-line explanation of where s3fd.pth goes and where it comes from."""
+    return (f"S3FD weights not found at {path}. Download s3fd-619a316812.pth from the face-alignment project "
+            f"(github.com/1adrianb/face-alignment) and save it as {DEFAULT_WEIGHTS}, or point {WEIGHTS_ENV} "
+            f"at it; or use --face_detector opencv, which needs no download")
+
+
+class SFDDetector(FaceDetector):
+    """S3FD with the original pre- and post-processing (frames in BGR, as OpenCV reads them)."""
+
+    name = "s3fd"
+
+    def __init__(self, device: str = "cpu", path_to_detector: Optional[str] = None, verbose: bool = False) -> None:
+        super().__init__(device, verbose)
+        path = s3fd_weights_path(path_to_detector)
+        if not os.path.isfile(path):
+            raise S3FDWeightsMissing(missing_weights_message(path))
+        self.face_detector = S3FD()
+        load_weights(self.face_detector, path, "S3FD face detector", map_location="cpu")
+        self.face_detector.to(self.device).eval()
+
+    def detect_from_batch(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Run S3FD on equally sized BGR frames and return the kept boxes per frame."""
+        batch = np.ascontiguousarray(np.stack(images)[..., ::-1], dtype=np.float32) - MEAN
+        x = torch.from_numpy(batch).permute(0, 3, 1, 2).to(self.device)
+        if x.is_cuda:
+            torch.backends.cudnn.benchmark = True
+        with torch.inference_mode():
+            olist = self.face_detector(x)
+        return boxes_from_maps(olist)

@@ -1,0 +1,195 @@
+import cv2
+import numpy as np
+import pytest
+import torch
+
+import face_detection
+from emogen.errors import UserError
+from face_detection import DetectionSettings, FaceAlignment, LandmarksType, S3FD, create_detector, detect_video_boxes
+from face_detection.detection.core import FaceDetector
+from face_detection.detection.opencv import HaarDetector
+from face_detection.detection.sfd.postprocess import boxes_from_maps, nms
+from shared_data import manifest, seeded_state_dict, seeded_weights
+
+# Hand-annotated on frame 0 (the still image: itself): y of the mouth centre and of the bottom of the chin.
+MOUTH_CHIN = {"video/face1_30fps.mp4": (255, 300), "video/face2.mp4": (510, 585), "video/face3.mp4": (375, 445),
+              "video/face4_30fps.mp4": (325, 375), "video/face5.mp4": (400, 445), "video/face6.mp4": (385, 445),
+              "video/face7.mp4": (400, 465), "image/face3.jpg": (385, 450)}
+ANNOTATION_SLACK = 15  # pixels: the hand annotations are not more precise than this
+
+
+def read_frames(path, step=1):
+    cap = cv2.VideoCapture(str(path))
+    index = 0
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        if index % step == 0:
+            yield frame
+        index += 1
+    cap.release()
+
+
+@pytest.fixture(scope="module")
+def seeded_s3fd_file(shared, tmp_path_factory):
+    path = tmp_path_factory.mktemp("s3fd") / "s3fd.pth"
+    torch.save({"module." + k: v for k, v in seeded_state_dict("s3fd").items()}, path)
+    return path
+
+
+def test_s3fd_manifest_and_parity(shared, parity):
+    model = S3FD()
+    assert [(k, list(v.shape)) for k, v in model.state_dict().items()] == \
+        [(k, m["shape"]) for k, m in manifest()["s3fd"].items()]
+    model.load_state_dict(seeded_state_dict("s3fd"))
+    image = seeded_weights().seeded_inputs("s3fd", 11)["image"]
+    with torch.inference_mode():
+        maps = model.eval()(image)
+    assert len(maps) == 12
+    for i, m in enumerate(maps):
+        np.testing.assert_allclose(m.numpy(), parity[f"s3fd.olist{i}"], atol=1e-4, err_msg=f"olist{i}")
+
+
+def test_postprocess_matches_original_boxes(shared):
+    data = np.load(shared / "spec/s3fd_postprocess_seed11.npz")
+    maps = [torch.from_numpy(data[f"olist{i}"]) for i in range(12)]
+    kept = boxes_from_maps(maps)
+    for b in range(2):
+        ref = data[f"boxes{b}"]
+        ours = kept[b]
+        assert ours.shape == ref.shape
+        assert np.all(np.diff(ours[:, 4]) <= 0)  # best first
+        # Same set of boxes: match each reference row to its nearest row of ours.
+        for row in ref:
+            nearest = np.abs(ours - row).max(axis=1).min()
+            assert nearest < 1e-3, row
+
+
+def test_nms_uses_plus_one_areas():
+    dets = np.array([[0, 0, 10, 10, 0.9], [0, 1, 10, 11, 0.8], [0, 0, 9, 9, 0.7], [5, 0, 14, 9, 0.6]], float)
+    assert list(nms(dets[[0, 1]], 0.3)) == [0]
+    # +1 areas give IoU 50/150 = 0.333 (suppressed at 0.3); plain areas would give 36/126 = 0.286 (kept).
+    assert list(nms(dets[[2, 3]], 0.3)) == [0]
+    assert list(nms(dets[[2, 3]], 0.34)) == [0, 1]
+
+
+def test_s3fd_detector_loads_official_file_and_auto_prefers_it(shared, seeded_s3fd_file, monkeypatch):
+    monkeypatch.setenv("EMOGEN_S3FD_PATH", str(seeded_s3fd_file))
+    det = create_detector("auto", device="cpu")
+    assert det.name == "s3fd"
+    frames = np.random.default_rng(0).integers(0, 255, (2, 128, 160, 3), dtype=np.uint8)
+    fa = FaceAlignment(LandmarksType._2D, flip_input=False, device="cpu")
+    result = fa.get_detections_for_batch(frames)
+    assert len(result) == 2
+    for box in result:
+        assert box is None or (len(box) == 4 and all(isinstance(v, int) and v >= 0 for v in box))
+
+
+def test_missing_weights_message(tmp_path, monkeypatch):
+    missing = tmp_path / "nowhere" / "s3fd.pth"
+    with pytest.raises(UserError) as err:
+        create_detector("s3fd", weights_path=str(missing))
+    text = str(err.value)
+    assert str(missing) in text and "face-alignment" in text and "s3fd.pth" in text and "opencv" in text
+
+
+def test_auto_falls_back_with_one_warning(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("EMOGEN_S3FD_PATH", str(tmp_path / "absent.pth"))
+    det = create_detector("auto")
+    assert isinstance(det, HaarDetector)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "OpenCV" in err[0] and "absent.pth" in err[0]
+    with pytest.raises(UserError, match="unknown face detector"):
+        create_detector("mtcnn")
+
+
+@pytest.mark.parametrize("name", sorted(MOUTH_CHIN))
+def test_bundled_detector_covers_mouth_and_chin(shared, name):
+    path = shared / "data" / name
+    frame = cv2.imread(str(path)) if name.endswith(".jpg") else next(read_frames(path))
+    box = HaarDetector().best_boxes([frame])[0]
+    assert box is not None
+    x1, y1, x2, y2 = box
+    mouth, chin = MOUTH_CHIN[name]
+    assert y1 < mouth < y2
+    assert y2 >= chin - ANNOTATION_SLACK
+    # Not a runaway box: the bottom stays within a face-height fraction below the chin.
+    assert y2 - chin < 0.35 * (y2 - y1)
+    assert x1 < frame.shape[1] / 2 < x2
+
+
+@pytest.mark.parametrize("video", ["face1_30fps", "face2", "face3", "face4_30fps", "face5", "face6", "face7"])
+def test_bundled_detector_finds_a_face_in_every_sampled_frame(shared, video):
+    detector = HaarDetector()
+    boxes = [detector.best_boxes([f])[0] for f in read_frames(shared / f"data/video/{video}.mp4", step=4)]
+    assert len(boxes) > 25
+    assert all(b is not None for b in boxes)
+
+
+class FakeDetector(FaceDetector):
+    """Reads the frame index from pixel (0, 0) and returns a box that moves with it."""
+
+    name = "fake"
+
+    def __init__(self, missing=(), max_batch=None):
+        super().__init__("cpu")
+        self.missing = set(missing)
+        self.max_batch = max_batch
+        self.seen = []
+
+    def detect_from_batch(self, images):
+        if self.max_batch and len(images) > self.max_batch:
+            raise RuntimeError("CUDA out of memory. Tried to allocate")
+        out = []
+        for im in images:
+            i = int(im[0, 0, 0])
+            self.seen.append(i)
+            scale = im.shape[1] / 200
+            if i in self.missing:
+                out.append(np.zeros((0, 5)))
+            else:
+                out.append(np.array([[(10 + 2 * i) * scale, 20 * scale, (60 + 2 * i) * scale, 90 * scale, 0.9]]))
+        return out
+
+
+def synthetic_frames(n, side=200):
+    for i in range(n):
+        frame = np.zeros((side, side, 3), np.uint8)
+        frame[:4, :4] = i
+        yield frame
+
+
+def test_stride_detects_key_frames_and_interpolates():
+    det = FakeDetector()
+    boxes = detect_video_boxes(synthetic_frames(23), det, DetectionSettings(stride=4, batch_size=2))
+    assert len(boxes) == 23
+    assert sorted(det.seen) == [0, 4, 8, 12, 16, 20, 22]  # every 4th plus the last
+    assert boxes == [(10 + 2 * i, 20, 60 + 2 * i, 90) for i in range(23)]
+
+
+def test_stride_detects_frames_next_to_a_missing_key_frame():
+    det = FakeDetector(missing={8})
+    boxes = detect_video_boxes(synthetic_frames(13), det, DetectionSettings(stride=4, batch_size=8))
+    assert boxes[8] is None
+    assert set(det.seen) == {0, 4, 8, 12, 5, 6, 7, 9, 10, 11}
+    assert boxes[6] == (22, 20, 72, 90) and boxes[2] == (14, 20, 64, 90)
+
+
+def test_downscale_maps_boxes_back_and_oom_halves_batch(capsys):
+    det = FakeDetector(max_batch=2)
+    boxes = detect_video_boxes(synthetic_frames(6, side=400), det, DetectionSettings(max_side=200, batch_size=8))
+    # The fake's box scales with the frame, so on the full 400-px frame it is twice the 200-px box.
+    assert boxes == [(2 * (10 + 2 * i), 40, 2 * (60 + 2 * i), 180) for i in range(6)]
+    assert "retrying with batch size 2" in capsys.readouterr().out
+
+
+def test_settings_are_validated():
+    for kwargs in ({"stride": 0}, {"batch_size": 0}, {"max_side": 10}):
+        with pytest.raises(UserError):
+            DetectionSettings(**kwargs)
+
+
+def test_public_names():
+    for name in ("S3FD", "FaceAlignment", "LandmarksType", "create_detector", "detect_video_boxes"):
+        assert hasattr(face_detection, name)
