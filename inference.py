@@ -1,0 +1,95 @@
+"""Lip-sync a face video or image to any speech with one of six emotions, using an EmoGen generator."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Optional, Sequence
+
+
+def str2bool_flag(value: Optional[str]) -> bool:
+    """--static alone means True; --static True/False is accepted as in the original command line."""
+    if value is None:
+        return True
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    """The command line (the original's flags, plus detector, device, missing-face and caching options)."""
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--checkpoint_path", required=True, help="EmoGen generator checkpoint (.pth)")
+    p.add_argument("--face", required=True, help="video or image (jpg, jpeg, png) with the face to animate")
+    p.add_argument("--audio", required=True, help="speech: any file ffmpeg reads (wav, mp3, m4a, a video...)")
+    p.add_argument("--emotion", required=True,
+                   help="one of ANG, DIS, FEA, HAP, NEU, SAD, or 'all' for one video per emotion")
+    p.add_argument("--outfile", default=None,
+                   help="output mp4 (default results/<EMOTION>.mp4; with --emotion all, <name>_<EMOTION>.mp4)")
+    p.add_argument("--static", nargs="?", const=None, default=False, type=str2bool_flag,
+                   help="use only the first frame of the face video")
+    p.add_argument("--fps", type=float, default=25.0, help="frame rate for a still-image face (default 25)")
+    p.add_argument("--pads", nargs=4, type=int, default=[0, 10, 0, 0], metavar=("TOP", "BOTTOM", "LEFT", "RIGHT"),
+                   help="pixels added around the detected face; include the chin (default 0 10 0 0)")
+    p.add_argument("--face_det_batch_size", type=int, default=16, help="frames per face-detection batch")
+    p.add_argument("--wav2lip_batch_size", type=int, default=None,
+                   help="frames per generator batch (default 32 on CPU, 256 on CUDA as the original)")
+    p.add_argument("--resize_factor", type=int, default=1, help="divide the input resolution by this factor")
+    p.add_argument("--crop", nargs=4, type=int, default=[0, -1, 0, -1], metavar=("TOP", "BOTTOM", "LEFT", "RIGHT"),
+                   help="crop the input frames (after resize and rotate); -1 means to the edge")
+    p.add_argument("--box", nargs=4, type=int, default=[-1, -1, -1, -1], metavar=("TOP", "BOTTOM", "LEFT", "RIGHT"),
+                   help="fixed face box used as given (no pads, no smoothing); skips face detection")
+    p.add_argument("--rotate", action="store_true", help="rotate the input 90 degrees clockwise")
+    p.add_argument("--nosmooth", action="store_true", help="do not average face boxes over 5 frames")
+    p.add_argument("--face_detector", default="auto", choices=["auto", "s3fd", "opencv", "sfd"],
+                   help="s3fd (needs s3fd.pth), opencv (no download), auto (s3fd if its weights exist)")
+    p.add_argument("--det_max_side", type=int, default=None,
+                   help="detect faces on a copy whose longest side is at most this many pixels (faster)")
+    p.add_argument("--det_stride", type=int, default=1,
+                   help="run the detector on every k-th frame and interpolate between (faster)")
+    p.add_argument("--missing_face", default="interpolate", choices=["interpolate", "passthrough", "error"],
+                   help="frames without a face: fill gaps up to 1 s from neighbours (default), leave them "
+                        "unchanged, or stop as the original did")
+    p.add_argument("--device", default=None, help="auto (default: CUDA if available), cpu, cuda, cuda:N")
+    p.add_argument("--detection_cache_dir", default=None,
+                   help="where face boxes are cached (default $EMOGEN_CACHE_DIR or ~/.cache/emogen/detections)")
+    p.add_argument("--no_detection_cache", action="store_true", help="neither read nor write the detection cache")
+    p.add_argument("--no_progress", action="store_true", help="hide progress bars")
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Parse arguments, run inference, print one line per output."""
+    args = get_args_parser().parse_args(argv)
+    from emogen.detection_cache import default_cache_dir
+    from emogen.inference_pipeline import InferenceOptions, run_inference
+
+    opts = InferenceOptions(
+        checkpoint_path=args.checkpoint_path, face=args.face, audio=args.audio, emotion=args.emotion,
+        outfile=args.outfile, static=bool(args.static), fps=args.fps, pads=args.pads,
+        face_det_batch_size=args.face_det_batch_size, wav2lip_batch_size=args.wav2lip_batch_size,
+        resize_factor=args.resize_factor, crop=args.crop, box=args.box, rotate=args.rotate, nosmooth=args.nosmooth,
+        face_detector=args.face_detector, device=args.device, missing_face=args.missing_face,
+        det_max_side=args.det_max_side, det_stride=args.det_stride,
+        cache_dir=None if args.no_detection_cache else (args.detection_cache_dir or default_cache_dir()),
+        progress=not args.no_progress)
+    start = time.perf_counter()
+    results = run_inference(opts)
+    for r in results:
+        extra = []
+        if r.filled:
+            extra.append(f"{r.filled} face-less input frames filled")
+        if r.passed_through:
+            extra.append(f"{r.passed_through} frames passed through without a face")
+        if r.detection_cached:
+            extra.append("face detection from cache")
+        note = f" ({'; '.join(extra)})" if extra else ""
+        print(f"wrote {r.outfile}: {r.frames} frames, {r.seconds:.2f} s at {r.fps:g} fps, "
+              f"in {time.perf_counter() - start:.1f} s{note}")
+    steps = ", ".join(f"{k} {v:.1f} s" for k, v in results[-1].timings.items()) if results else ""
+    print(f"timings: {steps}")
+    return 0
+
+
+if __name__ == "__main__":
+    from emogen.errors import run_cli
+
+    sys.exit(run_cli(main))

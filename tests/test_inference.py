@@ -1,0 +1,223 @@
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+import audio
+import inference
+from emogen.errors import run_cli
+from emogen.lipsync import fill_gaps, mel_chunk_starts, smooth_boxes
+from emogen.media import probe
+from shared_data import REPO_ROOT, seeded_state_dict
+
+BOX = (150, 470, 140, 450)  # top bottom left right, around the face in face3.mp4
+
+
+def ffmpeg(*args):
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
+
+
+@pytest.fixture(scope="module")
+def media(shared, tmp_path_factory):
+    d = tmp_path_factory.mktemp("media")
+    ffmpeg("-i", str(shared / "data/audio/speech_en_16k.wav"), "-t", "1.6", str(d / "speech.wav"))
+    ffmpeg("-i", str(shared / "data/audio/speech_en_16k.wav"), "-t", "1.6", str(d / "speech.mp3"))
+    ffmpeg("-i", str(shared / "data/audio/speech_en_16k.wav"), "-t", "0.1", str(d / "tiny.wav"))
+    ffmpeg("-i", str(shared / "data/video/face3.mp4"), "-t", "2.4", "-c:v", "libx264", "-crf", "12", str(d / "face.mp4"))
+    ffmpeg("-i", str(shared / "data/video/face3.mp4"), "-t", "0.8", "-c:v", "libx264", "-crf", "12", str(d / "short.mp4"))
+    ckpt = d / "emogen.pth"
+    torch.save({"state_dict": {"module." + k: v for k, v in seeded_state_dict("emogen_generator").items()},
+                "global_step": 0, "global_epoch": 0}, ckpt)
+    sync = d / "syncnet.pth"
+    torch.save({"state_dict": seeded_state_dict("syncnet_color")}, sync)
+    return d
+
+
+def run(media, *extra, face="face.mp4", audio_file="speech.wav", emotion="HAP", out="out.mp4", tmp=None):
+    out_path = str((tmp or media) / out)
+    argv = ["--checkpoint_path", str(media / "emogen.pth"), "--face", str(media / face) if not os.path.isabs(face)
+            else face, "--audio", str(media / audio_file), "--emotion", emotion, "--outfile", out_path,
+            "--face_detector", "opencv", "--no_progress", "--detection_cache_dir", str(media / "cache"), *extra]
+    return run_cli(inference.main, argv), out_path
+
+
+def video_info(path):
+    info = probe(path)
+    v = next(s for s in info["streams"] if s["codec_type"] == "video")
+    a = [s for s in info["streams"] if s["codec_type"] == "audio"]
+    cap = cv2.VideoCapture(path)
+    frames = []
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        frames.append(f)
+    return v, a, frames
+
+
+def expected_frames(wav_path, fps=25.0):
+    return len(mel_chunk_starts(audio.melspectrogram(audio.load_wav(str(wav_path), 16000)).shape[1], fps))
+
+
+def psnr(a, b):
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return 10 * np.log10(255 ** 2 / max(mse, 1e-10))
+
+
+def test_video_face_with_fixed_box(media, capsys):
+    code, out = run(media, "--box", *map(str, BOX))
+    assert code == 0, capsys.readouterr().err
+    v, a, frames = video_info(out)
+    assert v["codec_name"] == "h264" and len(a) == 1
+    # 1.6 s -> 129 mel steps -> windows at int(3.2 i) while they fit (36), plus the final one.
+    assert len(frames) == expected_frames(media / "speech.wav") == 37
+    assert abs(float(a[0]["duration"]) - 1.6) < 0.1
+    cap = cv2.VideoCapture(str(media / "face.mp4"))
+    src = [cap.read()[1] for _ in range(len(frames))]
+    y1, y2, x1, x2 = BOX
+    m = 16  # H.264 blocks and chroma subsampling blur the pasted edge a little
+    for i in (0, 20, 36):
+        outside_out, outside_in = frames[i].copy(), src[i].copy()
+        outside_out[y1 - m:y2 + m, x1 - m:x2 + m] = 0
+        outside_in[y1 - m:y2 + m, x1 - m:x2 + m] = 0
+        assert psnr(outside_out, outside_in) > 30
+        assert psnr(frames[i][y1:y2, x1:x2], src[i][y1:y2, x1:x2]) < 20
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_image_face_and_mp3_audio(media, shared, tmp_path):
+    code, out = run(media, face=str(shared / "data/image/face3.jpg"), audio_file="speech.mp3", tmp=tmp_path)
+    assert code == 0
+    v, a, frames = video_info(out)
+    assert len(frames) == 37 and v["r_frame_rate"] == "25/1" and len(a) == 1
+    assert frames[0].shape[:2] == cv2.imread(str(shared / "data/image/face3.jpg")).shape[:2]
+
+
+def test_video_shorter_than_audio_repeats_from_start(media, tmp_path):
+    code, out = run(media, "--box", *map(str, BOX), face="short.mp4", tmp=tmp_path)
+    assert code == 0
+    _, _, frames = video_info(out)
+    assert len(frames) == 37  # 20 input frames, cycled
+    assert psnr(frames[20][:100], frames[0][:100]) > 35  # frame 20 is input frame 0 again (outside the face)
+
+
+def test_video_as_audio_source(media, shared, tmp_path):
+    code, out = run(media, "--box", *map(str, BOX), audio_file="face.mp4", tmp=tmp_path)
+    assert code == 0
+    _, a, frames = video_info(out)
+    assert len(a) == 1 and len(frames) == 57  # 2.4 s soundtrack -> 193 mel steps
+
+
+def test_detection_resize_crop_rotate_and_cache(media, tmp_path, capsys):
+    code, out = run(media, "--resize_factor", "2", "--rotate", "--crop", "0", "-1", "10", "-1", "--nosmooth",
+                    tmp=tmp_path)
+    assert code == 0, capsys.readouterr().err
+    v, _, frames = video_info(out)
+    # 590/2 = 295, rotated, 10 columns cropped: 295x285, padded by one pixel to even sides for H.264.
+    assert frames[0].shape[:2] == (296, 286)
+    first = capsys.readouterr().out
+    assert "from cache" not in first
+    code, out2 = run(media, "--resize_factor", "2", "--rotate", "--crop", "0", "-1", "10", "-1", "--nosmooth",
+                     emotion="SAD", out="again.mp4", tmp=tmp_path)
+    assert code == 0 and "face detection from cache" in capsys.readouterr().out
+
+
+def test_emotion_all_writes_six_videos(media, tmp_path):
+    code, out = run(media, "--box", *map(str, BOX), emotion="all", out="clip.mp4", tmp=tmp_path)
+    assert code == 0
+    outputs = sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".mp4")
+    assert outputs == [f"clip_{e}.mp4" for e in ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")]
+    a = video_info(str(tmp_path / "clip_ANG.mp4"))[2][10]
+    b = video_info(str(tmp_path / "clip_HAP.mp4"))[2][10]
+    y1, y2, x1, x2 = BOX
+    assert np.abs(a[y1:y2, x1:x2].astype(int) - b[y1:y2, x1:x2].astype(int)).mean() > 0.5
+
+
+@pytest.fixture(scope="module")
+def spliced(media, shared):
+    """face3 frames 0-9, five black frames, then frames 15-29."""
+    path = media / "spliced.mp4"
+    cap = cv2.VideoCapture(str(shared / "data/video/face3.mp4"))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (590, 590))
+    for i in range(30):
+        ok, frame = cap.read()
+        writer.write(np.zeros_like(frame) if 10 <= i < 15 else frame)
+    writer.release()
+    return path
+
+
+@pytest.mark.parametrize("mode", ["interpolate", "passthrough", "error"])
+def test_missing_face_modes(media, spliced, tmp_path, capsys, mode):
+    code, out = run(media, "--missing_face", mode, face=str(spliced), tmp=tmp_path, out=f"{mode}.mp4")
+    captured = capsys.readouterr()
+    if mode == "error":
+        assert code == 2 and not os.path.exists(out)
+        assert "no face found in frame 10 (t=0.40 s)" in captured.err and "--pads" in captured.err
+        assert os.path.exists(out.replace(".mp4", "_no_face_frame10.jpg"))
+        return
+    assert code == 0
+    _, _, frames = video_info(out)
+    assert len(frames) == 37
+    if mode == "interpolate":
+        assert "5 face-less input frames filled" in captured.out
+        assert frames[12].mean() > 5  # a generated face was pasted into the black frame
+    else:
+        assert "passed through without a face" in captured.out
+        assert frames[12].mean() < 3 and frames[36].mean() > 5
+
+
+def test_errors_are_one_line(media, tmp_path, capsys):
+    cases = [
+        (dict(face="missing.mp4"), "--face"),
+        (dict(emotion="JOY"), "unknown emotion 'JOY'; choose one of ANG, DIS, FEA, HAP, NEU, SAD"),
+        (dict(audio_file="tiny.wav"), "audio is too short"),
+        (dict(audio_file="nope.wav"), "--audio"),
+    ]
+    for kwargs, text in cases:
+        code, out = run(media, tmp=tmp_path, out="err.mp4", **kwargs)
+        err = capsys.readouterr().err
+        assert code == 2 and text in err and err.count("\n") == 1, err
+        assert not os.path.exists(out)
+    argv = ["--checkpoint_path", str(media / "syncnet.pth"), "--face", str(media / "face.mp4"),
+            "--audio", str(media / "speech.wav"), "--emotion", "HAP", "--outfile", str(tmp_path / "x.mp4")]
+    assert run_cli(inference.main, argv) == 2
+    err = capsys.readouterr().err
+    assert "does not fit the EmoGen generator" in err and "lip-sync expert" in err
+
+
+def test_no_face_anywhere(media, tmp_path, capsys):
+    black = tmp_path / "black.mp4"
+    ffmpeg("-f", "lavfi", "-i", "color=black:s=320x240:d=1", "-c:v", "libx264", str(black))
+    code, out = run(media, face=str(black), tmp=tmp_path)
+    assert code == 2 and "no face in any frame" in capsys.readouterr().err and not os.path.exists(out)
+
+
+def test_shell_metacharacters_in_names(media, tmp_path):
+    odd = tmp_path / "it's $(touch PWNED) a face.mp4"
+    odd.write_bytes((media / "face.mp4").read_bytes())
+    odd_audio = tmp_path / 'say "hi" `touch PWNED2`.wav'
+    odd_audio.write_bytes((media / "speech.wav").read_bytes())
+    out = tmp_path / "out $(touch PWNED3).mp4"
+    proc = subprocess.run([sys.executable, str(REPO_ROOT / "inference.py"), "--checkpoint_path",
+                           str(media / "emogen.pth"), "--face", str(odd), "--audio", str(odd_audio), "--emotion",
+                           "NEU", "--outfile", str(out), "--box", *map(str, BOX), "--no_progress"],
+                          cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert out.exists()
+    assert not any(p.name.startswith("PWNED") for p in tmp_path.iterdir())
+
+
+def test_geometry_helpers():
+    boxes = np.array([[0, 0, 10, 10], [10, 0, 20, 10], [20, 0, 30, 10]], float)
+    # The clamped last window reuses the already smoothed box before it, exactly as the original (in place).
+    assert smooth_boxes(boxes, T=2).tolist() == [[5, 0, 15, 10], [15, 0, 25, 10], [17.5, 0, 27.5, 10]]
+    filled, n = fill_gaps([(0, 0, 10, 10), None, None, (30, 0, 40, 10), None], max_gap=2)
+    assert n == 3 and filled[1] == (10, 0, 20, 10) and filled[2] == (20, 0, 30, 10) and filled[4] == (30, 0, 40, 10)
+    untouched, n = fill_gaps([(0, 0, 1, 1), None, None, None, (0, 0, 1, 1)], max_gap=2)
+    assert n == 0 and untouched[2] is None
+    assert mel_chunk_starts(100, 25.0) == [0, 3, 6, 9, 12, 16, 19, 22, 25, 28, 32, 35, 38, 41, 44, 48, 51, 54, 57,
+                                           60, 64, 67, 70, 73, 76, 80, 83, 84]
