@@ -1,0 +1,37 @@
+"""Convert every video under a folder to a fixed frame rate (25 fps for CREMA-D), keeping the audio."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Optional, Sequence
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    """Command line of convertFPS.py."""
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("-i", "--input_folder", required=True, help="folder with raw videos (searched recursively)")
+    p.add_argument("-o", "--output_folder", required=True, help="where <same relative path>.mp4 files go")
+    p.add_argument("-fps", "--fps", type=float, default=25.0, help="target frame rate (default 25)")
+    p.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
+                   help="videos converted at the same time (default: up to 4)")
+    p.add_argument("--overwrite", action="store_true", help="redo outputs that already exist and are complete")
+    p.add_argument("--no_progress", action="store_true", help="hide the progress bar")
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Convert, print the summary; exit status 1 when any file failed."""
+    args = get_args_parser().parse_args(argv)
+    from emogen.fps_conversion import convert_folder
+
+    summary = convert_folder(args.input_folder, args.output_folder, args.fps, args.workers, args.overwrite,
+                             progress=not args.no_progress)
+    print(summary.report())
+    return 1 if summary.failed else 0
+
+
+if __name__ == "__main__":
+    from emogen.errors import run_cli
+
+    sys.exit(run_cli(main))

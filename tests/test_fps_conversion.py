@@ -1,0 +1,70 @@
+import os
+import shutil
+
+import pytest
+
+import convertFPS
+from emogen.errors import run_cli
+from emogen.fps_conversion import find_videos
+from emogen.media import probe
+
+
+def stream(info, kind):
+    return [s for s in info["streams"] if s["codec_type"] == kind]
+
+
+@pytest.fixture()
+def raw(shared, tmp_path):
+    src = tmp_path / "raw"
+    (src / "actor one").mkdir(parents=True)
+    shutil.copy(shared / "data/video/face1_30fps.mp4", src / "actor one" / "1001_DFA_ANG_XX.FLV")
+    shutil.copy(shared / "data/video/face4_30fps.mp4", src / "it's $(touch PWNED) clip.MOV")
+    (src / "broken.mp4").write_bytes(b"not a video at all")
+    (src / "notes.txt").write_text("ignored")
+    return src
+
+
+def test_converts_to_25fps_keeping_audio_and_resumes(raw, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert find_videos(str(raw)) == ["actor one/1001_DFA_ANG_XX.FLV", "broken.mp4", "it's $(touch PWNED) clip.MOV"]
+    code = run_cli(convertFPS.main, ["-i", str(raw), "-o", str(out), "--no_progress", "--workers", "2"])
+    text = capsys.readouterr().out
+    assert code == 1  # the broken file failed
+    assert "converted 2, skipped 0 (already done), failed 1" in text
+    assert "broken.mp4" in text and "Invalid data" in text
+    converted = out / "actor one" / "1001_DFA_ANG_XX.mp4"
+    info = probe(str(converted))
+    src_info = probe(str(raw / "actor one" / "1001_DFA_ANG_XX.FLV"))
+    v = stream(info, "video")[0]
+    assert v["r_frame_rate"] == "25/1"
+    duration = float(info["format"]["duration"])
+    assert abs(duration - float(src_info["format"]["duration"])) < 0.1
+    assert abs(int(v["nb_frames"]) - round(duration * 25)) <= 1
+    assert len(stream(info, "audio")) == 1
+    assert (out / "it's $(touch PWNED) clip.mp4").exists()
+    assert not any(p.name == "PWNED" for p in [*raw.iterdir(), *tmp_path.iterdir(), *out.iterdir()])
+    assert not any(p.name.startswith(".") for p in out.rglob("*"))  # no temporary files left
+
+    mtime = converted.stat().st_mtime_ns
+    run_cli(convertFPS.main, ["-i", str(raw), "-o", str(out), "--no_progress"])
+    assert "converted 0, skipped 2" in capsys.readouterr().out
+    assert converted.stat().st_mtime_ns == mtime
+    run_cli(convertFPS.main, ["-i", str(raw), "-o", str(out), "--no_progress", "--overwrite"])
+    assert "converted 2, skipped 0" in capsys.readouterr().out
+
+
+def test_honours_fps_flag_and_truncated_output_is_redone(shared, tmp_path, capsys):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    shutil.copy(shared / "data/video/face3.mp4", raw / "a.mp4")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.mp4").write_bytes(b"truncated")
+    assert run_cli(convertFPS.main, ["-i", str(raw), "-o", str(out), "-fps", "10", "--no_progress"]) == 0
+    assert "converted 1" in capsys.readouterr().out
+    assert stream(probe(str(out / "a.mp4")), "video")[0]["r_frame_rate"] == "10/1"
+
+
+def test_bad_input_folder(tmp_path, capsys):
+    assert run_cli(convertFPS.main, ["-i", str(tmp_path / "nope"), "-o", str(tmp_path / "o")]) == 2
+    assert "input folder not found" in capsys.readouterr().err

@@ -1,0 +1,114 @@
+import os
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import soundfile
+
+import audio
+import emogen.preprocess as preprocess
+from emogen.errors import run_cli
+from emogen.filelists import read_filelist
+from shared_data import REPO_ROOT
+
+import importlib.util
+
+_spec = importlib.util.spec_from_file_location("preprocess_script", REPO_ROOT / "preprocess_crema-d.py")
+script = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(script)
+
+CLIPS = {"1001_DFA_ANG_XX": "face2", "1002_IEO_HAP_HI": "face3", "1003_TIE_SAD_LO": "face5", "1004_DFA_NEU_XX": "face6"}
+
+
+@pytest.fixture(scope="module")
+def dataset(shared, tmp_path_factory):
+    root = tmp_path_factory.mktemp("crema")
+    vids = root / "videos"
+    vids.mkdir()
+    for name, src in CLIPS.items():
+        subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(shared / f"data/video/{src}.mp4"), "-t", "1.2",
+                        str(vids / f"{name}.mp4")], check=True)
+    (vids / "1005_DFA_FEA_XX.mp4").write_bytes(b"corrupt")
+    shutil.copy(vids / "1001_DFA_ANG_XX.mp4", vids / "my clip $(touch PWNED).mp4")
+    return root
+
+
+def run(dataset, *extra):
+    return run_cli(script.main, ["--data_root", str(dataset / "videos"), "--preprocessed_root", str(dataset / "out"),
+                                 "--face_detector", "opencv", "--filelist_dir", str(dataset / "filelists"),
+                                 "--no_progress", *extra])
+
+
+def test_preprocess_layout_resume_and_reports(dataset, capsys, monkeypatch):
+    out = dataset / "out"
+    assert run(dataset) == 1  # the corrupt file is a failure, reported, not an abort
+    text = capsys.readouterr().out
+    assert "processed 4, already complete 0, failed 1, names refused 1" in text
+    assert "1005_DFA_FEA_XX" in text and "my clip $(touch PWNED)" in text
+    for name in CLIPS:
+        folder = out / name
+        jpgs = sorted(int(p.stem) for p in folder.glob("*.jpg"))
+        assert jpgs == list(range(30))  # 1.2 s at 25 fps, a face in every frame
+        wav, sr = soundfile.read(folder / "audio.wav", dtype="float32")
+        assert sr == 16000 and wav.ndim == 1
+        info = soundfile.info(folder / "audio.wav")
+        assert info.subtype == "PCM_16" and info.channels == 1
+        mel = np.load(folder / "mel.npy")
+        np.testing.assert_allclose(mel, audio.melspectrogram(audio.load_wav(str(folder / "audio.wav"), 16000)),
+                                   atol=1e-5)
+        assert (folder / ".complete.json").exists()
+    summary = (out / "preprocess_summary.tsv").read_text()
+    assert "1005_DFA_FEA_XX\tfailed" in summary and "1001_DFA_ANG_XX\tdone\t30\t30\t0\t26" in summary
+    assert not (out / "1005_DFA_FEA_XX").exists()
+    assert not any(p.name == "PWNED" for p in dataset.rglob("PWNED"))
+
+    # Speaker-disjoint filelists of the trainable clips.
+    lists = {s: read_filelist(str(dataset / "filelists" / f"{s}.txt")) for s in ("train", "val", "test")}
+    assert sorted(sum(lists.values(), [])) == sorted(CLIPS)
+    assert [len(lists[s]) for s in ("train", "val", "test")] == [2, 1, 1]
+
+    # Simulate a crash in the middle of one video: crops written, no audio, no marker.
+    victim = out / "1002_IEO_HAP_HI"
+    (victim / ".complete.json").unlink()
+    (victim / "audio.wav").unlink()
+    (victim / "mel.npy").unlink()
+    (victim / "5.jpg").unlink()
+    keep = out / "1001_DFA_ANG_XX" / "0.jpg"
+    before = keep.stat().st_mtime_ns
+    assert run(dataset) == 1
+    text = capsys.readouterr().out
+    assert "processed 1, already complete 3" in text
+    assert (victim / ".complete.json").exists() and (victim / "5.jpg").exists() and (victim / "mel.npy").exists()
+    assert keep.stat().st_mtime_ns == before
+
+
+def test_interrupted_video_leaves_no_marker(dataset, tmp_path, monkeypatch):
+    from face_detection.detection.opencv import HaarDetector
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(preprocess, "extract_audio", crash)
+    target = tmp_path / "1001_DFA_ANG_XX"
+    with pytest.raises(KeyboardInterrupt):
+        preprocess.preprocess_video(str(dataset / "videos" / "1001_DFA_ANG_XX.mp4"), str(target), HaarDetector())
+    assert target.is_dir() and any(target.glob("*.jpg")) and not preprocess.is_complete(str(target))
+
+
+def test_any_names_and_random_split(dataset, tmp_path, capsys):
+    out = tmp_path / "out2"
+    code = run_cli(script.main, ["--data_root", str(dataset / "videos"), "--preprocessed_root", str(out),
+                                 "--face_detector", "opencv", "--filelist_dir", str(tmp_path / "fl"), "--no_progress",
+                                 "--allow_any_names", "--split", "random", "--workers", "2"])
+    assert code == 1
+    assert "processed 5" in capsys.readouterr().out
+    assert (out / "my clip $(touch PWNED)" / ".complete.json").exists()
+    train = read_filelist(str(tmp_path / "fl" / "train.txt"))
+    val = read_filelist(str(tmp_path / "fl" / "val.txt"))
+    assert len(train) == 4 and len(val) == 1
+
+
+def test_usable_windows():
+    assert preprocess.usable_windows([True] * 7) == 3
+    assert preprocess.usable_windows([True] * 4 + [False] + [True] * 5) == 1
