@@ -1,0 +1,82 @@
+"""Train the lip-sync expert (Wav2Lip's SyncNet_color) on preprocessed CREMA-D.
+
+Single process: python color_syncnet_train.py --data_root ... --checkpoint_dir ...
+Several GPUs or processes: torchrun --nproc_per_node N color_syncnet_train.py (same flags).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Optional, Sequence
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    """Command line of color_syncnet_train.py."""
+    from emogen.hparams_cli import add_hparams_argument
+    from emogen.training import add_common_training_args
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data_root", required=True, help="preprocessed dataset (preprocess_crema-d.py output)")
+    p.add_argument("--checkpoint_dir", required=True, help="where checkpoints are written")
+    p.add_argument("--checkpoint_path", default=None,
+                   help="resume from this checkpoint ('latest': the newest in --checkpoint_dir)")
+    p.add_argument("--eval_batches", type=int, default=1400, help="validation batches per evaluation (original 1400)")
+    add_common_training_args(p)
+    add_hparams_argument(p)
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Build data, model and optimizer, then train."""
+    args = get_args_parser().parse_args(argv)
+    import torch
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    from emogen.datasets import SyncDataset
+    from emogen.distributed import cleanup, init_distributed_mode, is_main_process
+    from emogen.engine_syncnet import SyncTrainConfig, train_syncnet
+    from emogen.hparams_cli import hparams_from_args
+    from emogen.train_loop import LoopConfig
+    from emogen.training import (ScalarLog, TrainState, latest_checkpoint, load_split_datasets, make_loader, resume,
+                                 seed_everything, worker_count)
+    from models import SyncNet_color
+
+    hp = hparams_from_args(args.hparams)
+    info = init_distributed_mode(args.device)
+    seed_everything(args.seed, info.rank)
+    train_set, val_set = load_split_datasets(SyncDataset, args.data_root, args.filelist_dir, hp,
+                                             not args.no_augment, args.seed)
+    workers = worker_count(args.num_workers, hp.num_workers)
+    train_loader = make_loader(train_set, hp.syncnet_batch_size, workers, info)
+    val_loader = make_loader(val_set, hp.syncnet_batch_size, 0, info, shuffle=False, drop_last=False) \
+        if val_set else None
+
+    model = SyncNet_color().to(info.device)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=hp.syncnet_lr)
+    state = TrainState()
+    os.makedirs(args.checkpoint_dir, exist_ok=True)
+    path = latest_checkpoint(args.checkpoint_dir) if args.checkpoint_path == "latest" else args.checkpoint_path
+    if path:
+        resume(path, model, optimizer, state, "lip-sync expert (SyncNet_color)", info.device)
+    if info.distributed:
+        model = DDP(model, device_ids=[info.local_rank] if info.device.type == "cuda" else None)
+    if is_main_process():
+        print(f"training the lip-sync expert on {info.device} ({info.world_size} process(es)), "
+              f"{len(train_set)} clips, batch {hp.syncnet_batch_size}")
+    log = ScalarLog(args.log_dir or os.path.join(args.checkpoint_dir, "runs"))
+    cfg = SyncTrainConfig(args.checkpoint_dir, hp.syncnet_checkpoint_interval, hp.syncnet_eval_interval,
+                          args.eval_batches, hp.save_optimizer_state)
+    try:
+        train_syncnet(model, optimizer, train_loader, val_loader, state, cfg,
+                      LoopConfig(hp.nepochs, args.max_steps, not args.no_progress, "syncnet"), info.device, log)
+    finally:
+        log.close()
+        cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    from emogen.errors import run_cli
+
+    sys.exit(run_cli(main))

@@ -1,0 +1,95 @@
+"""Train EmoGen's video emotion discriminator (DISCEMO) on preprocessed CREMA-D.
+
+The output folder is never wiped: an existing run is continued with --resume, otherwise the script refuses.
+Checkpoints disc_emo_<step>.pth load as train.py --emotion_disc_path and in evaluation.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import sys
+from typing import Optional, Sequence
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    """Command line of emotion_disc_train.py."""
+    from emogen.hparams_cli import add_hparams_argument
+    from emogen.training import add_common_training_args
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-i", "--in-path", dest="in_path", required=True, help="preprocessed dataset folder")
+    p.add_argument("-o", "--out-path", dest="out_path", required=True, help="output folder for checkpoints")
+    p.add_argument("--num_epochs", type=int, default=10000, help="epochs (default 10000)")
+    p.add_argument("--batch-size", dest="batch_size", type=int, default=64, help="batch size per process (64)")
+    p.add_argument("--lr_emo", type=float, default=1e-6, help="Adam learning rate (default 1e-6)")
+    p.add_argument("--step_lr", type=int, default=150, help="epochs between learning-rate drops by 10x (150)")
+    p.add_argument("--save_interval", type=int, default=1000, help="steps between checkpoints (1000)")
+    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out-path")
+    add_common_training_args(p)
+    p.set_defaults(seed=9)
+    add_hparams_argument(p)
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Build data, model, optimizer and schedule, then train."""
+    args = get_args_parser().parse_args(argv)
+    import torch
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    from emogen.datasets import EmotionDataset
+    from emogen.distributed import cleanup, init_distributed_mode, is_main_process
+    from emogen.engine_emotion_disc import EmotionTrainConfig, init_weights, train_emotion_disc
+    from emogen.errors import UserError
+    from emogen.hparams_cli import hparams_from_args
+    from emogen.train_loop import LoopConfig
+    from emogen.training import (ScalarLog, TrainState, load_split_datasets, make_loader, resume, seed_everything,
+                                 worker_count)
+    from models.emo_disc import DISCEMO
+
+    hp = hparams_from_args(args.hparams)
+    existing = sorted(glob.glob(os.path.join(args.out_path, "disc_emo_*.pth")),
+                      key=lambda p: int(os.path.basename(p)[9:-4]) if os.path.basename(p)[9:-4].isdigit() else -1)
+    if existing and not args.resume:
+        raise UserError(f"{args.out_path} already holds checkpoints ({os.path.basename(existing[-1])}); pass --resume "
+                        "to continue that run or choose another --out-path (nothing is deleted)")
+    info = init_distributed_mode(args.device)
+    seed_everything(args.seed, info.rank)
+    train_set, _ = load_split_datasets(EmotionDataset, args.in_path, args.filelist_dir, hp, not args.no_augment,
+                                       args.seed)
+    loader = make_loader(train_set, args.batch_size, worker_count(args.num_workers, 0), info)
+
+    model = DISCEMO().to(info.device)
+    model.apply(init_weights)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr_emo, betas=(0.5, 0.999))
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, args.step_lr, gamma=0.1)
+    state = TrainState()
+    if existing and args.resume:
+        ckpt = resume(existing[-1], model, optimizer, state, "emotion discriminator", info.device)
+        if ckpt.get("scheduler"):
+            scheduler.load_state_dict(ckpt["scheduler"])
+    if is_main_process():
+        os.makedirs(args.out_path, exist_ok=True)
+        with open(os.path.join(args.out_path, "args.json"), "w") as handle:
+            json.dump({k: v for k, v in vars(args).items()}, handle, indent=2)
+        print(f"training the emotion discriminator on {info.device}, {len(train_set)} clips, batch {args.batch_size}")
+    if info.distributed:
+        model = DDP(model, device_ids=[info.local_rank] if info.device.type == "cuda" else None)
+    log = ScalarLog(args.log_dir or os.path.join(args.out_path, "runs"))
+    try:
+        train_emotion_disc(model, optimizer, scheduler, loader, state,
+                           EmotionTrainConfig(args.out_path, args.save_interval),
+                           LoopConfig(args.num_epochs, args.max_steps, not args.no_progress, "emotion disc"),
+                           info.device, log)
+    finally:
+        log.close()
+        cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    from emogen.errors import run_cli
+
+    sys.exit(run_cli(main))

@@ -1,0 +1,108 @@
+"""Train the EmoGen generator with a frozen lip-sync expert and the emotion discriminator.
+
+Single process: python train.py --data_root ... --checkpoint_dir ... --syncnet_checkpoint_path ... --emotion_disc_path ...
+Several GPUs or processes: torchrun --nproc_per_node N train.py (same flags).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Optional, Sequence
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    """Command line of train.py."""
+    from emogen.hparams_cli import add_hparams_argument
+    from emogen.training import add_common_training_args
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data_root", required=True, help="preprocessed dataset (preprocess_crema-d.py output)")
+    p.add_argument("--checkpoint_dir", required=True, help="where checkpoints and sample collages are written")
+    p.add_argument("--syncnet_checkpoint_path", required=True, help="trained lip-sync expert (color_syncnet_train.py)")
+    p.add_argument("--emotion_disc_path", required=True, help="trained emotion discriminator (emotion_disc_train.py)")
+    p.add_argument("--checkpoint_path", default=None,
+                   help="resume the generator from this checkpoint ('latest': newest in --checkpoint_dir); the "
+                        "matching disc_emo_ checkpoint beside it is resumed too")
+    p.add_argument("--vgg_path", default=None, help="VGG19 ImageNet weights (default: torchvision's cache)")
+    p.add_argument("--random_vgg", action="store_true",
+                   help="allow a randomly initialised VGG19 when no weights exist (tests; not the paper's loss)")
+    p.add_argument("--disc_lr", type=float, default=1e-6, help="emotion discriminator learning rate (1e-6)")
+    p.add_argument("--eval_batches", type=int, default=50, help="validation batches per evaluation (original 50)")
+    add_common_training_args(p)
+    add_hparams_argument(p)
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Build data, networks and optimizers, then train."""
+    args = get_args_parser().parse_args(argv)
+    import torch
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    from emogen.checkpoints import load_weights
+    from emogen.datasets import GeneratorDataset
+    from emogen.distributed import cleanup, init_distributed_mode, is_main_process
+    from emogen.engine_generator import Critics, GeneratorTrainConfig, set_requires_grad, train_generator
+    from emogen.hparams_cli import hparams_from_args
+    from emogen.perceptual import PerceptualLoss
+    from emogen.train_loop import LoopConfig
+    from emogen.training import (ScalarLog, TrainState, latest_checkpoint, load_split_datasets, make_loader, resume,
+                                 seed_everything, worker_count)
+    from models import SyncNet_color, Wav2Lip
+    from models.emo_disc import DISCEMO
+
+    hp = hparams_from_args(args.hparams)
+    info = init_distributed_mode(args.device)
+    seed_everything(args.seed, info.rank)
+    device = info.device
+
+    syncnet = SyncNet_color()
+    load_weights(syncnet, args.syncnet_checkpoint_path, "lip-sync expert (SyncNet_color)")
+    syncnet = syncnet.to(device).eval()
+    set_requires_grad(syncnet, False)
+    disc_emo = DISCEMO()
+    load_weights(disc_emo, args.emotion_disc_path, "emotion discriminator")
+    disc_emo = disc_emo.to(device)
+    disc_optimizer = torch.optim.Adam(disc_emo.parameters(), lr=args.disc_lr, betas=(0.5, 0.999))
+    critics = Critics(syncnet, disc_emo, disc_optimizer, PerceptualLoss(args.vgg_path, args.random_vgg).to(device))
+
+    train_set, val_set = load_split_datasets(GeneratorDataset, args.data_root, args.filelist_dir, hp,
+                                             not args.no_augment, args.seed)
+    workers = worker_count(args.num_workers, hp.num_workers)
+    train_loader = make_loader(train_set, hp.batch_size, workers, info)
+    val_loader = make_loader(val_set, hp.batch_size, 0, info, shuffle=False, drop_last=False) if val_set else None
+
+    model = Wav2Lip().to(device)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=hp.initial_learning_rate,
+                                 betas=(0.5, 0.999))
+    state = TrainState()
+    os.makedirs(args.checkpoint_dir, exist_ok=True)
+    path = latest_checkpoint(args.checkpoint_dir) if args.checkpoint_path == "latest" else args.checkpoint_path
+    if path:
+        ckpt = resume(path, model, optimizer, state, "EmoGen generator", device)
+        if ckpt.get("syncnet_wt") is not None:
+            hp.set_hparam("syncnet_wt", float(ckpt["syncnet_wt"]))
+        disc_path = os.path.join(os.path.dirname(path), "disc_emo_" + os.path.basename(path))
+        if os.path.isfile(disc_path):
+            resume(disc_path, disc_emo, disc_optimizer, TrainState(), "emotion discriminator", device)
+    if info.distributed:
+        model = DDP(model, device_ids=[info.local_rank] if device.type == "cuda" else None)
+    if is_main_process():
+        print(f"training the EmoGen generator on {device} ({info.world_size} process(es)), {len(train_set)} clips, "
+              f"batch {hp.batch_size}, syncnet_wt {hp.syncnet_wt}")
+    log = ScalarLog(args.log_dir or os.path.join(args.checkpoint_dir, "runs"))
+    try:
+        train_generator(model, optimizer, critics, train_loader, val_loader, state,
+                        GeneratorTrainConfig(args.checkpoint_dir, hp, args.eval_batches),
+                        LoopConfig(hp.nepochs, args.max_steps, not args.no_progress, "generator"), device, log)
+    finally:
+        log.close()
+        cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    from emogen.errors import run_cli
+
+    sys.exit(run_cli(main))
