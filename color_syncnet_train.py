@@ -38,8 +38,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from emogen.engine_syncnet import SyncTrainConfig, train_syncnet
     from emogen.hparams_cli import hparams_from_args
     from emogen.train_loop import LoopConfig
-    from emogen.training import (ScalarLog, TrainState, latest_checkpoint, load_split_datasets, make_loader, resume,
-                                 seed_everything, worker_count)
+    from emogen.training import (ScalarLog, TrainState, checkpoint_to_resume, load_split_datasets, make_loader,
+                                 resume, seed_everything, worker_count)
     from models import SyncNet_color
 
     hp = hparams_from_args(args.hparams)
@@ -56,7 +56,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=hp.syncnet_lr)
     state = TrainState()
     os.makedirs(args.checkpoint_dir, exist_ok=True)
-    path = latest_checkpoint(args.checkpoint_dir) if args.checkpoint_path == "latest" else args.checkpoint_path
+    path = checkpoint_to_resume(args.checkpoint_dir, args.checkpoint_path)
     if path:
         resume(path, model, optimizer, state, "lip-sync expert (SyncNet_color)", info.device)
     if info.distributed:

@@ -47,8 +47,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from emogen.hparams_cli import hparams_from_args
     from emogen.perceptual import PerceptualLoss
     from emogen.train_loop import LoopConfig
-    from emogen.training import (ScalarLog, TrainState, latest_checkpoint, load_split_datasets, make_loader, resume,
-                                 seed_everything, worker_count)
+    from emogen.training import (ScalarLog, TrainState, checkpoint_to_resume, load_split_datasets, make_loader,
+                                 resume, seed_everything, worker_count)
     from models import SyncNet_color, Wav2Lip
     from models.emo_disc import DISCEMO
 
@@ -78,7 +78,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                  betas=(0.5, 0.999))
     state = TrainState()
     os.makedirs(args.checkpoint_dir, exist_ok=True)
-    path = latest_checkpoint(args.checkpoint_dir) if args.checkpoint_path == "latest" else args.checkpoint_path
+    path = checkpoint_to_resume(args.checkpoint_dir, args.checkpoint_path)
     if path:
         ckpt = resume(path, model, optimizer, state, "EmoGen generator", device)
         if ckpt.get("syncnet_wt") is not None:

@@ -165,7 +165,7 @@ def train_generator(model: nn.Module, optimizer: torch.optim.Optimizer, critics:
         average_gradients(critics.disc_emo)
         critics.disc_optimizer.step()
         last.update(x=x, g=g.detach(), gt=gt)
-        out = {k: float(v) for k, v in terms.items()}
+        out = {k: float(v.detach()) for k, v in terms.items()}
         out["emotion_real"] = loss_real.item()
         return out
 

@@ -31,8 +31,8 @@ def run_training(loader: DataLoader, state: TrainState, cfg: LoopConfig,
     """
     try:
         while state.global_epoch < cfg.nepochs:
-            if isinstance(loader.sampler, DistributedSampler):
-                loader.sampler.set_epoch(state.global_epoch)
+            if isinstance(getattr(loader, "sampler", None), DistributedSampler):
+                loader.sampler.set_epoch(state.global_epoch)  # type: ignore[union-attr]
             totals: dict[str, float] = {}
             batches = 0
             bar = tqdm(loader, desc=f"{cfg.desc} epoch {state.global_epoch}", unit="batch",

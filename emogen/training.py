@@ -78,6 +78,22 @@ def latest_checkpoint(checkpoint_dir: str, prefix: str = "") -> Optional[str]:
     return max(found)[1] if found else None
 
 
+def checkpoint_to_resume(checkpoint_dir: str, requested: Optional[str], prefix: str = "") -> Optional[str]:
+    """The checkpoint to resume from: the requested path, the newest one for 'latest', or None for a fresh run.
+
+    A fresh run into a folder that already holds checkpoints is refused, so nothing is overwritten by mistake.
+    """
+    newest = latest_checkpoint(checkpoint_dir, prefix)
+    if requested == "latest":
+        if newest is None:
+            raise UserError(f"--checkpoint_path latest: no {prefix}checkpoint_step*.pth in {checkpoint_dir}")
+        return newest
+    if requested is None and newest is not None:
+        raise UserError(f"{checkpoint_dir} already holds checkpoints ({os.path.basename(newest)}); pass "
+                        "--checkpoint_path latest to resume, or choose another --checkpoint_dir")
+    return requested
+
+
 def save_training_checkpoint(path: str, model: nn.Module, optimizer: Optional[torch.optim.Optimizer],
                              state: TrainState, save_optimizer: bool = True, **extra: Any) -> None:
     """Rank 0 writes the standard checkpoint dict atomically."""

@@ -23,3 +23,29 @@ def shared():
 @pytest.fixture(scope="session")
 def parity(shared):
     return np.load(shared / "spec" / "parity_seed11.npz")
+
+
+TINY_CLIPS = {"1001_DFA_ANG_XX": "face2", "1001_IEO_HAP_HI": "face3", "1002_TIE_SAD_LO": "face5",
+              "1003_DFA_NEU_XX": "face6"}
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(shared, tmp_path_factory):
+    """A preprocessed CREMA-D-style set made from real shared clips (1.6 s each), with filelists."""
+    import subprocess
+
+    from emogen.filelists import write_filelists
+    from emogen.preprocess import preprocess_video
+    from face_detection.detection.opencv import HaarDetector
+
+    root = tmp_path_factory.mktemp("tiny")
+    detector = HaarDetector()
+    for name, src in TINY_CLIPS.items():
+        video = root / f"{name}.mp4"
+        subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(shared / f"data/video/{src}.mp4"), "-t", "1.6",
+                        str(video)], check=True)
+        report = preprocess_video(str(video), str(root / "pre" / name), detector)
+        assert report.status == "done" and report.faces == 40
+    write_filelists(str(root / "filelists"), {"train": ["1001_DFA_ANG_XX", "1001_IEO_HAP_HI", "1002_TIE_SAD_LO"],
+                                              "val": ["1003_DFA_NEU_XX"], "test": []})
+    return root

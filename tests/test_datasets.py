@@ -1,0 +1,64 @@
+import os
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from emogen.datasets import EmotionDataset, GeneratorDataset, SyncDataset, index_clips
+from emogen.errors import UserError
+
+NAMES = ["1001_DFA_ANG_XX", "1001_IEO_HAP_HI", "1002_TIE_SAD_LO"]
+
+
+def test_sample_shapes_and_labels(tiny_dataset):
+    root = str(tiny_dataset / "pre")
+    x, mel, y = SyncDataset(root, NAMES, seed=0)[0]
+    assert x.shape == (15, 48, 96) and mel.shape == (1, 80, 16) and y.item() in (0.0, 1.0)
+    video, emo = EmotionDataset(root, NAMES, seed=0)[0]
+    assert video.shape == (3, 5, 96, 96) and emo.sum() == 1 and 0 <= video.min() and video.max() <= 1
+    x, mels, mel, gt, emo = GeneratorDataset(root, NAMES, seed=0)[0]
+    assert x.shape == (6, 5, 96, 96) and mels.shape == (5, 1, 80, 16) and gt.shape == (3, 5, 96, 96)
+    assert torch.count_nonzero(x[:3]) == 0 and x[3:].max() > 0  # whole target face masked
+
+
+def test_mel_windows_read_from_cache_with_original_offsets(tiny_dataset):
+    root = str(tiny_dataset / "pre")
+    ds = GeneratorDataset(root, NAMES, seed=0, augment=False)
+    clip = ds.clips[0]
+    cached = np.load(os.path.join(clip.folder, "mel.npy"))
+    start = 10
+    np.testing.assert_array_equal(ds.mel_window(ds.mel(clip), start), cached[:, 32:48])  # int(80 * 10 / 25) = 32
+    frames = ds.frame_mels(ds.mel(clip), start)
+    for k in range(5):
+        begin = int(80 * (start + k - 1) / 25)  # one frame earlier than at inference
+        np.testing.assert_array_equal(frames[k], cached[:, begin:begin + 16])
+
+
+def test_emotion_labels_follow_the_name(tiny_dataset):
+    ds = EmotionDataset(str(tiny_dataset / "pre"), NAMES, seed=0)
+    assert [c.emotion for c in ds.clips] == [0, 3, 5]
+
+
+def test_bad_samples_are_skipped_and_counted(tiny_dataset, tmp_path):
+    root = tmp_path / "pre"
+    shutil.copytree(tiny_dataset / "pre" / "1001_DFA_ANG_XX", root / "1001_DFA_ANG_XX")
+    clip = root / "1001_DFA_ANG_XX"
+    for i in (3, 20, 31):  # unreadable frames: windows over them break only when read
+        (clip / f"{i}.jpg").write_bytes(b"not a jpeg")
+    ds = EmotionDataset(str(root), ["1001_DFA_ANG_XX"], seed=0)
+    for i in range(10):
+        video, _ = ds[i]
+        assert video.shape == (3, 5, 96, 96)
+    assert ds.skipped > 0
+
+
+def test_nothing_usable_is_a_clear_error(tiny_dataset, tmp_path):
+    root = tmp_path / "pre"
+    shutil.copytree(tiny_dataset / "pre" / "1002_TIE_SAD_LO", root / "1002_TIE_SAD_LO")
+    for i in range(5, 40):
+        (root / "1002_TIE_SAD_LO" / f"{i}.jpg").unlink()
+    with pytest.raises(UserError, match="none of the 2 clips"):
+        SyncDataset(str(root), ["1002_TIE_SAD_LO", "missing_clip_ANG_XX"])
+    clips, left_out = index_clips(str(root), ["1002_TIE_SAD_LO"])
+    assert clips == [] and left_out == ["1002_TIE_SAD_LO"]
