@@ -280,14 +280,18 @@ def render(model: Wav2Lip, source: FaceSource, coords: list[Optional[Coords]], m
     return passed
 
 
-def run_inference(opts: InferenceOptions) -> list[InferenceResult]:
-    """Run the whole pipeline for one or all emotions; every output is written atomically."""
+def run_inference(opts: InferenceOptions, model: Optional[Wav2Lip] = None) -> list[InferenceResult]:
+    """Run the whole pipeline for one or all emotions; every output is written atomically.
+
+    ``model`` lets callers that generate many videos load the generator once (it must be on ``opts.device``).
+    """
     emotions = _validate(opts)
     outfiles = output_paths(opts.outfile, emotions)
     device = resolve_device(opts.device)
     timings: dict = {}
     t0 = time.perf_counter()
-    model = load_generator(opts.checkpoint_path, device)
+    if model is None:
+        model = load_generator(opts.checkpoint_path, device)
     timings["load model"] = time.perf_counter() - t0
     batch_size = opts.wav2lip_batch_size or default_batch_size(device)
     results = []

@@ -1,0 +1,1 @@
+"""Evaluation of generated videos: LSE-D / LSE-C, FID, PSNR / SSIM / CPBD and emotion accuracy."""

@@ -1,0 +1,49 @@
+"""FID between all frames of the real videos and all frames of the generated videos."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Optional, Sequence
+
+if __package__ in (None, ""):
+    import _bootstrap  # noqa: F401
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    """Command line of calculate_fid.py."""
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--real_dir", required=True, help="folder of ground-truth videos")
+    p.add_argument("--generated_dir", required=True, help="folder of generated videos")
+    p.add_argument("--inception_path", default=None,
+                   help="pt_inception-2015-12-05-6726825d.pth (default $EMOGEN_INCEPTION_PATH or torch's hub cache)")
+    p.add_argument("--random_inception", action="store_true",
+                   help="allow random Inception weights when none exist (tests only; the result is not FID)")
+    p.add_argument("--max_frames", type=int, default=None, help="at most this many frames per video")
+    p.add_argument("--batch_size", type=int, default=32, help="frames per Inception batch")
+    p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N")
+    p.add_argument("--no_progress", action="store_true", help="hide progress bars")
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Extract features of both sets and print the FID."""
+    args = get_args_parser().parse_args(argv)
+    from emogen.device import resolve_device
+    from evaluation.fid import build_inception, frechet_distance, video_features
+    from evaluation.video_lists import collect_videos
+
+    real, generated = collect_videos(args.real_dir), collect_videos(args.generated_dir)
+    device = str(resolve_device(args.device))
+    model = build_inception(args.inception_path, args.random_inception, device)
+    common = dict(device=device, batch_size=args.batch_size, max_frames=args.max_frames, progress=not args.no_progress)
+    a = video_features(model, real, desc="real frames", **common)
+    b = video_features(model, generated, desc="generated frames", **common)
+    print(f"FID {frechet_distance(a, b):.4f}  ({len(a)} real frames from {len(real)} videos, {len(b)} generated "
+          f"frames from {len(generated)} videos)")
+    return 0
+
+
+if __name__ == "__main__":
+    from emogen.errors import run_cli
+
+    sys.exit(run_cli(main))

@@ -1,0 +1,73 @@
+"""Emotion accuracy (EmoAcc) of generated videos with a trained emotion discriminator.
+
+Each video's intended emotion is read from its name (the last ANG/DIS/FEA/HAP/NEU/SAD field, e.g.
+clip_HAP.mp4 as gen_videos_from_filelist.py writes them). Reports accuracy over 5-frame windows, per emotion,
+per video (mean logits) and the confusion matrix.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Optional, Sequence
+
+if __package__ in (None, ""):
+    import _bootstrap  # noqa: F401
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    """Command line of emotion_accuracy.py."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--videos_dir", default=None, help="folder of generated videos")
+    p.add_argument("--filelist", default=None, help="text file of video paths or names (relative to --videos_dir)")
+    p.add_argument("--emotion_disc_path", required=True, help="trained emotion discriminator checkpoint")
+    p.add_argument("--face_detector", default="auto", choices=["auto", "s3fd", "opencv"],
+                   help="detector for the face crops the discriminator expects")
+    p.add_argument("--whole_frame", action="store_true", help="classify whole frames (videos already face crops)")
+    p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N")
+    p.add_argument("--no_progress", action="store_true", help="hide the progress bar")
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Classify every video and print the report."""
+    args = get_args_parser().parse_args(argv)
+    from tqdm import tqdm
+
+    from emogen.checkpoints import load_weights
+    from emogen.device import resolve_device
+    from emogen.errors import UserError
+    from evaluation.emotion_scoring import EmotionReport, classify, face_windows, intended_emotion
+    from evaluation.video_lists import collect_videos
+    from face_detection import create_detector
+    from models.emo_disc import DISCEMO
+
+    videos = collect_videos(args.videos_dir, args.filelist)
+    device = str(resolve_device(args.device))
+    model = DISCEMO()
+    load_weights(model, args.emotion_disc_path, "emotion discriminator")
+    model = model.to(device).eval()
+    detector = None if args.whole_frame else create_detector(args.face_detector, device=device)
+    report = EmotionReport()
+    skipped = []
+    for path in tqdm(videos, desc="EmoAcc", unit="video", disable=args.no_progress):
+        label = intended_emotion(path)
+        if label is None:
+            skipped.append(f"{path}: no emotion in the file name")
+            continue
+        windows = face_windows(path, detector)
+        if len(windows) == 0:
+            skipped.append(f"{path}: no 5-frame window with a face")
+            continue
+        report.add(label, classify(model, windows, device))
+    for line in skipped:
+        print(f"skipped {line}")
+    if report.videos == 0:
+        raise UserError("no video could be classified")
+    print(report.table())
+    return 0
+
+
+if __name__ == "__main__":
+    from emogen.errors import run_cli
+
+    sys.exit(run_cli(main))

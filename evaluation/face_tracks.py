@@ -1,0 +1,96 @@
+"""Face tracks for sync scoring, as syncnet_python's pipeline builds them for videos in the wild.
+
+Boxes found per frame are linked into tracks (IoU above 0.5 with the track's last box, at most 25 frames
+without a detection); tracks shorter than ``min_track`` frames or with faces smaller than ``min_face_size``
+pixels are dropped; boxes are interpolated over gaps, their centre and size median-filtered (13 frames),
+and each frame is cropped to a square of side 2 * size * (1 + crop_scale) around the face (padded with grey
+110 at the borders) and resized to 224x224.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import cv2
+import numpy as np
+from scipy import signal
+
+Box = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class TrackSettings:
+    """Tracking parameters (syncnet_python defaults, except min_track: 25 frames instead of 100, since
+    CREMA-D clips last about 2.5 s)."""
+
+    iou_threshold: float = 0.5
+    num_failed_det: int = 25
+    min_track: int = 25
+    min_face_size: int = 100
+    crop_scale: float = 0.4
+
+
+@dataclass
+class Track:
+    """Frames (consecutive indices) and one interpolated box per frame."""
+
+    frames: np.ndarray
+    boxes: np.ndarray  # (n, 4) x1 y1 x2 y2
+
+
+def iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two boxes (x1, y1, x2, y2)."""
+    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
+    x2, y2 = min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def build_tracks(boxes: Sequence[Optional[Box]], settings: TrackSettings = TrackSettings()) -> list[Track]:
+    """Link per-frame boxes (one face per frame, or None) into tracks."""
+    remaining = {i: b for i, b in enumerate(boxes) if b is not None}
+    tracks: list[Track] = []
+    while remaining:
+        frames: list[int] = []
+        kept: list[Box] = []
+        for i in sorted(remaining):
+            if not frames:
+                frames.append(i)
+                kept.append(remaining[i])
+            elif i - frames[-1] <= settings.num_failed_det:
+                if iou(remaining[i], kept[-1]) > settings.iou_threshold:
+                    frames.append(i)
+                    kept.append(remaining[i])
+            else:
+                break
+        for i in frames:
+            del remaining[i]
+        if len(frames) <= settings.min_track:
+            continue
+        span = np.arange(frames[0], frames[-1] + 1)
+        arr = np.asarray(kept, dtype=np.float64)
+        interp = np.stack([np.interp(span, frames, arr[:, k]) for k in range(4)], axis=1)
+        size = max(np.mean(interp[:, 2] - interp[:, 0]), np.mean(interp[:, 3] - interp[:, 1]))
+        if size > settings.min_face_size:
+            tracks.append(Track(span, interp))
+    return tracks
+
+
+def crop_plan(track: Track, settings: TrackSettings = TrackSettings()) -> np.ndarray:
+    """Median-filtered (size, centre y, centre x) per frame of a track, shape (n, 3)."""
+    b = track.boxes
+    s = np.maximum(b[:, 3] - b[:, 1], b[:, 2] - b[:, 0]) / 2
+    y = (b[:, 1] + b[:, 3]) / 2
+    x = (b[:, 0] + b[:, 2]) / 2
+    return np.stack([signal.medfilt(v, kernel_size=13) for v in (s, y, x)], axis=1)
+
+
+def crop_face(frame: np.ndarray, size: float, cy: float, cx: float, crop_scale: float = 0.4) -> np.ndarray:
+    """The square crop syncnet_python takes around a face, resized to 224x224."""
+    pad = int(size * (1 + 2 * crop_scale))
+    padded = np.pad(frame, ((pad, pad), (pad, pad), (0, 0)), mode="constant", constant_values=110)
+    my, mx = cy + pad, cx + pad
+    face = padded[int(my - size):int(my + size * (1 + 2 * crop_scale)),
+                  int(mx - size * (1 + crop_scale)):int(mx + size * (1 + crop_scale))]
+    return cv2.resize(face, (224, 224))

@@ -1,0 +1,97 @@
+"""FID between frames of real and generated videos, with pytorch-fid's Inception-v3 (pool3, 2048-d).
+
+The FID Inception weights (``pt_inception-2015-12-05-6726825d.pth``) cannot be downloaded here; they are read
+from a path, $EMOGEN_INCEPTION_PATH, or torch's hub cache ($TORCH_HOME/hub/checkpoints), with
+``torch.load(weights_only=True)``. A randomly initialised network (explicit flag, tests only) gives numbers
+that are not FID.
+"""
+from __future__ import annotations
+
+import os
+from typing import Iterable, Optional
+from unittest import mock
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from emogen.checkpoints import read_checkpoint, state_dict_from_checkpoint
+from emogen.errors import UserError
+from emogen.media import iter_frames
+
+FID_WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
+WEIGHTS_ENV = "EMOGEN_INCEPTION_PATH"
+
+
+def inception_weights_path(path: Optional[str] = None) -> str:
+    """The argument, else $EMOGEN_INCEPTION_PATH, else torch's hub cache."""
+    if path or os.environ.get(WEIGHTS_ENV):
+        return path or os.environ[WEIGHTS_ENV]
+    return os.path.join(torch.hub.get_dir(), "checkpoints", FID_WEIGHTS_FILE)
+
+
+def build_inception(path: Optional[str] = None, allow_random: bool = False, device: str = "cpu"):
+    """pytorch-fid's InceptionV3 (pool3 block) with the FID weights read safely from disk."""
+    import pytorch_fid.inception as fid_inception
+    from torchvision.models.inception import Inception3
+
+    where = inception_weights_path(path)
+    if os.path.isfile(where):
+        weights = state_dict_from_checkpoint(read_checkpoint(where), where)
+    elif allow_random:
+        print("warning: FID Inception weights not found; using random weights (the number is not FID)")
+        weights = Inception3(num_classes=1008, aux_logits=False, init_weights=True).state_dict()
+    else:
+        raise UserError(f"FID Inception weights not found at {where}: put pytorch-fid's {FID_WEIGHTS_FILE} there "
+                        f"(from the pytorch-fid project's releases), pass --inception_path or set {WEIGHTS_ENV}")
+    # pytorch-fid fetches its weights by URL; hand it the file read above instead.
+    with mock.patch.object(fid_inception, "load_state_dict_from_url", lambda *a, **k: weights):
+        model = fid_inception.InceptionV3([fid_inception.InceptionV3.BLOCK_INDEX_BY_DIM[2048]])
+    return model.to(device).eval()
+
+
+def video_features(model, videos: Iterable[str], device: str = "cpu", batch_size: int = 32,
+                   max_frames: Optional[int] = None, progress: bool = True, desc: str = "frames") -> np.ndarray:
+    """(N, 2048) pool3 features of every frame (RGB in [0, 1]) of the videos, computed batch by batch."""
+    feats = []
+    bar = tqdm(desc=desc, unit="frame", disable=not progress)
+
+    def flush(batch: list) -> None:
+        x = torch.from_numpy(np.stack(batch)[..., ::-1].astype(np.float32) / 255.0).permute(0, 3, 1, 2)
+        with torch.inference_mode():
+            feats.append(model(x.to(device))[0].squeeze(-1).squeeze(-1).double().cpu().numpy())
+        bar.update(len(batch))
+
+    for path in videos:
+        batch: list = []
+        for frame in iter_frames(path, limit=max_frames):
+            batch.append(frame)
+            if len(batch) == batch_size:
+                flush(batch)
+                batch = []
+        if batch:
+            flush(batch)
+    bar.close()
+    if not feats:
+        raise UserError("no frames to compute FID on")
+    return np.concatenate(feats)
+
+
+def frechet_distance(real: np.ndarray, generated: np.ndarray) -> float:
+    """FID between two feature sets (pytorch-fid's formula)."""
+    from pytorch_fid.fid_score import calculate_frechet_distance
+
+    if len(real) < 2 or len(generated) < 2:
+        raise UserError("FID needs at least two frames on each side")
+    if min(len(real), len(generated)) < real.shape[1]:
+        print(f"warning: fewer frames than feature dimensions ({real.shape[1]}): the FID estimate is unstable")
+    mu1, s1 = real.mean(0), np.cov(real, rowvar=False)
+    mu2, s2 = generated.mean(0), np.cov(generated, rowvar=False)
+    try:
+        return float(calculate_frechet_distance(mu1, s1, mu2, s2))
+    except ValueError:
+        # sqrtm left a large imaginary part (rank-deficient covariances): use the eigenvalues of s1 s2, whose
+        # square roots sum to the same trace and are real and non-negative in exact arithmetic.
+        eig = np.linalg.eigvals(s1 @ s2)
+        trace_sqrt = np.sqrt(np.clip(eig.real, 0, None)).sum()
+        return float(np.sum((mu1 - mu2) ** 2) + np.trace(s1) + np.trace(s2) - 2 * trace_sqrt)

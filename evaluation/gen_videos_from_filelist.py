@@ -1,0 +1,83 @@
+"""Generate the test videos of a filelist: one per clip and emotion (all six by default), resumable.
+
+For each clip name in the filelist the face video is <video_root>/<name>.mp4 and the speech is that video's
+own soundtrack (or <audio_root>/<name>.wav with --audio_root). Outputs are <out_dir>/<name>_<EMOTION>.mp4;
+existing outputs are skipped, and face detection runs once per clip thanks to inference's detection cache.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Optional, Sequence
+
+if __package__ in (None, ""):
+    import _bootstrap  # noqa: F401
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    """Command line of gen_videos_from_filelist.py."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--filelist", required=True, help="clip names, one per line (e.g. filelists/test.txt)")
+    p.add_argument("--video_root", required=True, help="folder with <name>.mp4 face videos (25 fps)")
+    p.add_argument("--audio_root", default=None, help="folder with <name>.wav speech (default: the video's audio)")
+    p.add_argument("--checkpoint_path", required=True, help="EmoGen generator checkpoint")
+    p.add_argument("--out_dir", required=True, help="where <name>_<EMOTION>.mp4 are written")
+    p.add_argument("--emotions", nargs="+", default=["ANG", "DIS", "FEA", "HAP", "NEU", "SAD"],
+                   help="emotions to generate (default all six)")
+    p.add_argument("--face_detector", default="auto", choices=["auto", "s3fd", "opencv"], help="face detector")
+    p.add_argument("--missing_face", default="interpolate", choices=["interpolate", "passthrough", "error"],
+                   help="frames without a face (see inference.py)")
+    p.add_argument("--detection_cache_dir", default=None, help="detection cache folder (default as inference.py)")
+    p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N")
+    p.add_argument("--no_progress", action="store_true", help="hide progress bars")
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Generate every missing output; report generated, skipped and failed clips."""
+    args = get_args_parser().parse_args(argv)
+    from tqdm import tqdm
+
+    from emogen.detection_cache import default_cache_dir
+    from emogen.device import resolve_device
+    from emogen.errors import UserError
+    from emogen.filelists import read_filelist
+    from emogen.inference_pipeline import InferenceOptions, load_generator, run_inference
+    from emogen.lipsync import emotion_one_hot
+
+    names = read_filelist(args.filelist)
+    emotions = [e.upper() for e in args.emotions]
+    for e in emotions:
+        emotion_one_hot(e)
+    device = resolve_device(args.device)
+    model = load_generator(args.checkpoint_path, device)
+    done = skipped = 0
+    failed = []
+    for name in tqdm(names, desc="clips", unit="clip", disable=args.no_progress):
+        face = os.path.join(args.video_root, name + ".mp4")
+        speech = os.path.join(args.audio_root, name + ".wav") if args.audio_root else face
+        for emotion in emotions:
+            out = os.path.join(args.out_dir, f"{name}_{emotion}.mp4")
+            if os.path.isfile(out):
+                skipped += 1
+                continue
+            opts = InferenceOptions(args.checkpoint_path, face, speech, emotion, outfile=out,
+                                    face_detector=args.face_detector, device=str(device),
+                                    missing_face=args.missing_face,
+                                    cache_dir=args.detection_cache_dir or default_cache_dir(), progress=False)
+            try:
+                run_inference(opts, model=model)
+                done += 1
+            except UserError as exc:
+                failed.append(f"{name} {emotion}: {exc}")
+    print(f"generated {done}, skipped {skipped} (already there), failed {len(failed)}")
+    for line in failed:
+        print(f"  failed: {line}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    from emogen.errors import run_cli
+
+    sys.exit(run_cli(main))

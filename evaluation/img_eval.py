@@ -1,0 +1,65 @@
+"""PSNR, SSIM and CPBD between real and generated videos paired by file name (frames paired by index).
+
+Frames are compared in grayscale as the original img_eval.py does; the generated frame is resized to the real
+one when sizes differ. CPBD is the sharpness of the generated frame.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Optional, Sequence
+
+if __package__ in (None, ""):
+    import _bootstrap  # noqa: F401
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    """Command line of img_eval.py."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--real_dir", required=True, help="folder of ground-truth videos")
+    p.add_argument("--generated_dir", required=True, help="folder of generated videos with the same file names")
+    p.add_argument("--max_frames", type=int, default=None, help="at most this many frames per video")
+    p.add_argument("--original_uint8_psnr", action="store_true",
+                   help="compute PSNR with the original script's uint8 wrap-around (to compare with its numbers)")
+    p.add_argument("--no_progress", action="store_true", help="hide the progress bar")
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Pair videos, score frames, print the table."""
+    args = get_args_parser().parse_args(argv)
+    from tqdm import tqdm
+
+    from emogen.errors import UserError
+    from emogen.media import iter_frames
+    from evaluation.image_metrics import PairMetrics
+    from evaluation.video_lists import collect_videos
+
+    generated = collect_videos(args.generated_dir)
+    pairs = []
+    for path in generated:
+        real = os.path.join(args.real_dir, os.path.relpath(path, args.generated_dir))
+        if os.path.isfile(real):
+            pairs.append((real, path))
+    if not pairs:
+        raise UserError(f"no generated video in {args.generated_dir} has a same-named real video in {args.real_dir}")
+    total = PairMetrics()
+    rows = []
+    for real, gen in tqdm(pairs, desc="PSNR/SSIM/CPBD", unit="video", disable=args.no_progress):
+        video = PairMetrics()
+        for a, b in zip(iter_frames(real, limit=args.max_frames), iter_frames(gen, limit=args.max_frames)):
+            video.add(a, b, args.original_uint8_psnr)
+            total.add(a, b, args.original_uint8_psnr)
+        rows.append((os.path.basename(gen), video.frames, video.means()))
+    width = max(len(r[0]) for r in rows)
+    print(f"{'video':<{width}}  frames    PSNR    SSIM    CPBD")
+    for name, frames, m in rows + [("mean", total.frames, total.means())]:
+        print(f"{name:<{width}}  {frames:6d} {m['PSNR']:7.3f} {m['SSIM']:7.4f} {m['CPBD']:7.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    from emogen.errors import run_cli
+
+    sys.exit(run_cli(main))

@@ -1,0 +1,33 @@
+"""Collecting the videos an evaluation script works on: a folder, or a filelist of paths or names."""
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+from emogen.errors import UserError
+from emogen.fps_conversion import find_videos
+
+
+def collect_videos(folder: Optional[str], filelist: Optional[str] = None) -> list[str]:
+    """Video paths from ``folder`` (recursively), or the lines of ``filelist`` (relative to ``folder`` if given)."""
+    if filelist:
+        if not os.path.isfile(filelist):
+            raise UserError(f"filelist not found: {filelist}")
+        with open(filelist) as handle:
+            names = [ln.strip() for ln in handle if ln.strip()]
+        paths = []
+        for name in names:
+            path = os.path.join(folder, name) if folder else name
+            if not os.path.splitext(path)[1] and os.path.isfile(path + ".mp4"):
+                path += ".mp4"
+            paths.append(path)
+        missing = [p for p in paths if not os.path.isfile(p)]
+        if missing:
+            raise UserError(f"{len(missing)} videos of {filelist} not found, e.g. {missing[0]}")
+        return paths
+    if not folder or not os.path.isdir(folder):
+        raise UserError(f"video folder not found: {folder}")
+    videos = [os.path.join(folder, rel) for rel in find_videos(folder)]
+    if not videos:
+        raise UserError(f"no videos in {folder}")
+    return videos
