@@ -23,6 +23,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--face_detector", default="auto", choices=["auto", "s3fd", "opencv"],
                    help="detector for the face crops the discriminator expects")
     p.add_argument("--whole_frame", action="store_true", help="classify whole frames (videos already face crops)")
+    p.add_argument("--reference_dir", default=None,
+                   help="folder of the source videos: faces are located there (same name, or the name without "
+                        "_<EMOTION>) instead of in the generated frames")
     p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N")
     p.add_argument("--no_progress", action="store_true", help="hide the progress bar")
     return p
@@ -36,9 +39,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from emogen.checkpoints import load_weights
     from emogen.device import resolve_device
     from emogen.errors import UserError
-    from evaluation.emotion_scoring import EmotionReport, classify, face_windows, intended_emotion
+    from emogen.media import iter_frames
+    from evaluation.emotion_scoring import EmotionReport, classify, face_windows, intended_emotion, reference_video
     from evaluation.video_lists import collect_videos
-    from face_detection import create_detector
+    from face_detection import create_detector, detect_video_boxes
     from models.emo_disc import DISCEMO
 
     videos = collect_videos(args.videos_dir, args.filelist)
@@ -54,7 +58,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if label is None:
             skipped.append(f"{path}: no emotion in the file name")
             continue
-        windows = face_windows(path, detector)
+        boxes = None
+        if args.reference_dir and not args.whole_frame:
+            reference = reference_video(path, args.reference_dir)
+            if reference is None:
+                skipped.append(f"{path}: no source video in {args.reference_dir}")
+                continue
+            boxes = detect_video_boxes(iter_frames(reference), detector)
+            if not any(b is not None for b in boxes):
+                skipped.append(f"{path}: no face in {reference}")
+                continue
+        windows = face_windows(path, detector, boxes=boxes)
         if len(windows) == 0:
             skipped.append(f"{path}: no 5-frame window with a face")
             continue

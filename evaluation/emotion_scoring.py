@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Sequence
 
 import cv2
 import numpy as np
@@ -25,16 +25,32 @@ def intended_emotion(path: str) -> Optional[int]:
     return None
 
 
-def face_windows(path: str, detector=None, img_size: int = 96) -> np.ndarray:
+def reference_video(generated: str, reference_dir: str) -> Optional[str]:
+    """The source video of a generated one: the same name, or the name without its _<EMOTION> suffix."""
+    name = os.path.basename(generated)
+    stem, ext = os.path.splitext(name)
+    candidates = [name]
+    if intended_emotion(generated) is not None and "_" in stem:
+        candidates.append(stem.rsplit("_", 1)[0] + ext)
+    for candidate in candidates:
+        path = os.path.join(reference_dir, candidate)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def face_windows(path: str, detector=None, img_size: int = 96,
+                 boxes: Optional[Sequence[Optional[tuple]]] = None) -> np.ndarray:
     """Non-overlapping 5-frame windows of face crops (N,3,5,96,96) in [0, 1], BGR as in training.
 
-    With a detector each frame is cropped to its face box (frames without a face break the window);
-    without one the whole frame is used.
+    Each frame is cropped to its face box: from ``boxes`` (frame i uses boxes[i mod len], as inference cycles a
+    shorter face video), else from ``detector``; frames without a face break the window. With neither, the
+    whole frame is used.
     """
     windows, current = [], []
-    for frame in iter_frames(path):
-        if detector is not None:
-            box = detector.best_boxes([frame])[0]
+    for index, frame in enumerate(iter_frames(path)):
+        if boxes is not None or detector is not None:
+            box = boxes[index % len(boxes)] if boxes else detector.best_boxes([frame])[0]
             if box is None:
                 current = []
                 continue

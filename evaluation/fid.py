@@ -78,20 +78,23 @@ def video_features(model, videos: Iterable[str], device: str = "cpu", batch_size
 
 
 def frechet_distance(real: np.ndarray, generated: np.ndarray) -> float:
-    """FID between two feature sets (pytorch-fid's formula)."""
+    """FID between two feature sets: pytorch-fid's formula, or its eigenvalue form when frames are too few."""
     from pytorch_fid.fid_score import calculate_frechet_distance
 
     if len(real) < 2 or len(generated) < 2:
         raise UserError("FID needs at least two frames on each side")
-    if min(len(real), len(generated)) < real.shape[1]:
-        print(f"warning: fewer frames than feature dimensions ({real.shape[1]}): the FID estimate is unstable")
     mu1, s1 = real.mean(0), np.cov(real, rowvar=False)
     mu2, s2 = generated.mean(0), np.cov(generated, rowvar=False)
-    try:
-        return float(calculate_frechet_distance(mu1, s1, mu2, s2))
-    except ValueError:
-        # sqrtm left a large imaginary part (rank-deficient covariances): use the eigenvalues of s1 s2, whose
-        # square roots sum to the same trace and are real and non-negative in exact arithmetic.
-        eig = np.linalg.eigvals(s1 @ s2)
-        trace_sqrt = np.sqrt(np.clip(eig.real, 0, None)).sum()
-        return float(np.sum((mu1 - mu2) ** 2) + np.trace(s1) + np.trace(s2) - 2 * trace_sqrt)
+    if min(len(real), len(generated)) > real.shape[1]:
+        try:
+            return float(calculate_frechet_distance(mu1, s1, mu2, s2))
+        except ValueError:
+            pass
+    else:
+        print(f"warning: fewer frames than feature dimensions ({real.shape[1]}): the FID estimate is unstable")
+    # Rank-deficient covariances defeat sqrtm. tr sqrt(s1 s2) = tr sqrt(r s2 r) with r = s1^(1/2), and r s2 r is
+    # symmetric positive semi-definite, so symmetric eigen-decompositions give it stably.
+    w, v = np.linalg.eigh(s1)
+    root = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    trace_sqrt = np.sqrt(np.clip(np.linalg.eigvalsh(root @ s2 @ root), 0, None)).sum()
+    return float(np.sum((mu1 - mu2) ** 2) + np.trace(s1) + np.trace(s2) - 2 * trace_sqrt)
