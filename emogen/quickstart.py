@@ -164,20 +164,25 @@ def run_demo(cfg: DemoConfig) -> DemoReport:
     else:
         report.notes.append(f"LSE skipped: no SyncNet weights at {syncnet} (see checkpoints/README.md)")
     os.makedirs(d["real"], exist_ok=True)
+    reference_dir = os.path.join(work, "reference")
+    os.makedirs(reference_dir, exist_ok=True)
+    with open(cfg.face, "rb") as src, open(os.path.join(reference_dir, "demo.mp4"), "wb") as dst:
+        dst.write(src.read())  # demo_<EMOTION>.mp4 -> demo.mp4: faces located once in the source video
     for e in EMOTIONS:
         real = os.path.join(d["real"], f"demo_{e}.mp4")
         if not os.path.isfile(real):
             with open(cfg.face, "rb") as src, open(real, "wb") as dst:
                 dst.write(src.read())
     out = run_stage("PSNR / SSIM / CPBD against the input face", ["evaluation/img_eval.py", "--real_dir", d["real"],
-                                                                  "--generated_dir", d["results"], "--no_progress"],
+                                                                  "--generated_dir", d["results"], "--max_frames",
+                                                                  "25", "--no_progress"],
                     logs)
     m = re.search(r"^mean\s+\d+\s+([-\d.inf]+)\s+([-\d.]+)\s+([-\d.]+)", out, re.M)
     if m:
         report.numbers.update(PSNR=float(m.group(1)), SSIM=float(m.group(2)), CPBD=float(m.group(3)))
     out = run_stage("emotion accuracy", ["evaluation/emotion_accuracy.py", "--videos_dir", d["results"],
                                          "--emotion_disc_path", disc, "--face_detector", "opencv",
-                                         "--reference_dir", d["real"], "--no_progress"], logs)
+                                         "--reference_dir", reference_dir, "--no_progress"], logs)
     m = re.search(r"EmoAcc \(windows\): ([\d.]+)", out)
     if m:
         report.numbers["EmoAcc"] = float(m.group(1))

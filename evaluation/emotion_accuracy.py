@@ -53,6 +53,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     detector = None if args.whole_frame else create_detector(args.face_detector, device=device)
     report = EmotionReport()
     skipped = []
+    reference_boxes: dict = {}  # one detection pass per source video, shared by its six emotions
     for path in tqdm(videos, desc="EmoAcc", unit="video", disable=args.no_progress):
         label = intended_emotion(path)
         if label is None:
@@ -64,7 +65,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             if reference is None:
                 skipped.append(f"{path}: no source video in {args.reference_dir}")
                 continue
-            boxes = detect_video_boxes(iter_frames(reference), detector)
+            if reference not in reference_boxes:
+                reference_boxes[reference] = detect_video_boxes(iter_frames(reference), detector)
+            boxes = reference_boxes[reference]
             if not any(b is not None for b in boxes):
                 skipped.append(f"{path}: no face in {reference}")
                 continue
