@@ -10,7 +10,7 @@ import os
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Iterator, Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -61,6 +61,7 @@ class InferenceOptions:
     det_stride: int = 1
     cache_dir: Optional[str] = field(default_factory=default_cache_dir)
     progress: bool = True
+    on_progress: Optional[Callable[[str, int, int], None]] = None  # (stage, done, total), e.g. for a web page
 
 
 @dataclass
@@ -203,7 +204,16 @@ def detect_boxes(opts: InferenceOptions, source: FaceSource, frames_needed: int,
         return cached, True
     detector = create_detector(detector_name, device=opts.device)
     bar = tqdm(total=needed, desc="face detection", unit="frame", disable=not opts.progress)
-    boxes = detect_video_boxes(source.frames(needed), detector, settings, on_progress=bar.update)
+
+    done = [0]  # tqdm does not count when disabled
+
+    def advance(n: int) -> None:
+        bar.update(n)
+        done[0] += n
+        if opts.on_progress:
+            opts.on_progress("face detection", done[0], needed)
+
+    boxes = detect_video_boxes(source.frames(needed), detector, settings, on_progress=advance)
     bar.close()
     cache.store(opts.face, key, boxes, complete=len(boxes) < needed)
     timings["detection"] = time.perf_counter() - start
@@ -243,7 +253,7 @@ def _generate_batch(model: Wav2Lip, items: list, mels: list, emotion: np.ndarray
 
 def render(model: Wav2Lip, source: FaceSource, coords: list[Optional[Coords]], mel: np.ndarray, starts: list[int],
            emotion: str, outfile: str, audio_path: str, device: torch.device, batch_size: int,
-           progress: bool) -> int:
+           progress: bool, on_progress: Optional[Callable[[str, int, int], None]] = None) -> int:
     """Generate and encode one output video; returns frames passed through without a face."""
     one_hot = emotion_one_hot(emotion)
     n_distinct = len(coords)
@@ -252,6 +262,7 @@ def render(model: Wav2Lip, source: FaceSource, coords: list[Optional[Coords]], m
         writer = VideoWriter(tmp, source.width, source.height, source.fps, audio_path=audio_path)
         try:
             pending: list = []  # (frame, coords or None, mel index) in output order
+            written = [0]
             bar = tqdm(total=len(starts), desc=f"generating {emotion}", unit="frame", disable=not progress)
 
             def flush() -> None:
@@ -262,6 +273,9 @@ def render(model: Wav2Lip, source: FaceSource, coords: list[Optional[Coords]], m
                 for frame, _, _ in pending:
                     writer.write(frame)
                 bar.update(len(pending))
+                written[0] += len(pending)
+                if on_progress:
+                    on_progress(f"generating {emotion}", written[0], len(starts))
                 pending.clear()
 
             for i, frame in enumerate(source.cycle(n_distinct, len(starts))):
@@ -305,7 +319,7 @@ def run_inference(opts: InferenceOptions, model: Optional[Wav2Lip] = None) -> li
         for emotion in emotions:
             t = time.perf_counter()
             passed = render(model, source, coords, mel, starts, emotion, outfiles[emotion], opts.audio, device,
-                            batch_size, opts.progress)
+                            batch_size, opts.progress, opts.on_progress)
             timings[f"generate {emotion}"] = time.perf_counter() - t
             n = len(starts)
             results.append(InferenceResult(outfiles[emotion], emotion, n, source.fps, n / source.fps,

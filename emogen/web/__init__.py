@@ -1,0 +1,1 @@
+"""The local web interface: a small Flask app over inference's library code."""
