@@ -221,3 +221,26 @@ def test_geometry_helpers():
     assert n == 0 and untouched[2] is None
     assert mel_chunk_starts(100, 25.0) == [0, 3, 6, 9, 12, 16, 19, 22, 25, 28, 32, 35, 38, 41, 44, 48, 51, 54, 57,
                                            60, 64, 67, 70, 73, 76, 80, 83, 84]
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, ("touch PWNED_BY_CHECKPOINT",))
+
+
+def test_unsafe_checkpoint_and_missing_ffmpeg(media, tmp_path, capsys, monkeypatch):
+    evil = tmp_path / "evil.pth"
+    torch.save({"state_dict": seeded_state_dict("emogen_generator"), "extra": _Evil()}, evil)
+    monkeypatch.chdir(tmp_path)
+    argv = ["--checkpoint_path", str(evil), "--face", str(media / "face.mp4"), "--audio", str(media / "speech.wav"),
+            "--emotion", "HAP", "--outfile", str(tmp_path / "x.mp4")]
+    assert run_cli(inference.main, argv) == 2
+    assert "could run code" in capsys.readouterr().err
+    assert not (tmp_path / "PWNED_BY_CHECKPOINT").exists()
+
+    import emogen.media
+
+    monkeypatch.setattr(emogen.media.shutil, "which", lambda name: None)
+    code, out = run(media, "--box", *map(str, BOX), tmp=tmp_path)
+    err = capsys.readouterr().err
+    assert code == 2 and "ffmpeg was not found on PATH" in err and not os.path.exists(out)
