@@ -31,10 +31,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Build data, model and optimizer, then train."""
     args = get_args_parser().parse_args(argv)
     import torch
-    from torch.nn.parallel import DistributedDataParallel as DDP
 
     from emogen.datasets import SyncDataset
-    from emogen.distributed import cleanup, init_distributed_mode, is_main_process
+    from emogen.distributed import cleanup, init_distributed_mode, is_main_process, wrap_ddp
     from emogen.engine_syncnet import SyncTrainConfig, train_syncnet
     from emogen.hparams_cli import hparams_from_args
     from emogen.train_loop import LoopConfig
@@ -59,8 +58,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     path = checkpoint_to_resume(args.checkpoint_dir, args.checkpoint_path)
     if path:
         resume(path, model, optimizer, state, "lip-sync expert (SyncNet_color)", info.device)
-    if info.distributed:
-        model = DDP(model, device_ids=[info.local_rank] if info.device.type == "cuda" else None)
+    model = wrap_ddp(model, info)
     if is_main_process():
         print(f"training the lip-sync expert on {info.device} ({info.world_size} process(es)), "
               f"{len(train_set)} clips, batch {hp.syncnet_batch_size}")

@@ -37,10 +37,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Build data, model, optimizer and schedule, then train."""
     args = get_args_parser().parse_args(argv)
     import torch
-    from torch.nn.parallel import DistributedDataParallel as DDP
 
     from emogen.datasets import EmotionDataset
-    from emogen.distributed import cleanup, init_distributed_mode, is_main_process
+    from emogen.distributed import cleanup, init_distributed_mode, is_main_process, wrap_ddp
     from emogen.engine_emotion_disc import EmotionTrainConfig, init_weights, train_emotion_disc
     from emogen.errors import UserError
     from emogen.hparams_cli import hparams_from_args
@@ -75,8 +74,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         with open(os.path.join(args.out_path, "args.json"), "w") as handle:
             json.dump({k: v for k, v in vars(args).items()}, handle, indent=2)
         print(f"training the emotion discriminator on {info.device}, {len(train_set)} clips, batch {args.batch_size}")
-    if info.distributed:
-        model = DDP(model, device_ids=[info.local_rank] if info.device.type == "cuda" else None)
+    model = wrap_ddp(model, info)
     log = ScalarLog(args.log_dir or os.path.join(args.out_path, "runs"))
     try:
         train_emotion_disc(model, optimizer, scheduler, loader, state,

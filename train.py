@@ -38,11 +38,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Build data, networks and optimizers, then train."""
     args = get_args_parser().parse_args(argv)
     import torch
-    from torch.nn.parallel import DistributedDataParallel as DDP
 
     from emogen.checkpoints import load_weights
     from emogen.datasets import GeneratorDataset
-    from emogen.distributed import cleanup, init_distributed_mode, is_main_process
+    from emogen.distributed import cleanup, init_distributed_mode, is_main_process, wrap_ddp
     from emogen.engine_generator import Critics, GeneratorTrainConfig, set_requires_grad, train_generator
     from emogen.hparams_cli import hparams_from_args
     from emogen.perceptual import PerceptualLoss
@@ -86,8 +85,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         disc_path = os.path.join(os.path.dirname(path), "disc_emo_" + os.path.basename(path))
         if os.path.isfile(disc_path):
             resume(disc_path, disc_emo, disc_optimizer, TrainState(), "emotion discriminator", device)
-    if info.distributed:
-        model = DDP(model, device_ids=[info.local_rank] if device.type == "cuda" else None)
+    model = wrap_ddp(model, info)
     if is_main_process():
         print(f"training the EmoGen generator on {device} ({info.world_size} process(es)), {len(train_set)} clips, "
               f"batch {hp.batch_size}, syncnet_wt {hp.syncnet_wt}")
