@@ -72,6 +72,15 @@ def make_raw_clips(face: str, raw_dir: str) -> list[str]:
     return names
 
 
+def _has_checkpoints(folder: str) -> bool:
+    return os.path.isdir(folder) and any(f.endswith(".pth") for f in os.listdir(folder))
+
+
+def _resume(folder: str) -> list[str]:
+    # Re-running the demo continues its earlier training instead of being refused by the scripts.
+    return ["--checkpoint_path", "latest"] if _has_checkpoints(folder) else []
+
+
 def run_stage(title: str, args: list[str], log_dir: str) -> str:
     """Run one project script, print its command and the tail of its output; return the whole output."""
     cmd = [sys.executable, *args]
@@ -115,16 +124,14 @@ def run_demo(cfg: DemoConfig) -> DemoReport:
     expert_dir = os.path.join(d["checkpoints"], "expert")
     emotion_dir = os.path.join(d["checkpoints"], "emotion")
     generator_dir = os.path.join(d["checkpoints"], "generator")
-    resume = lambda folder: ["--checkpoint_path", "latest"] if os.path.isdir(folder) and any(  # noqa: E731
-        f.endswith(".pth") for f in os.listdir(folder)) else []
     run_stage("train lip-sync expert", ["color_syncnet_train.py", "--data_root", d["preprocessed"], "--checkpoint_dir",
                                         expert_dir, "--hparams", "syncnet_batch_size=4", "--hparams",
                                         f"syncnet_eval_interval={steps}", "--hparams",
                                         f"syncnet_checkpoint_interval={steps}", "--eval_batches", "2", *common,
-                                        *resume(expert_dir)], logs)
+                                        *_resume(expert_dir)], logs)
     run_stage("train emotion discriminator", ["emotion_disc_train.py", "-i", d["preprocessed"], "-o", emotion_dir,
                                               "--batch-size", "4", "--save_interval", str(steps), *common,
-                                              *(["--resume"] if resume(emotion_dir) else [])], logs)
+                                              *(["--resume"] if _has_checkpoints(emotion_dir) else [])], logs)
     from .perceptual import default_vgg_path
     from .training import latest_checkpoint
 
@@ -135,7 +142,7 @@ def run_demo(cfg: DemoConfig) -> DemoReport:
                                   "--syncnet_checkpoint_path", expert, "--emotion_disc_path", disc, "--hparams",
                                   "batch_size=2", "--hparams", f"eval_interval={steps}", "--hparams",
                                   f"checkpoint_interval={steps}", "--eval_batches", "1", *vgg, *common,
-                                  *resume(generator_dir)], logs)
+                                  *_resume(generator_dir)], logs)
     if vgg:
         report.notes.append("VGG19 weights absent: the generator's perceptual loss used a random VGG19")
     fresh = latest_checkpoint(generator_dir)
