@@ -11,7 +11,7 @@ import multiprocessing as mp
 import os
 import shutil
 from dataclasses import asdict, dataclass
-from typing import Iterable, Optional
+from typing import Iterable
 
 import cv2
 import numpy as np

@@ -6,7 +6,6 @@ import tempfile
 from dataclasses import dataclass
 from typing import Optional
 
-import numpy as np
 from scipy.io import wavfile
 
 from emogen.media import extract_audio, input_arg, iter_frames, run_ffmpeg, video_fps
