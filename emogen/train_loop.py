@@ -47,10 +47,12 @@ def run_training(loader: DataLoader, state: TrainState, cfg: LoopConfig,
                 after_step(losses)
                 if cfg.max_steps is not None and state.global_step >= cfg.max_steps:
                     bar.close()
-                    save("step limit")
+                    if state.saved_step != state.global_step:
+                        save("step limit")
                     return
             end_epoch({k: v / max(1, batches) for k, v in totals.items()}, batches)
             state.global_epoch += 1
     except KeyboardInterrupt:
-        save("interrupted")
+        if state.saved_step != state.global_step:
+            save("interrupted")
         raise

@@ -25,6 +25,7 @@ class TrainState:
 
     global_step: int = 0
     global_epoch: int = 0
+    saved_step: int = -1  # step of the last checkpoint written, so a stop right after one does not rewrite it
 
 
 def add_common_training_args(p: argparse.ArgumentParser) -> None:
@@ -101,6 +102,7 @@ def save_training_checkpoint(path: str, model: nn.Module, optimizer: Optional[to
         save_checkpoint(path, model, optimizer if save_optimizer else None, state.global_step, state.global_epoch,
                         **extra)
         print(f"saved checkpoint {path}")
+    state.saved_step = state.global_step
 
 
 def resume(path: str, model: nn.Module, optimizer: Optional[torch.optim.Optimizer], state: TrainState,
