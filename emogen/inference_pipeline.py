@@ -126,6 +126,8 @@ def _validate(opts: InferenceOptions) -> list[str]:
         raise UserError(f"--missing_face must be one of {', '.join(MISSING_FACE_MODES)}")
     if opts.resize_factor < 1:
         raise UserError("--resize_factor must be 1 or more")
+    if not opts.fps > 0:
+        raise UserError(f"--fps must be positive, got {opts.fps}")
     if len(opts.pads) != 4 or len(opts.crop) != 4 or len(opts.box) != 4:
         raise UserError("--pads, --crop and --box take four integers: top bottom left right")
     return emotions
