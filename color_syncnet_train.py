@@ -33,23 +33,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     import torch
 
     from emogen.datasets import SyncDataset
-    from emogen.distributed import cleanup, init_distributed_mode, is_main_process, wrap_ddp
+    from emogen.distributed import init_distributed_mode, is_main_process, wrap_ddp
     from emogen.engine_syncnet import SyncTrainConfig, train_syncnet
     from emogen.hparams_cli import hparams_from_args
     from emogen.train_loop import LoopConfig
-    from emogen.training import (ScalarLog, TrainState, checkpoint_to_resume, load_split_datasets, make_loader,
-                                 resume, seed_everything, worker_count)
+    from emogen.training import TrainState, checkpoint_to_resume, resume, seed_everything, split_loaders, training_log
     from models import SyncNet_color
 
     hp = hparams_from_args(args.hparams)
     info = init_distributed_mode(args.device)
     seed_everything(args.seed, info.rank)
-    train_set, val_set = load_split_datasets(SyncDataset, args.data_root, args.filelist_dir, hp,
-                                             not args.no_augment, args.seed)
-    workers = worker_count(args.num_workers, hp.num_workers)
-    train_loader = make_loader(train_set, hp.syncnet_batch_size, workers, info)
-    val_loader = make_loader(val_set, hp.syncnet_batch_size, 0, info, shuffle=False, drop_last=False) \
-        if val_set else None
+    train_set, train_loader, val_loader = split_loaders(SyncDataset, args, hp, hp.syncnet_batch_size, info)
 
     model = SyncNet_color().to(info.device)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=hp.syncnet_lr)
@@ -62,15 +56,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if is_main_process():
         print(f"training the lip-sync expert on {info.device} ({info.world_size} process(es)), "
               f"{len(train_set)} clips, batch {hp.syncnet_batch_size}")
-    log = ScalarLog(args.log_dir or os.path.join(args.checkpoint_dir, "runs"))
     cfg = SyncTrainConfig(args.checkpoint_dir, hp.syncnet_checkpoint_interval, hp.syncnet_eval_interval,
                           args.eval_batches, hp.save_optimizer_state)
-    try:
+    with training_log(args.log_dir or os.path.join(args.checkpoint_dir, "runs")) as log:
         train_syncnet(model, optimizer, train_loader, val_loader, state, cfg,
                       LoopConfig(hp.nepochs, args.max_steps, not args.no_progress, "syncnet"), info.device, log)
-    finally:
-        log.close()
-        cleanup()
     return 0
 
 

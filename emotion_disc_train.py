@@ -39,13 +39,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     import torch
 
     from emogen.datasets import EmotionDataset
-    from emogen.distributed import cleanup, init_distributed_mode, is_main_process, wrap_ddp
+    from emogen.distributed import init_distributed_mode, is_main_process, wrap_ddp
     from emogen.engine_emotion_disc import EmotionTrainConfig, init_weights, train_emotion_disc
     from emogen.errors import UserError
     from emogen.hparams_cli import hparams_from_args
     from emogen.train_loop import LoopConfig
-    from emogen.training import (ScalarLog, TrainState, load_split_datasets, make_loader, resume, seed_everything,
-                                 worker_count)
+    from emogen.training import (TrainState, load_split_datasets, make_loader, resume, seed_everything,
+                                 training_log, worker_count)
     from models.emo_disc import DISCEMO
 
     hp = hparams_from_args(args.hparams)
@@ -75,15 +75,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             json.dump({k: v for k, v in vars(args).items()}, handle, indent=2)
         print(f"training the emotion discriminator on {info.device}, {len(train_set)} clips, batch {args.batch_size}")
     model = wrap_ddp(model, info)
-    log = ScalarLog(args.log_dir or os.path.join(args.out_path, "runs"))
-    try:
+    with training_log(args.log_dir or os.path.join(args.out_path, "runs")) as log:
         train_emotion_disc(model, optimizer, scheduler, loader, state,
                            EmotionTrainConfig(args.out_path, args.save_interval),
                            LoopConfig(args.num_epochs, args.max_steps, not args.no_progress, "emotion disc"),
                            info.device, log)
-    finally:
-        log.close()
-        cleanup()
     return 0
 
 

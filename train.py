@@ -41,13 +41,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     from emogen.checkpoints import load_weights
     from emogen.datasets import GeneratorDataset
-    from emogen.distributed import cleanup, init_distributed_mode, is_main_process, wrap_ddp
+    from emogen.distributed import init_distributed_mode, is_main_process, wrap_ddp
     from emogen.engine_generator import Critics, GeneratorTrainConfig, set_requires_grad, train_generator
     from emogen.hparams_cli import hparams_from_args
     from emogen.perceptual import PerceptualLoss
     from emogen.train_loop import LoopConfig
-    from emogen.training import (ScalarLog, TrainState, checkpoint_to_resume, load_split_datasets, make_loader,
-                                 resume, seed_everything, worker_count)
+    from emogen.training import TrainState, checkpoint_to_resume, resume, seed_everything, split_loaders, training_log
     from models import SyncNet_color, Wav2Lip
     from models.emo_disc import DISCEMO
 
@@ -66,11 +65,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     disc_optimizer = torch.optim.Adam(disc_emo.parameters(), lr=args.disc_lr, betas=(0.5, 0.999))
     critics = Critics(syncnet, disc_emo, disc_optimizer, PerceptualLoss(args.vgg_path, args.random_vgg).to(device))
 
-    train_set, val_set = load_split_datasets(GeneratorDataset, args.data_root, args.filelist_dir, hp,
-                                             not args.no_augment, args.seed)
-    workers = worker_count(args.num_workers, hp.num_workers)
-    train_loader = make_loader(train_set, hp.batch_size, workers, info)
-    val_loader = make_loader(val_set, hp.batch_size, 0, info, shuffle=False, drop_last=False) if val_set else None
+    train_set, train_loader, val_loader = split_loaders(GeneratorDataset, args, hp, hp.batch_size, info)
 
     model = Wav2Lip().to(device)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=hp.initial_learning_rate,
@@ -89,14 +84,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if is_main_process():
         print(f"training the EmoGen generator on {device} ({info.world_size} process(es)), {len(train_set)} clips, "
               f"batch {hp.batch_size}, syncnet_wt {hp.syncnet_wt}")
-    log = ScalarLog(args.log_dir or os.path.join(args.checkpoint_dir, "runs"))
-    try:
+    with training_log(args.log_dir or os.path.join(args.checkpoint_dir, "runs")) as log:
         train_generator(model, optimizer, critics, train_loader, val_loader, state,
                         GeneratorTrainConfig(args.checkpoint_dir, hp, args.eval_batches),
                         LoopConfig(hp.nepochs, args.max_steps, not args.no_progress, "generator"), device, log)
-    finally:
-        log.close()
-        cleanup()
     return 0
 
 

@@ -1,6 +1,6 @@
 """Inference speed and memory on CPU (or CUDA) with a generator in the official layout (random weights: speed only).
 
-    python bench/bench_inference.py [--video PATH] [--audio PATH] [--long_seconds 60] [--device cpu]
+    python bench/bench_inference.py [--video PATH] [--audio PATH] [--long_seconds 60] [--memory_only]
 
 Reports: the machine's float32 matrix-multiply rate, generator FLOPs per frame and frames/s (and the fraction
 of the matmul rate it reaches), face-detection frames/s, end-to-end frames/s, and the peak memory of whole
@@ -94,8 +94,14 @@ def main() -> None:
     parser.add_argument("--audio", default=str(shared_dir() / "data/audio/speech_en_16k.wav"), help="speech")
     parser.add_argument("--long_seconds", type=int, default=60, help="length of the long 720p memory test")
     parser.add_argument("--batch", type=int, default=32, help="generator batch size")
+    parser.add_argument("--memory_only", action="store_true",
+                        help="skip the speed measures; run only the 10 s vs --long_seconds memory comparison")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, cpu")
+    if args.memory_only:
+        with tempfile.TemporaryDirectory() as d:
+            memory_against_length(args, d, save_random_generator(d))
+        return
     rate = matmul_gflops()
     flops = generator_flops()
     fps = generator_fps(args.batch)
@@ -104,8 +110,7 @@ def main() -> None:
           f"= {fps * flops:.1f} GFLOP/s, {100 * fps * flops / rate:.0f}% of the matmul rate")
 
     with tempfile.TemporaryDirectory() as d:
-        ckpt = os.path.join(d, "gen.pth")
-        torch.save({"state_dict": Wav2Lip().state_dict()}, ckpt)
+        ckpt = save_random_generator(d)
         common = ["--checkpoint_path", ckpt, "--audio", args.audio, "--emotion", "HAP",
                   "--detection_cache_dir", os.path.join(d, "cache"), "--face_detector", "opencv"]
         wall, peak, line = run_child(common + ["--face", args.video, "--outfile", os.path.join(d, "a.mp4")])
@@ -114,19 +119,29 @@ def main() -> None:
               f"peak RSS {peak:.0f} MiB")
         wall2, _, _ = run_child(common + ["--face", args.video, "--outfile", os.path.join(d, "b.mp4")])
         print(f"same face again (detection cache hit): {frames / wall2:.1f} frames/s end to end")
+        memory_against_length(args, d, ckpt)
 
-        # Memory against length: a 10 s and a long 720p input with matching audio, fixed box (no detection).
-        for seconds in (10, args.long_seconds):
-            video = os.path.join(d, f"v{seconds}.mp4")
-            speech = os.path.join(d, f"a{seconds}.wav")
-            ffmpeg("-stream_loop", "-1", "-i", args.video, "-t", str(seconds), "-vf", "scale=1280:720",
-                   "-c:v", "libx264", "-preset", "ultrafast", video)
-            ffmpeg("-stream_loop", "-1", "-i", args.audio, "-t", str(seconds), "-ar", "16000", "-ac", "1", speech)
-            cmd = ["--checkpoint_path", ckpt, "--face", video, "--audio", speech, "--emotion", "SAD", "--box",
-                   "100", "600", "400", "900", "--outfile", os.path.join(d, f"o{seconds}.mp4")]
-            wall, peak, line = run_child(cmd)
-            print(f"720p {seconds:4d} s input: peak RSS {peak:.0f} MiB, {line.split(': ')[1].split(',')[0]} "
-                  f"in {wall:.0f} s")
+
+def save_random_generator(folder: str) -> str:
+    """Write a generator checkpoint in the official layout (random weights) and return its path."""
+    ckpt = os.path.join(folder, "gen.pth")
+    torch.save({"state_dict": Wav2Lip().state_dict()}, ckpt)
+    return ckpt
+
+
+def memory_against_length(args: argparse.Namespace, d: str, ckpt: str) -> None:
+    """Peak RSS of whole runs on a 10 s and a long 720p input with matching audio, fixed box (no detection)."""
+    for seconds in (10, args.long_seconds):
+        video = os.path.join(d, f"v{seconds}.mp4")
+        speech = os.path.join(d, f"a{seconds}.wav")
+        ffmpeg("-stream_loop", "-1", "-i", args.video, "-t", str(seconds), "-vf", "scale=1280:720",
+               "-c:v", "libx264", "-preset", "ultrafast", video)
+        ffmpeg("-stream_loop", "-1", "-i", args.audio, "-t", str(seconds), "-ar", "16000", "-ac", "1", speech)
+        cmd = ["--checkpoint_path", ckpt, "--face", video, "--audio", speech, "--emotion", "SAD", "--box",
+               "100", "600", "400", "900", "--outfile", os.path.join(d, f"o{seconds}.mp4")]
+        wall, peak, line = run_child(cmd)
+        print(f"720p {seconds:4d} s input: peak RSS {peak:.0f} MiB, {line.split(': ')[1].split(',')[0]} "
+              f"in {wall:.0f} s")
 
 
 if __name__ == "__main__":

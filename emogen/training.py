@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import os
 import random
 import re
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import numpy as np
 import torch
@@ -15,7 +16,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from .checkpoints import load_weights, save_checkpoint
-from .distributed import DistInfo, is_main_process
+from .distributed import DistInfo, cleanup, is_main_process
 from .errors import UserError
 
 
@@ -141,6 +142,17 @@ class ScalarLog:
             self.writer.close()
 
 
+@contextlib.contextmanager
+def training_log(log_dir: Optional[str]) -> Iterator[ScalarLog]:
+    """A run's TensorBoard log; closes it and leaves the process group however the run ends."""
+    log = ScalarLog(log_dir)
+    try:
+        yield log
+    finally:
+        log.close()
+        cleanup()
+
+
 def unwrap(model: nn.Module) -> nn.Module:
     """The module inside DDP/DataParallel."""
     return model.module if hasattr(model, "module") else model
@@ -174,3 +186,13 @@ def load_split_datasets(dataset_cls, data_root: str, filelist_dir: str, hp, augm
     if train.left_out:
         print(f"note: {len(train.left_out)} training clips left out (too few frames or no mel)")
     return train, val
+
+
+def split_loaders(dataset_cls, args: argparse.Namespace, hp, batch_size: int, info: DistInfo):
+    """(train dataset, train loader, val loader or None) from ``args.data_root`` and its filelists."""
+    train_set, val_set = load_split_datasets(dataset_cls, args.data_root, args.filelist_dir, hp,
+                                             not args.no_augment, args.seed)
+    train_loader = make_loader(train_set, batch_size, worker_count(args.num_workers, hp.num_workers), info)
+    # Validation runs in the training process: workers would only add start-up time for a few batches.
+    val_loader = make_loader(val_set, batch_size, 0, info, shuffle=False, drop_last=False) if val_set else None
+    return train_set, train_loader, val_loader

@@ -120,10 +120,10 @@ def test_bundled_detector_covers_mouth_and_chin(shared, name):
 
 
 @pytest.mark.parametrize("video", ["face1_30fps", "face2", "face3", "face4_30fps", "face5", "face6", "face7"])
-def test_bundled_detector_finds_a_face_in_every_sampled_frame(shared, video):
+def test_bundled_detector_finds_a_face_in_every_frame(shared, video):
     detector = HaarDetector()
-    boxes = [detector.best_boxes([f])[0] for f in read_frames(shared / f"data/video/{video}.mp4", step=4)]
-    assert len(boxes) > 25
+    boxes = [detector.best_boxes([f])[0] for f in read_frames(shared / f"data/video/{video}.mp4")]
+    assert len(boxes) >= 122  # the shortest shared clip has 122 frames: all were read
     assert all(b is not None for b in boxes)
 
 
