@@ -1,6 +1,7 @@
 """User-facing errors and the wrapper that turns them into one line and a non-zero exit."""
 from __future__ import annotations
 
+import os
 import sys
 from typing import Callable, Optional, Sequence
 
@@ -12,12 +13,24 @@ class UserError(Exception):
 
 
 def run_cli(main: Callable[[Optional[Sequence[str]]], Optional[int]], argv: Optional[Sequence[str]] = None) -> int:
-    """Run a script's ``main(argv)``; UserError and Ctrl-C become one line on stderr and a non-zero status."""
+    """Run a script's ``main(argv)``; UserError, file-system errors and Ctrl-C become one line and a non-zero status.
+
+    Set EMOGEN_DEBUG=1 to get the full traceback of a file-system error instead.
+    """
     try:
         code = main(argv)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:
+        # A path that cannot be created, read or written (permissions, a missing parent, a full disk) is the
+        # user's to fix; the traceback would only hide the one line that matters.
+        if os.environ.get("EMOGEN_DEBUG") or exc.strerror is None:
+            raise
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"error:{where}: {exc.strerror}; check the path, its permissions and the free disk space "
+              "(EMOGEN_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -1,3 +1,7 @@
+import os
+
+import pytest
+
 from emogen.errors import UserError, run_cli
 
 
@@ -19,3 +23,19 @@ def test_success_and_interrupt(capsys):
 
     assert run_cli(interrupted, []) == 130
     assert "interrupted" in capsys.readouterr().err
+
+
+def test_file_system_errors_are_one_line(tmp_path, capsys, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+
+    def main(argv):
+        os.makedirs(blocker / "results")  # a folder cannot be made inside a file
+
+    monkeypatch.delenv("EMOGEN_DEBUG", raising=False)
+    assert run_cli(main, []) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"error: {blocker / 'results'}: Not a directory;")
+    monkeypatch.setenv("EMOGEN_DEBUG", "1")
+    with pytest.raises(NotADirectoryError):
+        run_cli(main, [])
