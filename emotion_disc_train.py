@@ -57,7 +57,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     info = init_distributed_mode(args.device)
     seed_everything(args.seed, info.rank)
     train_set, _ = load_split_datasets(EmotionDataset, args.in_path, args.filelist_dir, hp, not args.no_augment,
-                                       args.seed)
+                                       args.seed, root_flag="--in-path")
     loader = make_loader(train_set, args.batch_size, worker_count(args.num_workers, 0), info)
 
     model = DISCEMO().to(info.device)

@@ -167,12 +167,13 @@ def cosine_loss(a: torch.Tensor, v: torch.Tensor, y: torch.Tensor) -> torch.Tens
     return _BCE(d.unsqueeze(1), y)
 
 
-def load_split_datasets(dataset_cls, data_root: str, filelist_dir: str, hp, augment: bool, seed: int):
+def load_split_datasets(dataset_cls, data_root: str, filelist_dir: str, hp, augment: bool, seed: int,
+                        root_flag: str = "--data_root"):
     """Train and val datasets of ``dataset_cls`` from <filelist_dir>/train.txt and val.txt (val may be None)."""
     from .filelists import read_filelist
 
     if not os.path.isdir(data_root):
-        raise UserError(f"--data_root {data_root} is not a folder (run preprocess_crema-d.py first)")
+        raise UserError(f"{root_flag} {data_root} is not a folder (run preprocess_crema-d.py first)")
     train_names = read_filelist(os.path.join(filelist_dir, "train.txt"))
     val_path = os.path.join(filelist_dir, "val.txt")
     val_names = read_filelist(val_path) if os.path.isfile(val_path) else []

@@ -16,9 +16,10 @@ if __package__ in (None, ""):
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of emotion_accuracy.py."""
+    from evaluation.video_lists import add_video_source_args
+
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--videos_dir", default=None, help="folder of generated videos")
-    p.add_argument("--filelist", default=None, help="text file of video paths or names (relative to --videos_dir)")
+    add_video_source_args(p, "generated videos")
     p.add_argument("--emotion_disc_path", required=True, help="trained emotion discriminator checkpoint")
     p.add_argument("--face_detector", default="auto", choices=["auto", "s3fd", "opencv"],
                    help="detector for the face crops the discriminator expects")

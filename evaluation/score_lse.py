@@ -17,9 +17,10 @@ if __package__ in (None, ""):
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of score_lse.py."""
+    from evaluation.video_lists import add_video_source_args
+
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--videos_dir", default=None, help="folder of videos to score (searched recursively)")
-    p.add_argument("--filelist", default=None, help="text file of video paths or names (relative to --videos_dir)")
+    add_video_source_args(p, "videos to score")
     p.add_argument("--out_dir", default="lse_results", help="where all_scores.txt and lse_scores.csv go")
     p.add_argument("--syncnet_path", default=None,
                    help="syncnet_v2.model (default $EMOGEN_SYNCNET_PATH or checkpoints/syncnet_v2.model)")

@@ -1,11 +1,18 @@
 """Collecting the videos an evaluation script works on: a folder, or a filelist of paths or names."""
 from __future__ import annotations
 
+import argparse
 import os
 from typing import Optional
 
 from emogen.errors import UserError
 from emogen.fps_conversion import find_videos
+
+
+def add_video_source_args(p: argparse.ArgumentParser, what: str) -> None:
+    """The --videos_dir / --filelist pair that collect_videos reads."""
+    p.add_argument("--videos_dir", default=None, help=f"folder of {what} (searched recursively)")
+    p.add_argument("--filelist", default=None, help="text file of video paths or names (relative to --videos_dir)")
 
 
 def collect_videos(folder: Optional[str], filelist: Optional[str] = None) -> list[str]:
