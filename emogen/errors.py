@@ -25,10 +25,10 @@ def run_cli(main: Callable[[Optional[Sequence[str]]], Optional[int]], argv: Opti
     except OSError as exc:
         # A path that cannot be created, read or written (permissions, a missing parent, a full disk) is the
         # user's to fix; the traceback would only hide the one line that matters.
-        if os.environ.get("EMOGEN_DEBUG") or exc.strerror is None:
+        # Errors without a file name (a broken pipe, a reset socket) are not about a path: keep their traceback.
+        if os.environ.get("EMOGEN_DEBUG") or exc.strerror is None or exc.filename is None:
             raise
-        where = f" {exc.filename}" if exc.filename else ""
-        print(f"error:{where}: {exc.strerror}; check the path, its permissions and the free disk space "
+        print(f"error: {exc.filename}: {exc.strerror}; check the path, its permissions and the free disk space "
               "(EMOGEN_DEBUG=1 shows the traceback)", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -39,3 +39,13 @@ def test_file_system_errors_are_one_line(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("EMOGEN_DEBUG", "1")
     with pytest.raises(NotADirectoryError):
         run_cli(main, [])
+
+
+def test_os_errors_without_a_path_keep_their_traceback(monkeypatch):
+    monkeypatch.delenv("EMOGEN_DEBUG", raising=False)
+
+    def main(argv):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    with pytest.raises(BrokenPipeError):
+        run_cli(main, [])
