@@ -13,6 +13,8 @@ from typing import Optional, Sequence
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of app.py."""
+    from emogen.device import add_device_argument
+
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint_path", default="checkpoints/emogen_generator.pth", help="EmoGen generator checkpoint")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
@@ -21,7 +23,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--max_seconds", type=float, default=60, help="longest accepted face/voice in seconds (60)")
     p.add_argument("--keep_minutes", type=float, default=30, help="minutes before a request's files are removed")
     p.add_argument("--face_detector", default="auto", choices=["auto", "s3fd", "opencv"], help="face detector")
-    p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N")
+    add_device_argument(p)
     p.add_argument("--detection_cache_dir", default=None, help="detection cache (default as inference.py)")
     return p
 

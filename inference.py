@@ -16,6 +16,8 @@ def str2bool_flag(value: Optional[str]) -> bool:
 
 def get_args_parser() -> argparse.ArgumentParser:
     """The command line (the original's flags, plus detector, device, missing-face and caching options)."""
+    from emogen.device import add_device_argument
+
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--checkpoint_path", required=True, help="EmoGen generator checkpoint (.pth)")
     p.add_argument("--face", required=True, help="video or image (jpg, jpeg, png) with the face to animate")
@@ -48,7 +50,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--missing_face", default="interpolate", choices=["interpolate", "passthrough", "error"],
                    help="frames without a face: fill gaps up to 1 s from neighbours (default), leave them "
                         "unchanged, or stop as the original did")
-    p.add_argument("--device", default=None, help="auto (default: CUDA if available), cpu, cuda, cuda:N")
+    add_device_argument(p)
     p.add_argument("--detection_cache_dir", default=None,
                    help="where face boxes are cached (default $EMOGEN_CACHE_DIR or ~/.cache/emogen/detections)")
     p.add_argument("--no_detection_cache", action="store_true", help="neither read nor write the detection cache")

@@ -1,15 +1,24 @@
 """Choosing the torch device: CUDA when present, CPU otherwise, or what the user asks for."""
 from __future__ import annotations
 
-from typing import Optional
-
-import torch
+import argparse
+from typing import TYPE_CHECKING, Optional
 
 from .errors import UserError
+
+if TYPE_CHECKING:
+    import torch
+
+
+def add_device_argument(p: argparse.ArgumentParser) -> None:
+    """The --device option every script shares (read by resolve_device)."""
+    p.add_argument("--device", default=None, help="auto (default: CUDA if available), cpu, cuda, cuda:N")
 
 
 def resolve_device(name: Optional[str] = None) -> torch.device:
     """'auto'/None -> cuda if available else cpu; otherwise validate the requested device string."""
+    import torch  # here, not at import: parsing a command line (e.g. --help) should not load torch
+
     if name in (None, "", "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:

@@ -16,6 +16,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from .checkpoints import load_weights, save_checkpoint
+from .device import add_device_argument
 from .distributed import DistInfo, cleanup, is_main_process
 from .errors import UserError
 
@@ -31,7 +32,7 @@ class TrainState:
 
 def add_common_training_args(p: argparse.ArgumentParser) -> None:
     """Flags every training script shares."""
-    p.add_argument("--device", default=None, help="auto (default: CUDA if available), cpu, cuda, cuda:N")
+    add_device_argument(p)
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--num_workers", type=int, default=None, help="DataLoader workers (default: hparams.num_workers, "
                                                                   "at most the CPU count)")

@@ -16,6 +16,7 @@ if __package__ in (None, ""):
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of emotion_accuracy.py."""
+    from emogen.device import add_device_argument
     from evaluation.video_lists import add_video_source_args
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -27,7 +28,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference_dir", default=None,
                    help="folder of the source videos: faces are located there (same name, or the name without "
                         "_<EMOTION>) instead of in the generated frames")
-    p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N")
+    add_device_argument(p)
     p.add_argument("--no_progress", action="store_true", help="hide the progress bar")
     return p
 

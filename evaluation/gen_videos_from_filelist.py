@@ -17,6 +17,8 @@ if __package__ in (None, ""):
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of gen_videos_from_filelist.py."""
+    from emogen.device import add_device_argument
+
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--filelist", required=True, help="clip names, one per line (e.g. filelists/test.txt)")
     p.add_argument("--video_root", required=True, help="folder with <name>.mp4 face videos (25 fps)")
@@ -29,7 +31,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--missing_face", default="interpolate", choices=["interpolate", "passthrough", "error"],
                    help="frames without a face (see inference.py)")
     p.add_argument("--detection_cache_dir", default=None, help="detection cache folder (default as inference.py)")
-    p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N")
+    add_device_argument(p)
     p.add_argument("--no_progress", action="store_true", help="hide progress bars")
     return p
 

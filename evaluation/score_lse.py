@@ -17,6 +17,7 @@ if __package__ in (None, ""):
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of score_lse.py."""
+    from emogen.device import add_device_argument
     from evaluation.video_lists import add_video_source_args
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -28,7 +29,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--face_detector", default="auto", choices=["auto", "s3fd", "opencv"], help="detector for tracks")
     p.add_argument("--min_track", type=int, default=25, help="shortest face track scored, in frames (25)")
     p.add_argument("--min_face_size", type=int, default=100, help="smallest mean face size in pixels (100)")
-    p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N")
+    add_device_argument(p)
     p.add_argument("--no_progress", action="store_true", help="hide the progress bar")
     return p
 
