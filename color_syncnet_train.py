@@ -21,7 +21,15 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint_dir", required=True, help="where checkpoints are written")
     p.add_argument("--checkpoint_path", default=None,
                    help="resume from this checkpoint ('latest': the newest in --checkpoint_dir)")
-    p.add_argument("--eval_batches", type=int, default=1400, help="validation batches per evaluation (original 1400)")
+    p.add_argument("--schedule", choices=["emogen", "wav2lip"], default="emogen",
+                   help="emogen (default, EmoGen's script): evaluate after every epoch and save every "
+                        "--save_every_epochs epochs; wav2lip: evaluate every hparams syncnet_eval_interval steps "
+                        "and save every syncnet_checkpoint_interval steps (and at step 1)")
+    p.add_argument("--save_every_epochs", type=int, default=50,
+                   help="EmoGen schedule: save a checkpoint when the epoch number is a multiple of this (50)")
+    p.add_argument("--eval_batches", type=int, default=1402,
+                   help="most validation batches per evaluation (1402: the original stops after batch index "
+                        "1401, 'step > 1400')")
     add_common_training_args(p)
     add_hparams_argument(p)
     return p
@@ -35,6 +43,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from emogen.datasets import SyncDataset
     from emogen.distributed import init_distributed_mode, is_main_process, wrap_ddp
     from emogen.engine_syncnet import SyncTrainConfig, train_syncnet
+    from emogen.errors import UserError
     from emogen.hparams_cli import hparams_from_args
     from emogen.train_loop import LoopConfig
     from emogen.training import TrainState, checkpoint_to_resume, resume, seed_everything, split_loaders, training_log
@@ -46,7 +55,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     train_set, train_loader, val_loader = split_loaders(SyncDataset, args, hp, hp.syncnet_batch_size, info)
 
     model = SyncNet_color().to(info.device)
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=hp.syncnet_lr)
+    # EmoGen's expert uses betas (0.5, 0.999); Wav2Lip's used Adam's defaults.
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=hp.syncnet_lr,
+                                 betas=(0.5, 0.999))
     state = TrainState()
     os.makedirs(args.checkpoint_dir, exist_ok=True)
     path = checkpoint_to_resume(args.checkpoint_dir, args.checkpoint_path)
@@ -56,8 +67,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if is_main_process():
         print(f"training the lip-sync expert on {info.device} ({info.world_size} process(es)), "
               f"{len(train_set)} clips, batch {hp.syncnet_batch_size}")
+    if args.save_every_epochs < 1:
+        raise UserError(f"--save_every_epochs must be at least 1, got {args.save_every_epochs}")
     cfg = SyncTrainConfig(args.checkpoint_dir, hp.syncnet_checkpoint_interval, hp.syncnet_eval_interval,
-                          args.eval_batches, hp.save_optimizer_state)
+                          args.eval_batches, hp.save_optimizer_state, args.schedule, args.save_every_epochs)
     with training_log(args.log_dir or os.path.join(args.checkpoint_dir, "runs")) as log:
         train_syncnet(model, optimizer, train_loader, val_loader, state, cfg,
                       LoopConfig(hp.nepochs, args.max_steps, not args.no_progress, "syncnet"), info.device, log)

@@ -1,12 +1,13 @@
 """Train EmoGen's video emotion discriminator (DISCEMO) on preprocessed CREMA-D.
 
 The output folder is never wiped: an existing run is continued with --resume, otherwise the script refuses.
-Checkpoints disc_emo_<step>.pth load as train.py --emotion_disc_path and in evaluation.
+Checkpoints disc_emo_<step>.pth are bare state_dicts as the original writes them (first one disc_emo_0.pth,
+after the first step); they load as train.py --emotion_disc_path here and in the original code. The
+optimizer, scheduler and step for --resume go beside each into disc_emo_<step>.state.pth.
 """
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
 import sys
@@ -40,25 +41,28 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     from emogen.datasets import EmotionDataset
     from emogen.distributed import init_distributed_mode, is_main_process, wrap_ddp
-    from emogen.engine_emotion_disc import EmotionTrainConfig, init_weights, train_emotion_disc
+    from emogen.engine_emotion_disc import (EmotionTrainConfig, emotion_checkpoints, init_weights,
+                                            resume_emotion_disc, train_emotion_disc)
     from emogen.errors import UserError
     from emogen.hparams_cli import hparams_from_args
     from emogen.train_loop import LoopConfig
-    from emogen.training import (TrainState, load_split_datasets, make_loader, resume, seed_everything,
-                                 training_log, worker_count)
+    from emogen.training import (TrainState, load_split_datasets, make_loader, seed_everything, training_log,
+                                 worker_count)
     from models.emo_disc import DISCEMO
 
     hp = hparams_from_args(args.hparams)
-    existing = sorted(glob.glob(os.path.join(args.out_path, "disc_emo_*.pth")),
-                      key=lambda p: int(os.path.basename(p)[9:-4]) if os.path.basename(p)[9:-4].isdigit() else -1)
+    existing = emotion_checkpoints(args.out_path)
     if existing and not args.resume:
         raise UserError(f"{args.out_path} already holds checkpoints ({os.path.basename(existing[-1])}); pass --resume "
                         "to continue that run or choose another --out-path (nothing is deleted)")
     info = init_distributed_mode(args.device)
     seed_everything(args.seed, info.rank)
+    # The original trains on every clip folder of --in-path (no validation): --split random does the same.
     train_set, _ = load_split_datasets(EmotionDataset, args.in_path, args.filelist_dir, hp, not args.no_augment,
-                                       args.seed, root_flag="--in-path")
-    loader = make_loader(train_set, args.batch_size, worker_count(args.num_workers, 0), info)
+                                       args.seed, root_flag="--in-path", split=args.split)
+    if args.split == "random":
+        train_set.length = len(train_set.clips)
+    loader = make_loader(train_set, args.batch_size, worker_count(args.num_workers, 0), info, drop_last=True)
 
     model = DISCEMO().to(info.device)
     model.apply(init_weights)
@@ -66,9 +70,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, args.step_lr, gamma=0.1)
     state = TrainState()
     if existing and args.resume:
-        ckpt = resume(existing[-1], model, optimizer, state, "emotion discriminator", info.device)
-        if ckpt.get("scheduler"):
-            scheduler.load_state_dict(ckpt["scheduler"])
+        resume_emotion_disc(existing[-1], model, optimizer, scheduler, state, info.device)
     if is_main_process():
         os.makedirs(args.out_path, exist_ok=True)
         with open(os.path.join(args.out_path, "args.json"), "w") as handle:

@@ -28,7 +28,13 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--random_vgg", action="store_true",
                    help="allow a randomly initialised VGG19 when no weights exist (tests; not the paper's loss)")
     p.add_argument("--disc_lr", type=float, default=1e-6, help="emotion discriminator learning rate (1e-6)")
-    p.add_argument("--eval_batches", type=int, default=50, help="validation batches per evaluation (original 50)")
+    p.add_argument("--eval_batches", type=int, default=51,
+                   help="validation batches per evaluation, cycling the loader if it is shorter (51: the original "
+                        "stops after its 51st batch, 'step > 50')")
+    p.add_argument("--expert_bn", choices=["train", "eval"], default="train",
+                   help="BatchNorm mode of the frozen lip-sync expert: train (default, as the original, which never "
+                        "calls .eval(): batch statistics, running averages keep moving) or eval (running "
+                        "statistics; a steadier sync loss)")
     add_common_training_args(p)
     add_hparams_argument(p)
     return p
@@ -57,7 +63,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     syncnet = SyncNet_color()
     load_weights(syncnet, args.syncnet_checkpoint_path, "lip-sync expert (SyncNet_color)")
-    syncnet = syncnet.to(device).eval()
+    syncnet = syncnet.to(device).train(args.expert_bn == "train")
     set_requires_grad(syncnet, False)
     disc_emo = DISCEMO()
     load_weights(disc_emo, args.emotion_disc_path, "emotion discriminator")

@@ -138,6 +138,15 @@ def load_weights(model: nn.Module, path: str, model_name: str, map_location: Any
     return checkpoint if isinstance(checkpoint, dict) and "state_dict" in checkpoint else {"state_dict": state_dict}
 
 
+def save_payload(path: str, payload: Any) -> None:
+    """torch.save ``payload`` atomically (temporary file in the same folder, flushed, then renamed)."""
+    with atomic_path(path, suffix=".tmp") as tmp:
+        with open(tmp, "wb") as handle:
+            torch.save(payload, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
 def save_checkpoint(path: str, model: nn.Module, optimizer: Optional[torch.optim.Optimizer] = None,
                     global_step: int = 0, global_epoch: int = 0, **extra: Any) -> None:
     """Write the standard checkpoint dict atomically (temporary file in the same folder, then rename)."""
@@ -149,8 +158,9 @@ def save_checkpoint(path: str, model: nn.Module, optimizer: Optional[torch.optim
         "global_epoch": int(global_epoch),
     }
     payload.update(extra)
-    with atomic_path(path, suffix=".tmp") as tmp:
-        with open(tmp, "wb") as handle:
-            torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
+    save_payload(path, payload)
+
+
+def save_state_dict(path: str, model: nn.Module) -> None:
+    """Write a bare state_dict atomically (what the original emotion_disc_train.py writes), no ``module.``."""
+    save_payload(path, (model.module if hasattr(model, "module") else model).state_dict())

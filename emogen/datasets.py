@@ -71,13 +71,14 @@ class SampleError(Exception):
 
 
 class WindowDataset(Dataset):
-    """Base: random clip, random window; subclasses build the tensors. ``len`` is the number of clips."""
+    """Base: random clip, random window; subclasses build the tensors. ``len`` is the number of clips unless
+    ``length`` sets the samples per epoch (the original's random split draws from all clips)."""
 
     augment_p: float = 0.2
     augment_p_noise: Optional[float] = None
 
     def __init__(self, data_root: str, names: Sequence[str], hp: Optional[HParams] = None, augment: bool = True,
-                 seed: Optional[int] = None) -> None:
+                 seed: Optional[int] = None, length: Optional[int] = None) -> None:
         self.hp = hp or default_hparams
         self.clips, self.left_out = index_clips(data_root, names)
         if not self.clips:
@@ -86,6 +87,7 @@ class WindowDataset(Dataset):
                             "check --data_root and the filelist")
         self.augment = WindowAugment(self.augment_p, self.augment_p_noise) if augment else None
         self.seed = seed
+        self.length = len(self.clips) if length is None else length  # samples per epoch
         self._rng: Optional[random.Random] = None
         self.skipped = 0
 
@@ -98,7 +100,7 @@ class WindowDataset(Dataset):
         return self._rng
 
     def __len__(self) -> int:
-        return len(self.clips)
+        return self.length
 
     def read_window(self, clip: Clip, start: int) -> np.ndarray:
         """(T,H,W,3) uint8 BGR frames start..start+4 resized to img_size."""
@@ -161,6 +163,8 @@ def to_tensor_video(frames: np.ndarray) -> torch.Tensor:
 
 class SyncDataset(WindowDataset):
     """Lip-sync expert data: (lower halves (15,48,96), mel (1,80,16), label 1 synced / 0 off-sync)."""
+
+    augment_p_noise = 0.25  # EmoGen's expert augmentation (Wav2Lip's had none; 0.2 for the other ops)
 
     def build(self, clip: Clip):
         start = self.rng.choice(clip.starts)

@@ -30,7 +30,7 @@ class GeneratorTrainConfig:
 
     checkpoint_dir: str
     hp: HParams
-    eval_batches: int = 50
+    eval_batches: int = 51
 
 
 @dataclass
@@ -64,7 +64,15 @@ def sync_loss(syncnet: nn.Module, mel: torch.Tensor, g: torch.Tensor) -> torch.T
     """Expert loss of generated windows (B,3,T,H,W) against their mel: lower halves stacked on channels."""
     lower = g[:, :, :, g.size(3) // 2:]
     stacked = torch.cat([lower[:, :, i] for i in range(lower.size(2))], dim=1)
-    a, v = syncnet(mel, stacked)
+    if syncnet.training and g.size(0) == 1:
+        # BatchNorm has no batch statistics for one sample (the original crashes there): use the running ones.
+        syncnet.eval()
+        try:
+            a, v = syncnet(mel, stacked)
+        finally:
+            syncnet.train()
+    else:
+        a, v = syncnet(mel, stacked)
     return cosine_loss(a, v, torch.ones(g.size(0), 1, device=g.device))
 
 
@@ -99,15 +107,15 @@ def total_loss(terms: dict, hp: HParams) -> torch.Tensor:
 
 def evaluate_generator(model: nn.Module, critics: Critics, loader: DataLoader, hp: HParams, device: torch.device,
                        max_batches: int) -> dict[str, float]:
-    """Mean validation losses (the sync loss always computed) over at most ``max_batches`` batches."""
+    """Mean validation losses (the sync loss always computed) over ``max_batches`` batches, cycling the loader as
+    the original does when it is shorter. The expert keeps the mode it was given (the original's stays in train
+    mode, so its BatchNorm uses batch statistics here too)."""
     model.eval()
     critics.disc_emo.eval()
     sums: dict[str, float] = {}
     n = 0
     with torch.no_grad():
-        for i, batch in enumerate(loader):
-            if i >= max_batches:
-                break
+        for batch in cycle_batches(loader, max_batches):
             g, gt, _, labels, terms = generator_losses(model, critics, batch, hp, device, with_sync=True)
             terms["emotion_real"] = nn.functional.cross_entropy(critics.disc_emo(gt), labels)
             for k, v in terms.items():
@@ -116,6 +124,20 @@ def evaluate_generator(model: nn.Module, critics: Critics, loader: DataLoader, h
     model.train()
     critics.disc_emo.train()
     return {k: all_reduce_mean(v / max(1, n), device) for k, v in sums.items()}
+
+
+def cycle_batches(loader: DataLoader, count: int):
+    """``count`` batches from ``loader``, starting it again as often as needed (none if it is empty)."""
+    produced = 0
+    while produced < count:
+        started = produced
+        for batch in loader:
+            yield batch
+            produced += 1
+            if produced >= count:
+                return
+        if produced == started:
+            return
 
 
 def save_sample_images(x: torch.Tensor, g: torch.Tensor, gt: torch.Tensor, step: int, checkpoint_dir: str) -> str:

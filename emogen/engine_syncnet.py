@@ -1,4 +1,8 @@
-"""Training the lip-sync expert (SyncNet_color) as Wav2Lip does: BCE of the cosine similarity."""
+"""Training the lip-sync expert (SyncNet_color): BCE of the cosine similarity, on EmoGen's or Wav2Lip's schedule.
+
+EmoGen's script (the default) evaluates once per epoch and saves every 50 epochs (its step-based calls are
+commented out); Wav2Lip's evaluates and saves every N steps.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,7 +27,11 @@ class SyncTrainConfig:
     eval_interval: int
     eval_batches: int
     save_optimizer: bool = True
+    schedule: str = "emogen"        # "emogen": per epoch; "wav2lip": per step
+    save_every_epochs: int = 50     # EmoGen schedule: checkpoint when epoch % this == 0 (epoch 0 included)
 
+
+SCHEDULES = ("emogen", "wav2lip")
 
 def evaluate_syncnet(model: nn.Module, loader: DataLoader, device: torch.device, max_batches: int) -> float:
     """Mean expert loss over at most ``max_batches`` validation batches."""
@@ -58,17 +66,28 @@ def train_syncnet(model: nn.Module, optimizer: torch.optim.Optimizer, train_load
         optimizer.step()
         return {"loss": loss.item()}
 
+    def validate() -> None:
+        val = evaluate_syncnet(model, val_loader, device, cfg.eval_batches)
+        log.add("Loss/val", val, state.global_step)
+        if is_main_process():
+            tqdm.write(f"step {state.global_step}: validation loss {val:.4f}")
+
     def after(losses: dict[str, float]) -> None:
         log.add("Loss/train", losses["loss"], state.global_step)
+        if cfg.schedule != "wav2lip":
+            return
         if state.global_step == 1 or state.global_step % cfg.checkpoint_interval == 0:
             save()
         if val_loader is not None and state.global_step % cfg.eval_interval == 0:
-            val = evaluate_syncnet(model, val_loader, device, cfg.eval_batches)
-            log.add("Loss/val", val, state.global_step)
-            if is_main_process():
-                tqdm.write(f"step {state.global_step}: validation loss {val:.4f}")
+            validate()
 
     def end_epoch(means: dict[str, float], batches: int) -> None:
         log.add("Loss/train_epoch", means.get("loss", 0.0), state.global_epoch)
+        if cfg.schedule != "emogen":
+            return
+        if val_loader is not None:
+            validate()
+        if state.global_epoch % cfg.save_every_epochs == 0:
+            save()
 
     run_training(train_loader, state, loop, step, after, end_epoch, save)

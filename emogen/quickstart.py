@@ -132,11 +132,12 @@ def run_demo(cfg: DemoConfig) -> DemoReport:
     run_stage("train emotion discriminator", ["emotion_disc_train.py", "-i", d["preprocessed"], "-o", emotion_dir,
                                               "--batch-size", "4", "--save_interval", str(steps), *common,
                                               *(["--resume"] if _has_checkpoints(emotion_dir) else [])], logs)
+    from .engine_emotion_disc import latest_emotion_checkpoint
     from .perceptual import default_vgg_path
     from .training import latest_checkpoint
 
     expert = latest_checkpoint(expert_dir)
-    disc = os.path.join(emotion_dir, f"disc_emo_{steps}.pth")
+    disc = latest_emotion_checkpoint(emotion_dir)
     vgg = [] if os.path.isfile(default_vgg_path()) else ["--random_vgg"]
     run_stage("train generator", ["train.py", "--data_root", d["preprocessed"], "--checkpoint_dir", generator_dir,
                                   "--syncnet_checkpoint_path", expert, "--emotion_disc_path", disc, "--hparams",

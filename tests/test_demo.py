@@ -25,7 +25,7 @@ def test_demo_end_to_end(shared, tmp_path, capsys, monkeypatch):
     for split in ("train", "val", "test"):
         assert (work / "filelists" / f"{split}.txt").exists()
     assert (work / "checkpoints/expert/checkpoint_step000000001.pth").exists()
-    assert (work / "checkpoints/emotion/disc_emo_1.pth").exists()
+    assert (work / "checkpoints/emotion/disc_emo_0.pth").exists()
     assert (work / "checkpoints/generator/checkpoint_step000000001.pth").exists()
     for emotion in EMOTIONS:
         video = work / "results" / f"demo_{emotion}.mp4"

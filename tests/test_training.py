@@ -9,7 +9,7 @@ import torch
 import color_syncnet_train
 import emotion_disc_train
 import train
-from emogen.checkpoints import load_weights, read_checkpoint
+from emogen.checkpoints import load_weights, read_checkpoint, state_dict_from_checkpoint
 from emogen.datasets import EmotionDataset, GeneratorDataset, SyncDataset
 from emogen.engine_emotion_disc import init_weights
 from emogen.engine_generator import Critics, generator_losses, maybe_enable_sync_loss, set_requires_grad, total_loss
@@ -34,14 +34,15 @@ def fixed_batch(dataset, n):
 
 
 def all_finite(path):
-    return all(torch.isfinite(v).all() for v in read_checkpoint(path)["state_dict"].values() if v.is_floating_point())
+    weights = state_dict_from_checkpoint(read_checkpoint(path))
+    return all(torch.isfinite(v).all() for v in weights.values() if v.is_floating_point())
 
 
 def test_syncnet_script_runs_refuses_overwrite_and_resumes_exactly(tiny_dataset, tmp_path, capsys):
     ck = tmp_path / "sync"
     argv = ["--data_root", str(tiny_dataset / "pre"), "--checkpoint_dir", str(ck), "--max_steps", "2",
             "--hparams", "syncnet_batch_size=2", "--hparams", "syncnet_eval_interval=1", "--eval_batches", "1",
-            *common(tiny_dataset)]
+            "--schedule", "wav2lip", *common(tiny_dataset)]
     assert run_cli(color_syncnet_train.main, argv) == 0
     out = capsys.readouterr().out
     assert "step 1: validation loss" in out
@@ -70,14 +71,40 @@ def test_emotion_disc_script_never_wipes_and_resumes(tiny_dataset, tmp_path, cap
     argv = ["-i", str(tiny_dataset / "pre"), "-o", str(out), "--batch-size", "2", "--max_steps", "2",
             "--save_interval", "1", *common(tiny_dataset)]
     assert run_cli(emotion_disc_train.main, argv) == 0
-    assert (out / "disc_emo_2.pth").exists() and all_finite(out / "disc_emo_2.pth")
-    load_weights(DISCEMO(), str(out / "disc_emo_2.pth"), "emotion discriminator")  # loadable as --emotion_disc_path
+    # The original's names: its counter is tested before the increment, so the first file is disc_emo_0.pth.
+    assert sorted(f for f in os.listdir(out) if f.endswith(".pth")) == \
+        ["disc_emo_0.pth", "disc_emo_0.state.pth", "disc_emo_1.pth", "disc_emo_1.state.pth"]
+    # A bare state_dict, as the original writes it and as its train.py reads --emotion_disc_path.
+    bare = torch.load(out / "disc_emo_1.pth", weights_only=True)
+    assert set(bare) == set(DISCEMO().state_dict())
+    DISCEMO().load_state_dict(bare)
+    assert all_finite(out / "disc_emo_1.pth")
+    load_weights(DISCEMO(), str(out / "disc_emo_1.pth"), "emotion discriminator")  # loadable as --emotion_disc_path
+    extra = read_checkpoint(str(out / "disc_emo_1.state.pth"))
+    assert extra["global_step"] == 2
+    assert extra["optimizer"]["param_groups"][0]["lr"] == 1e-6
+    assert extra["optimizer"]["param_groups"][0]["betas"] == (0.5, 0.999)
+
     assert run_cli(emotion_disc_train.main, argv) == 2
     assert "--resume" in capsys.readouterr().err and (out / "disc_emo_1.pth").exists()
     argv[argv.index("--max_steps") + 1] = "3"
     assert run_cli(emotion_disc_train.main, argv + ["--resume"]) == 0
-    ckpt = read_checkpoint(str(out / "disc_emo_3.pth"))
+    assert "at step 2" in capsys.readouterr().out
+    ckpt = read_checkpoint(str(out / "disc_emo_2.state.pth"))
     assert ckpt["global_step"] == 3 and ckpt["scheduler"]["last_epoch"] >= 1
+    for key, value in extra["optimizer"]["state"].items():  # the optimizer moved on from the resumed state
+        assert not torch.equal(ckpt["optimizer"]["state"][key]["exp_avg"], value["exp_avg"])
+
+
+def test_emotion_disc_resumes_an_original_bare_file(tiny_dataset, tmp_path, capsys):
+    out = tmp_path / "emo"
+    out.mkdir()
+    torch.save(DISCEMO().state_dict(), out / "disc_emo_4.pth")  # what the original writes: weights only
+    argv = ["-i", str(tiny_dataset / "pre"), "-o", str(out), "--batch-size", "2", "--max_steps", "6",
+            "--save_interval", "1000", "--resume", *common(tiny_dataset)]
+    assert run_cli(emotion_disc_train.main, argv) == 0
+    assert "weights only" in capsys.readouterr().out
+    assert read_checkpoint(str(out / "disc_emo_5.state.pth"))["global_step"] == 6
 
 
 @pytest.fixture(scope="module")
@@ -203,3 +230,136 @@ def test_torchrun_two_processes_gloo(tiny_dataset, tmp_path):
     ckpt = load_weights(SyncNet_color(), str(ck / "checkpoint_step000000002.pth"), "expert")
     assert ckpt["global_step"] == 2
     assert proc.stdout.count("saved checkpoint") == 2  # rank 0 only: steps 1 and 2
+
+
+def test_expert_emogen_schedule_evaluates_per_epoch_and_keeps_partial_batches(tiny_dataset, tmp_path, capsys):
+    ck = tmp_path / "sync"
+    argv = ["--data_root", str(tiny_dataset / "pre"), "--checkpoint_dir", str(ck), "--max_steps", "3",
+            "--hparams", "syncnet_batch_size=2", "--eval_batches", "1", *common(tiny_dataset)]
+    assert run_cli(color_syncnet_train.main, argv) == 0
+    out = capsys.readouterr().out
+    # 3 training clips in batches of 2: the lone last sample is dropped, so one step per epoch. Every epoch
+    # ends with an evaluation; epoch 0 is saved (a multiple of 50), epoch 1 is not; step 3 is the limit's save.
+    assert "step 1: validation loss" in out and "step 2: validation loss" in out
+    assert out.count("validation loss") == 2
+    assert sorted(f for f in os.listdir(ck) if f.endswith(".pth")) == \
+        ["checkpoint_step000000001.pth", "checkpoint_step000000003.pth"]
+    saved = read_checkpoint(str(ck / "checkpoint_step000000003.pth"))
+    assert saved["global_epoch"] == 2
+    group = saved["optimizer"]["param_groups"][0]
+    assert group["lr"] == hparams.syncnet_lr and group["betas"] == (0.5, 0.999)  # EmoGen's expert optimizer
+
+
+def test_generator_optimizers_and_original_style_loading(tiny_dataset, critic_files, tmp_path):
+    ck = tmp_path / "gen"
+    argv = ["--data_root", str(tiny_dataset / "pre"), "--checkpoint_dir", str(ck), "--syncnet_checkpoint_path",
+            str(critic_files / "expert.pth"), "--emotion_disc_path", str(critic_files / "disc.pth"),
+            "--random_vgg", "--max_steps", "1", "--hparams", "batch_size=2", "--eval_batches", "1",
+            *common(tiny_dataset)]
+    assert run_cli(train.main, argv) == 0
+    gen = read_checkpoint(str(ck / "checkpoint_step000000001.pth"))
+    assert gen["optimizer"]["param_groups"][0]["lr"] == hparams.initial_learning_rate
+    assert gen["optimizer"]["param_groups"][0]["betas"] == (0.5, 0.999)
+    disc = read_checkpoint(str(ck / "disc_emo_checkpoint_step000000001.pth"))
+    assert disc["optimizer"]["param_groups"][0]["lr"] == 1e-6
+    assert disc["optimizer"]["param_groups"][0]["betas"] == (0.5, 0.999)
+    # The original inference.py: torch.load, take "state_dict", drop "module.", load_state_dict.
+    checkpoint = torch.load(ck / "checkpoint_step000000001.pth", map_location="cpu")
+    model = Wav2Lip()
+    model.load_state_dict({k.replace("module.", ""): v for k, v in checkpoint["state_dict"].items()})
+    assert torch.equal(model.state_dict()["output_block.1.weight"], gen["state_dict"]["output_block.1.weight"])
+
+
+def _expert_in_mode(mode):
+    expert = SyncNet_color()
+    expert.load_state_dict(seeded_state_dict("syncnet_color"))
+    set_requires_grad(expert, False)
+    return expert.train(mode == "train")
+
+
+def _hand_sync_loss(expert, mel, g):
+    """-log(cos(a, v)) averaged over the batch, with the expert's BatchNorm in the mode it is in."""
+    lower = g[:, :, :, g.size(3) // 2:]
+    faces = torch.cat([lower[:, :, t] for t in range(lower.size(2))], dim=1)
+    a, v = expert(mel, faces)
+    cos = (a * v).sum(1) / (a.norm(dim=1) * v.norm(dim=1))
+    return -torch.log(cos.clamp(1e-12, 1.0)).mean()
+
+
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_frozen_expert_batchnorm_mode_in_a_generator_step(tiny_dataset, shared, mode):
+    root = str(tiny_dataset / "pre")
+    batch = fixed_batch(GeneratorDataset(root, TRAIN, augment=False, seed=0), 2)
+    torch.manual_seed(0)
+    gen, disc = Wav2Lip(), DISCEMO()
+    expert = _expert_in_mode(mode)
+    before = {k: v.clone() for k, v in expert.state_dict().items() if "running_mean" in k}
+    critics = Critics(expert, disc, torch.optim.Adam(disc.parameters(), 1e-6), PerceptualLoss(allow_random=True))
+    opt = torch.optim.Adam(gen.parameters(), lr=1e-4, betas=(0.5, 0.999))
+    opt.zero_grad()
+    g, _, _, _, terms = generator_losses(gen, critics, batch, hparams, torch.device("cpu"), with_sync=True)
+    total_loss(terms, hparams).backward()
+    opt.step()
+
+    moved = [k for k, v in before.items() if not torch.equal(v, expert.state_dict()[k])]
+    if mode == "train":  # the original: batch statistics, and the running averages keep moving
+        assert len(moved) == len(before)
+    else:
+        assert moved == []
+    # The sync loss equals a hand computation with a fresh expert in the same mode.
+    expected = _hand_sync_loss(_expert_in_mode(mode), batch[2], g.detach())
+    assert float(terms["sync"]) == pytest.approx(float(expected), rel=1e-5)
+    other = _hand_sync_loss(_expert_in_mode("eval" if mode == "train" else "train"), batch[2], g.detach())
+    assert abs(float(other) - float(expected)) > 1e-4  # the mode really changes the loss
+
+
+def test_train_script_sets_the_expert_mode(tiny_dataset, critic_files, tmp_path, monkeypatch):
+    import emogen.engine_generator as engine
+
+    seen = {}
+    monkeypatch.setattr(engine, "train_generator", lambda model, opt, critics, *a, **k: seen.update(
+        training=critics.syncnet.training, grads=any(p.requires_grad for p in critics.syncnet.parameters())))
+    base = ["--data_root", str(tiny_dataset / "pre"), "--syncnet_checkpoint_path", str(critic_files / "expert.pth"),
+            "--emotion_disc_path", str(critic_files / "disc.pth"), "--random_vgg", *common(tiny_dataset)]
+    assert run_cli(train.main, base + ["--checkpoint_dir", str(tmp_path / "a")]) == 0
+    assert seen == {"training": True, "grads": False}
+    assert run_cli(train.main, base + ["--checkpoint_dir", str(tmp_path / "b"), "--expert_bn", "eval"]) == 0
+    assert seen == {"training": False, "grads": False}
+
+
+def test_loaders_keep_or_drop_the_last_batch_as_the_original(tiny_dataset):
+    from emogen.distributed import DistInfo
+    from emogen.training import make_loader
+
+    root = str(tiny_dataset / "pre")
+    info = DistInfo(device=torch.device("cpu"))
+
+    def batches(cls, length, batch_size, **kw):
+        return len(make_loader(cls(root, TRAIN, augment=False, length=length), batch_size, 0, info, **kw))
+
+    assert batches(SyncDataset, 5, 3) == 2  # expert and generator: the last partial batch is kept
+    assert batches(EmotionDataset, 5, 3, drop_last=True) == 1  # the emotion discriminator drops it
+    assert batches(SyncDataset, 7, 3) == 2  # except a last batch of one sample, which BatchNorm cannot train on
+
+
+def test_random_split_draws_from_every_clip_with_augmented_evaluation(tiny_dataset):
+    from emogen.training import load_split_datasets
+
+    root = str(tiny_dataset / "pre")
+    train_set, val_set = load_split_datasets(SyncDataset, root, "unused", hparams, True, 0, split="random")
+    names = sorted(os.listdir(root))
+    names = [n for n in names if os.path.isdir(os.path.join(root, n))]
+    assert len(names) == 4
+    assert sorted(c.name for c in train_set.clips) == names and sorted(c.name for c in val_set.clips) == names
+    assert (len(train_set), len(val_set)) == (int(0.95 * 4), 4 - int(0.95 * 4))
+    assert val_set.augment is not None and val_set.augment.p_noise == 0.25  # EmoGen's expert noise probability
+    _, val_plain = load_split_datasets(SyncDataset, root, "unused", hparams, True, 0, split="random",
+                                       eval_augment=False)
+    assert val_plain.augment is None
+
+
+def test_generator_evaluation_cycles_the_loader():
+    from emogen.engine_generator import cycle_batches
+
+    assert list(cycle_batches([1, 2], 5)) == [1, 2, 1, 2, 1]
+    assert list(cycle_batches([], 3)) == []
