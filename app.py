@@ -13,6 +13,8 @@ from typing import Optional, Sequence
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of app.py."""
+    from emogen.detector_option import add_face_detector_argument
+
     from emogen.device import add_device_argument
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -22,7 +24,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--max_upload_mb", type=float, default=50, help="largest accepted upload in MB (default 50)")
     p.add_argument("--max_seconds", type=float, default=60, help="longest accepted face/voice in seconds (60)")
     p.add_argument("--keep_minutes", type=float, default=30, help="minutes before a request's files are removed")
-    p.add_argument("--face_detector", default="auto", choices=["auto", "s3fd", "opencv"], help="face detector")
+    add_face_detector_argument(p)
     add_device_argument(p)
     p.add_argument("--detection_cache_dir", default=None, help="detection cache (default as inference.py)")
     return p

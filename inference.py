@@ -16,6 +16,8 @@ def str2bool_flag(value: Optional[str]) -> bool:
 
 def get_args_parser() -> argparse.ArgumentParser:
     """The command line (the original's flags, plus detector, device, missing-face and caching options)."""
+    from emogen.detector_option import add_face_detector_argument
+
     from emogen.device import add_device_argument
 
     p = argparse.ArgumentParser(description=__doc__)
@@ -41,8 +43,7 @@ def get_args_parser() -> argparse.ArgumentParser:
                    help="fixed face box used as given (no pads, no smoothing); skips face detection")
     p.add_argument("--rotate", action="store_true", help="rotate the input 90 degrees clockwise")
     p.add_argument("--nosmooth", action="store_true", help="do not average face boxes over 5 frames")
-    p.add_argument("--face_detector", default="auto", choices=["auto", "s3fd", "opencv", "sfd"],
-                   help="s3fd (needs s3fd.pth), opencv (no download), auto (s3fd if its weights exist)")
+    add_face_detector_argument(p)
     p.add_argument("--det_max_side", type=int, default=None,
                    help="detect faces on a copy whose longest side is at most this many pixels (faster)")
     p.add_argument("--det_stride", type=int, default=1,

@@ -2,6 +2,8 @@
 
 Resumable: a video's folder is complete only once its marker is written; re-running skips complete videos and
 redoes partial ones. Corrupt videos are reported and skipped.
+Exit status: 0 all videos done; 1 some videos failed (the summary lists them, the rest is usable);
+2 nothing usable (one line says why, no filelists are written).
 """
 from __future__ import annotations
 
@@ -13,14 +15,15 @@ from typing import Optional, Sequence
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of preprocess_crema-d.py."""
+    from emogen.detector_option import add_face_detector_argument
+
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--data_root", required=True, help="folder of 25 fps videos (from convertFPS.py)")
     p.add_argument("--preprocessed_root", required=True, help="output folder")
     p.add_argument("--ngpu", type=int, default=0, help="GPUs to spread the videos over (0: CPU)")
     p.add_argument("--workers", type=int, default=1, help="CPU worker processes when --ngpu 0")
     p.add_argument("--batch_size", type=int, default=32, help="frames per face-detection batch")
-    p.add_argument("--face_detector", default="auto", choices=["auto", "s3fd", "opencv", "sfd"],
-                   help="s3fd (needs s3fd.pth), opencv (no download), auto (s3fd if its weights exist)")
+    add_face_detector_argument(p)
     p.add_argument("--allow_any_names", action="store_true",
                    help="also process videos whose names are not ActorID_SentenceID_EMOTION_INTENSITY")
     p.add_argument("--filelist_dir", default="filelists", help="where train.txt, val.txt, test.txt are written")
@@ -36,6 +39,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Preprocess, summarise, write filelists."""
     args = get_args_parser().parse_args(argv)
+    from emogen.errors import UserError
     from emogen.filelists import split_by_actor, split_random, write_filelists
     from emogen.preprocess import MIN_WINDOWS, preprocess_dataset, trainable
 
@@ -54,12 +58,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"  too few usable frames: {r.name} ({r.usable_windows} windows of 5 frames with a face; "
               f"needs {MIN_WINDOWS})")
     names = sorted(r.name for r in reports if trainable(r))
+    if not names:
+        first = next((f"{r.name}: {r.error}" for r in failed + refused), "every video has too few face frames")
+        raise UserError(f"nothing usable: none of the {len(reports)} videos under {args.data_root} gave a trainable "
+                        f"clip ({len(failed)} failed, {len(refused)} names refused, {len(short)} too short; "
+                        f"first: {first}); no filelists written")
     splits = split_random(names, seed=args.seed) if args.split == "random" else \
         split_by_actor(names, args.split_ratios, seed=args.seed)
     write_filelists(args.filelist_dir, splits)
     print(f"filelists in {args.filelist_dir}: " + ", ".join(f"{k} {len(v)}" for k, v in splits.items()))
     print(f"summary: {os.path.join(args.preprocessed_root, 'preprocess_summary.tsv')}")
-    return 1 if failed else 0
+    return 1 if failed else 0  # some clips failed: the summary says which; exit 2 means nothing usable
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from .atomic import atomic_path
-from .errors import UserError
+from .errors import UserError, one_line
 
 
 class CheckpointError(UserError):
@@ -29,13 +29,11 @@ def read_checkpoint(path: str, map_location: Any = "cpu") -> Any:
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(
             f"{path} holds more than plain weights: unpickling it could run code, so it was refused "
-            f"(torch says: {first[:200]}). Use a checkpoint from a trusted source saved as tensors only.") from None
+            f"(torch says: {one_line(exc, 200)}). Use a checkpoint from a trusted source saved as tensors only.") from None
     except Exception as exc:  # torch raises many types for a damaged or foreign file
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({first[:200]})") from None
+        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({one_line(exc, 200)})") from None
 
 
 def strip_module_prefix(state_dict: Mapping[str, Any]) -> dict[str, Any]:

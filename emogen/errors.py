@@ -6,6 +6,16 @@ import sys
 from typing import Callable, Optional, Sequence
 
 
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """The first line of an exception's message (its type when empty), shortened at a word boundary."""
+    text = str(exc).strip()
+    line = text.splitlines()[0].strip() if text else type(exc).__name__
+    if len(line) <= limit:
+        return line
+    cut = line[:limit].rsplit(" ", 1)[0].rstrip(" ,;:(")
+    return cut + " ..."
+
+
 class UserError(Exception):
     """A mistake the user can fix (bad path, bad flag, missing weights); printed as one line, no traceback."""
 

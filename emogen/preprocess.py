@@ -22,7 +22,7 @@ from hparams import hparams
 
 from .atomic import atomic_path
 from .crema_d import parse_crema_name
-from .errors import UserError
+from .errors import UserError, one_line
 from .fps_conversion import find_videos
 from .media import extract_audio, iter_frames
 
@@ -115,7 +115,7 @@ def preprocess_video(video_path: str, out_dir: str, detector, batch_size: int = 
         report.usable_windows = usable_windows(has_face)
     except (UserError, cv2.error, OSError, ValueError, RuntimeError) as exc:
         shutil.rmtree(out_dir, ignore_errors=True)
-        report.status, report.error = "failed", str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        report.status, report.error = "failed", one_line(exc)
         return report
     with atomic_path(os.path.join(out_dir, MARKER), suffix=".tmp") as tmp:
         with open(tmp, "w") as handle:
@@ -132,12 +132,50 @@ def _init_worker(detector_name: str, devices: list[str], counter) -> None:
     with counter.get_lock():
         slot = counter.value
         counter.value += 1
-    _WORKER["detector"] = create_detector(detector_name, device=devices[slot % len(devices)])
+    try:
+        _WORKER["detector"] = create_detector(detector_name, device=devices[slot % len(devices)])
+    except BaseException as exc:  # reported by the first job this worker takes, which stops the run
+        _WORKER["error"] = one_line(exc)
 
 
 def _work(job: tuple[str, str, int]) -> VideoReport:
     src, dst, batch_size = job
+    if "error" in _WORKER:
+        return VideoReport(os.path.basename(dst), status=WORKER_FAILED, error=_WORKER["error"])
     return preprocess_video(src, dst, _WORKER["detector"], batch_size)
+
+
+WORKER_FAILED = "worker-failed"
+
+
+def _run_in_workers(todo: list, detector_name: str, devices: list[str], processes: int, on_report) -> None:
+    """Process ``todo`` in worker processes; a worker that cannot start its detector or dies stops the whole run
+    with a UserError (a multiprocessing.Pool would respawn such workers forever)."""
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    ctx = mp.get_context("spawn")
+    counter = ctx.Value("i", 0)
+    executor = ProcessPoolExecutor(processes, mp_context=ctx, initializer=_init_worker,
+                                   initargs=(detector_name, devices, counter))
+    pending = {executor.submit(_work, job): job for job in todo}
+    try:
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                job = pending.pop(future)
+                try:
+                    report = future.result()
+                except BrokenProcessPool:
+                    raise UserError(f"a preprocessing worker died while processing {job[0]} (killed, or out of "
+                                    "memory); finished videos are kept, re-run to resume") from None
+                if report.status == WORKER_FAILED:
+                    raise UserError(f"a preprocessing worker could not start its face detector: {report.error}")
+                on_report(report)
+    finally:
+        for future in pending:
+            future.cancel()
+        executor.shutdown(wait=True, cancel_futures=True)
 
 
 def plan_jobs(data_root: str, out_root: str, allow_any_names: bool) -> tuple[list[tuple[str, str]], list[VideoReport]]:
@@ -176,20 +214,21 @@ def preprocess_dataset(data_root: str, out_root: str, detector_name: str = "auto
             todo.append((src, dst, batch_size))
     concrete = resolve_detector_name(detector_name)
     bar = tqdm(total=len(todo), desc="preprocessing", unit="video", disable=not progress)
-    if ngpu > 0 or workers > 1:
+
+    def collect(report: VideoReport) -> None:
+        reports.append(report)
+        bar.update(1)
+
+    if todo and (ngpu > 0 or workers > 1):
+        # Start one detector here first: a detector that cannot start (missing or corrupt weights, no cascade)
+        # is then one line before any worker is spawned.
+        create_detector(concrete, device="cpu")
         devices = [f"cuda:{i}" for i in range(ngpu)] if ngpu > 0 else ["cpu"]
-        ctx = mp.get_context("spawn")
-        counter = ctx.Value("i", 0)
-        with ctx.Pool(max(ngpu, 1) if ngpu > 0 else workers, initializer=_init_worker,
-                      initargs=(concrete, devices, counter)) as pool:
-            for report in pool.imap_unordered(_work, todo):
-                reports.append(report)
-                bar.update(1)
+        _run_in_workers(todo, concrete, devices, max(ngpu, 1) if ngpu > 0 else workers, collect)
     else:
         detector = create_detector(concrete, device="cpu" if ngpu == 0 else None) if todo else None
         for src, dst, size in todo:
-            reports.append(preprocess_video(src, dst, detector, size))
-            bar.update(1)
+            collect(preprocess_video(src, dst, detector, size))
     bar.close()
     write_summary(out_root, reports)
     return reports

@@ -96,8 +96,11 @@ def run_stage(title: str, args: list[str], log_dir: str) -> str:
     for line in tail:
         print(f"   {line}")
     print(f"   ({time.perf_counter() - start:.0f} s, log {os.path.relpath(log, ROOT) if log.startswith(ROOT) else log})")
+    # Exit 1 from conversion or preprocessing means some clips failed and the rest is usable; anything else stops.
     if proc.returncode not in (0,) and not (title.startswith(("convert", "preprocess")) and proc.returncode == 1):
-        raise UserError(f"demo stage '{title}' failed (exit {proc.returncode}); see {log}")
+        reason = next((ln.strip() for ln in reversed(output.splitlines()) if ln.strip().startswith("error:")),
+                      tail[-1].strip() if tail else "no output")
+        raise UserError(f"demo stage '{title}' failed (exit {proc.returncode}): {reason} (log: {log})")
     return output
 
 
@@ -105,7 +108,10 @@ def run_demo(cfg: DemoConfig) -> DemoReport:
     """Run every stage and return the artifacts and numbers."""
     from evaluation.syncnet_eval import syncnet_weights_path
 
+    from face_detection.factory import download_free_detector
+
     require_tool("ffmpeg")
+    detector = download_free_detector()
     for path in (cfg.face, cfg.speech):
         if not os.path.isfile(path):
             raise UserError(f"example file missing: {path}")
@@ -118,7 +124,7 @@ def run_demo(cfg: DemoConfig) -> DemoReport:
                                              "real", "scores")}
     run_stage("convert to 25 fps", ["convertFPS.py", "-i", d["raw"], "-o", d["fps25"], "--no_progress"], logs)
     run_stage("preprocess", ["preprocess_crema-d.py", "--data_root", d["fps25"], "--preprocessed_root",
-                             d["preprocessed"], "--face_detector", "opencv", "--filelist_dir", d["filelists"],
+                             d["preprocessed"], "--face_detector", detector, "--filelist_dir", d["filelists"],
                              "--no_progress"], logs)
     common = ["--filelist_dir", d["filelists"], "--num_workers", "0", "--no_progress", "--max_steps", str(steps)]
     expert_dir = os.path.join(d["checkpoints"], "expert")
@@ -189,7 +195,7 @@ def run_demo(cfg: DemoConfig) -> DemoReport:
     if m:
         report.numbers.update(PSNR=float(m.group(1)), SSIM=float(m.group(2)), CPBD=float(m.group(3)))
     out = run_stage("emotion accuracy", ["evaluation/emotion_accuracy.py", "--videos_dir", d["results"],
-                                         "--emotion_disc_path", disc, "--face_detector", "opencv",
+                                         "--emotion_disc_path", disc, "--face_detector", detector,
                                          "--reference_dir", reference_dir, "--no_progress"], logs)
     m = re.search(r"EmoAcc \(windows\): ([\d.]+)", out)
     if m:

@@ -16,14 +16,15 @@ if __package__ in (None, ""):
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of emotion_accuracy.py."""
+    from emogen.detector_option import add_face_detector_argument
+
     from emogen.device import add_device_argument
     from evaluation.video_lists import add_video_source_args
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_video_source_args(p, "generated videos")
     p.add_argument("--emotion_disc_path", required=True, help="trained emotion discriminator checkpoint")
-    p.add_argument("--face_detector", default="auto", choices=["auto", "s3fd", "opencv"],
-                   help="detector for the face crops the discriminator expects")
+    add_face_detector_argument(p)
     p.add_argument("--whole_frame", action="store_true", help="classify whole frames (videos already face crops)")
     p.add_argument("--reference_dir", default=None,
                    help="folder of the source videos: faces are located there (same name, or the name without "

@@ -17,6 +17,8 @@ if __package__ in (None, ""):
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of gen_videos_from_filelist.py."""
+    from emogen.detector_option import add_face_detector_argument
+
     from emogen.device import add_device_argument
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -27,7 +29,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--out_dir", required=True, help="where <name>_<EMOTION>.mp4 are written")
     p.add_argument("--emotions", nargs="+", default=["ANG", "DIS", "FEA", "HAP", "NEU", "SAD"],
                    help="emotions to generate (default all six)")
-    p.add_argument("--face_detector", default="auto", choices=["auto", "s3fd", "opencv"], help="face detector")
+    add_face_detector_argument(p)
     p.add_argument("--missing_face", default="interpolate", choices=["interpolate", "passthrough", "error"],
                    help="frames without a face (see inference.py)")
     p.add_argument("--detection_cache_dir", default=None, help="detection cache folder (default as inference.py)")

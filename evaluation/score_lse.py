@@ -17,6 +17,8 @@ if __package__ in (None, ""):
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of score_lse.py."""
+    from emogen.detector_option import add_face_detector_argument
+
     from emogen.device import add_device_argument
     from evaluation.video_lists import add_video_source_args
 
@@ -26,7 +28,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--syncnet_path", default=None,
                    help="syncnet_v2.model (default $EMOGEN_SYNCNET_PATH or checkpoints/syncnet_v2.model)")
     p.add_argument("--whole_frame", action="store_true", help="score the whole frame, no face tracking")
-    p.add_argument("--face_detector", default="auto", choices=["auto", "s3fd", "opencv"], help="detector for tracks")
+    add_face_detector_argument(p)
     p.add_argument("--min_track", type=int, default=25, help="shortest face track scored, in frames (25)")
     p.add_argument("--min_face_size", type=int, default=100, help="smallest mean face size in pixels (100)")
     add_device_argument(p)

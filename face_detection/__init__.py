@@ -1,9 +1,9 @@
-"""Face detection for EmoGen: S3FD (faithful to the original) and a detector that needs no download.
+"""Face detection for EmoGen: S3FD (faithful to the original) and two detectors that need no download.
 
 Quick use::
 
     from face_detection import create_detector, detect_video_boxes, DetectionSettings
-    detector = create_detector("auto")          # S3FD if s3fd.pth exists, else OpenCV's Haar cascade
+    detector = create_detector("auto")          # S3FD if s3fd.pth exists, else dlib HOG, else Haar
     boxes = detect_video_boxes(frames, detector, DetectionSettings(max_side=480, stride=2))
 """
 from .api import FaceAlignment, LandmarksType, NetworkSize

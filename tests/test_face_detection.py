@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+
 import cv2
 import numpy as np
 import pytest
@@ -7,15 +11,12 @@ import face_detection
 from emogen.errors import UserError
 from face_detection import DetectionSettings, FaceAlignment, LandmarksType, S3FD, create_detector, detect_video_boxes
 from face_detection.detection.core import FaceDetector
+from face_detection.detection.hog import HogDetector
 from face_detection.detection.opencv import HaarDetector
 from face_detection.detection.sfd.postprocess import boxes_from_maps, nms
-from shared_data import manifest, seeded_state_dict, seeded_weights
+from shared_data import REPO_ROOT, manifest, seeded_state_dict, seeded_weights
 
-# Hand-annotated on frame 0 (the still image: itself): y of the mouth centre and of the bottom of the chin.
-MOUTH_CHIN = {"video/face1_30fps.mp4": (255, 300), "video/face2.mp4": (510, 585), "video/face3.mp4": (375, 445),
-              "video/face4_30fps.mp4": (325, 375), "video/face5.mp4": (400, 445), "video/face6.mp4": (385, 445),
-              "video/face7.mp4": (400, 465), "image/face3.jpg": (385, 450)}
-ANNOTATION_SLACK = 15  # pixels: the hand annotations are not more precise than this
+from face_annotations import ANNOTATION_SLACK, MOUTH_CHIN
 
 
 def read_frames(path, step=1):
@@ -91,24 +92,45 @@ def test_missing_weights_message(tmp_path, monkeypatch):
     with pytest.raises(UserError) as err:
         create_detector("s3fd", weights_path=str(missing))
     text = str(err.value)
-    assert str(missing) in text and "face-alignment" in text and "s3fd.pth" in text and "opencv" in text
+    assert str(missing) in text and "face-alignment" in text and "s3fd.pth" in text and "dlib or opencv" in text
 
 
 def test_auto_falls_back_with_one_warning(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("EMOGEN_S3FD_PATH", str(tmp_path / "absent.pth"))
     det = create_detector("auto")
-    assert isinstance(det, HaarDetector)
+    assert isinstance(det, HogDetector)
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "OpenCV" in err[0] and "absent.pth" in err[0]
+    assert len(err) == 1 and "dlib" in err[0] and "absent.pth" in err[0]
     with pytest.raises(UserError, match="unknown face detector"):
         create_detector("mtcnn")
 
 
+def test_auto_order_without_dlib_or_cascade(tmp_path, monkeypatch, capsys):
+    import face_detection.detection.hog.hog_detector as hog
+    import face_detection.detection.opencv.haar_detector as haar
+
+    monkeypatch.setenv("EMOGEN_S3FD_PATH", str(tmp_path / "absent.pth"))
+    monkeypatch.setattr(hog, "hog_available", lambda: False)
+    assert isinstance(create_detector("auto"), HaarDetector)
+    assert "OpenCV Haar" in capsys.readouterr().err
+    monkeypatch.setattr(haar, "haar_available", lambda: False)
+    with pytest.raises(UserError) as err:
+        create_detector("auto")
+    text = str(err.value)
+    assert "\n" not in text and "--box" in text and "absent.pth" in text and "dlib-bin" in text
+    with pytest.raises(UserError, match="OpenCV .* has no Haar cascade"):
+        create_detector("opencv")
+
+
+DETECTORS = {"opencv": HaarDetector, "dlib": HogDetector}
+
+
+@pytest.mark.parametrize("detector", sorted(DETECTORS))
 @pytest.mark.parametrize("name", sorted(MOUTH_CHIN))
-def test_bundled_detector_covers_mouth_and_chin(shared, name):
+def test_download_free_detectors_cover_mouth_and_chin(shared, name, detector):
     path = shared / "data" / name
     frame = cv2.imread(str(path)) if name.endswith(".jpg") else next(read_frames(path))
-    box = HaarDetector().best_boxes([frame])[0]
+    box = DETECTORS[detector]().best_boxes([frame])[0]
     assert box is not None
     x1, y1, x2, y2 = box
     mouth, chin = MOUTH_CHIN[name]
@@ -119,10 +141,11 @@ def test_bundled_detector_covers_mouth_and_chin(shared, name):
     assert x1 < frame.shape[1] / 2 < x2
 
 
+@pytest.mark.parametrize("detector", sorted(DETECTORS))
 @pytest.mark.parametrize("video", ["face1_30fps", "face2", "face3", "face4_30fps", "face5", "face6", "face7"])
-def test_bundled_detector_finds_a_face_in_every_frame(shared, video):
-    detector = HaarDetector()
-    boxes = [detector.best_boxes([f])[0] for f in read_frames(shared / f"data/video/{video}.mp4")]
+def test_download_free_detectors_find_a_face_in_every_frame(shared, video, detector):
+    instance = DETECTORS[detector]()
+    boxes = [instance.best_boxes([f])[0] for f in read_frames(shared / f"data/video/{video}.mp4")]
     assert len(boxes) >= 122  # the shortest shared clip has 122 frames: all were read
     assert all(b is not None for b in boxes)
 
@@ -193,3 +216,65 @@ def test_settings_are_validated():
 def test_public_names():
     for name in ("S3FD", "FaceAlignment", "LandmarksType", "create_detector", "detect_video_boxes"):
         assert hasattr(face_detection, name)
+
+
+SITE_OPENCV5 = "import cv2\ndel cv2.CascadeClassifier  # OpenCV 5 has no cascade classifier\n"
+SITE_NO_DLIB = """
+import sys
+
+
+class _NoDlib:
+    def find_spec(self, name, path=None, target=None):
+        if name == "dlib" or name.startswith("dlib."):
+            raise ImportError("No module named 'dlib'")
+
+
+sys.meta_path.insert(0, _NoDlib())
+"""
+
+
+def _opencv5_env(tmp_path, without_dlib):
+    site = tmp_path / ("site_nodlib" if without_dlib else "site")
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(SITE_OPENCV5 + (SITE_NO_DLIB if without_dlib else ""))
+    env = dict(os.environ, PYTHONPATH=str(site), EMOGEN_S3FD_PATH=str(tmp_path / "absent.pth"))
+    return env
+
+
+@pytest.fixture(scope="module")
+def opencv5_media(shared, tmp_path_factory):
+    d = tmp_path_factory.mktemp("cv5")
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(shared / "data/video/face3.mp4"), "-t", "1.2",
+                    str(d / "1001_DFA_HAP_XX.mp4")], check=True)
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(shared / "data/audio/speech_en_16k.wav"), "-t",
+                    "0.8", str(d / "speech.wav")], check=True)
+    torch.save({"state_dict": seeded_state_dict("emogen_generator")}, d / "emogen.pth")
+    return d
+
+
+@pytest.mark.parametrize("without_dlib", [False, True])
+def test_opencv5_without_cascade(opencv5_media, tmp_path, without_dlib):
+    d = opencv5_media
+    env = _opencv5_env(tmp_path, without_dlib)
+    check = subprocess.run([sys.executable, "-c", "import cv2; print(hasattr(cv2, 'CascadeClassifier'))"], env=env,
+                           capture_output=True, text=True)
+    assert check.stdout.strip() == "False"
+    infer = subprocess.run([sys.executable, str(REPO_ROOT / "inference.py"), "--checkpoint_path", str(d / "emogen.pth"),
+                            "--face", str(d / "1001_DFA_HAP_XX.mp4"), "--audio", str(d / "speech.wav"), "--emotion",
+                            "HAP", "--outfile", str(tmp_path / "out.mp4"), "--no_progress", "--no_detection_cache"],
+                           env=env, capture_output=True, text=True, cwd=tmp_path)
+    prep = subprocess.run([sys.executable, str(REPO_ROOT / "preprocess_crema-d.py"), "--data_root", str(d),
+                           "--preprocessed_root", str(tmp_path / "pre"), "--filelist_dir", str(tmp_path / "fl"),
+                           "--no_progress"], env=env, capture_output=True, text=True, cwd=tmp_path)
+    if not without_dlib:  # the default download-free detector works on OpenCV 5
+        assert infer.returncode == 0, infer.stderr
+        assert "dlib HOG" in infer.stderr and (tmp_path / "out.mp4").exists()
+        assert prep.returncode == 0, prep.stderr
+        assert "processed 1" in prep.stdout
+    else:  # nothing can detect: one line with every fix, no traceback
+        for proc in (infer, prep):
+            assert proc.returncode == 2
+            lines = proc.stderr.strip().splitlines()
+            assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+            assert "--box" in lines[0] and "dlib-bin" in lines[0] and "s3fd.pth" in lines[0]
+        assert not (tmp_path / "out.mp4").exists()

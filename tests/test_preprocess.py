@@ -1,5 +1,7 @@
+import os
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -7,7 +9,7 @@ import soundfile
 
 import audio
 import emogen.preprocess as preprocess
-from emogen.errors import run_cli
+from emogen.errors import UserError, run_cli
 from emogen.filelists import read_filelist
 from shared_data import REPO_ROOT
 
@@ -111,3 +113,40 @@ def test_any_names_and_random_split(dataset, tmp_path, capsys):
 def test_usable_windows():
     assert preprocess.usable_windows([True] * 7) == 3
     assert preprocess.usable_windows([True] * 4 + [False] + [True] * 5) == 1
+
+
+def test_workers_stop_when_the_detector_cannot_start(dataset, tmp_path, capsys):
+    corrupt = tmp_path / "s3fd.pth"
+    corrupt.write_bytes(b"not a checkpoint")
+    argv = [sys.executable, str(REPO_ROOT / "preprocess_crema-d.py"), "--data_root", str(dataset / "videos"),
+            "--preprocessed_root", str(tmp_path / "out"), "--filelist_dir", str(tmp_path / "fl"), "--workers", "2",
+            "--face_detector", "s3fd", "--no_progress"]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, EMOGEN_S3FD_PATH=str(corrupt)))
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(corrupt) in lines[0] and "Traceback" not in proc.stderr
+
+    # A worker whose detector fails to start (the parent's check passed) stops the run with its reason.
+    todo = [(str(dataset / "videos" / f"{name}.mp4"), str(tmp_path / "w" / name), 8) for name in CLIPS]
+    seen = []
+    with pytest.raises(UserError, match="could not start its face detector: unknown face detector 'bogus'"):
+        preprocess._run_in_workers(todo, "bogus", ["cpu"], 2, seen.append)
+    assert seen == []
+
+
+def test_nothing_usable_is_exit_2_and_stops_the_demo(dataset, tmp_path, capsys):
+    from emogen.quickstart import run_stage
+
+    only_bad = tmp_path / "bad"
+    only_bad.mkdir()
+    shutil.copy(dataset / "videos" / "1005_DFA_FEA_XX.mp4", only_bad / "1005_DFA_FEA_XX.mp4")
+    args = ["preprocess_crema-d.py", "--data_root", str(only_bad), "--preprocessed_root", str(tmp_path / "out"),
+            "--face_detector", "opencv", "--filelist_dir", str(tmp_path / "fl"), "--no_progress"]
+    assert run_cli(script.main, args[1:]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: nothing usable") and "1005_DFA_FEA_XX" in err[0]
+    assert not (tmp_path / "fl").exists()
+    with pytest.raises(UserError) as stopped:
+        run_stage("preprocess", args, str(tmp_path / "logs"))
+    assert "stage 'preprocess' failed (exit 2): error: nothing usable" in str(stopped.value)

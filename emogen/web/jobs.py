@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from emogen import EMOTIONS
+from emogen.errors import one_line
 
 
 @dataclass
@@ -96,7 +97,7 @@ class JobQueue:
                 self.run(job)
                 job.state = "done"
             except Exception as exc:  # the page shows it; the server keeps serving
-                job.error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                job.error = one_line(exc)
                 job.state = "error"
 
     def cleanup_locked(self, now: Optional[float] = None) -> None:

@@ -18,14 +18,19 @@ GROW_TOP, GROW_BOTTOM = 0.10, 0.10
 DETECT_SIDE = 480  # the cascade runs on a copy of this longest side: fast, and faces in talking heads are large
 
 
+def haar_available() -> bool:
+    """True when this OpenCV has the cascade classifier and its bundled frontal-face file (OpenCV 4.x)."""
+    folder = getattr(getattr(cv2, "data", None), "haarcascades", "")
+    return hasattr(cv2, "CascadeClassifier") and bool(folder) and os.path.isfile(os.path.join(folder, CASCADE_FILE))
+
+
 def cascade_path() -> str:
     """Location of the bundled cascade file, or a UserError saying how to get it."""
-    folder = getattr(getattr(cv2, "data", None), "haarcascades", "")
-    path = os.path.join(folder, CASCADE_FILE)
-    if not folder or not os.path.isfile(path):
-        raise UserError(f"OpenCV's {CASCADE_FILE} is not installed (OpenCV 5 no longer ships it); "
-                        "install opencv-python-headless>=4.8,<5 or use --face_detector s3fd")
-    return path
+    if not haar_available():
+        raise UserError(f"OpenCV {cv2.__version__} has no Haar cascade ({CASCADE_FILE}; OpenCV 5 removed it); "
+                        "use --face_detector dlib (pip install dlib-bin) or s3fd, or install "
+                        "opencv-python-headless<5")
+    return os.path.join(cv2.data.haarcascades, CASCADE_FILE)
 
 
 class HaarDetector(FaceDetector):

@@ -33,7 +33,7 @@ def missing_weights_message(path: str) -> str:
     """The one-line explanation of where s3fd.pth goes and where it comes from."""
     return (f"S3FD weights not found at {path}. Download s3fd-619a316812.pth from the face-alignment project "
             f"(github.com/1adrianb/face-alignment) and save it as {DEFAULT_WEIGHTS}, or point {WEIGHTS_ENV} "
-            f"at it; or use --face_detector opencv, which needs no download")
+            f"at it; or use --face_detector dlib or opencv, which need no download")
 
 
 class SFDDetector(FaceDetector):
