@@ -1,7 +1,10 @@
 """Audio front end: loading, pre-emphasis and the normalized 80-band mel spectrogram.
 
-The mel is the exact feature the released EmoGen / Wav2Lip checkpoints were trained on, computed
-here with current librosa (>= 0.10). Every function takes an optional ``hp`` (defaults to the
+The mel is the exact feature the released EmoGen / Wav2Lip checkpoints were trained on: librosa's STFT
+(centred, zero padding, periodic Hann window) and Slaney mel filterbank, written here in NumPy. They give
+bit-identical numbers to librosa >= 0.10, and they avoid importing librosa's numba-compiled utilities, whose
+first compilation takes 10-20 s (every run, where no cache folder is writable). librosa is still used to
+load and resample audio at other sample rates. Every function takes an optional ``hp`` (defaults to the
 module-level ``hparams``) so scripts can pass an overridden copy instead of mutating globals.
 """
 from __future__ import annotations
@@ -11,6 +14,7 @@ from typing import Optional
 
 import librosa
 import numpy as np
+import soundfile
 from scipy import signal
 from scipy.io import wavfile
 
@@ -22,8 +26,14 @@ def _hp(hp: Optional[HParams]) -> HParams:
 
 
 def load_wav(path: str, sr: int) -> np.ndarray:
-    """Load an audio file as mono float32 at sample rate ``sr``."""
-    return librosa.load(path, sr=sr)[0]
+    """Load an audio file as mono float32 at sample rate ``sr`` (what ``librosa.load(path, sr=sr)`` gives)."""
+    try:
+        data, native = soundfile.read(path, dtype="float32", always_2d=True)
+    except (RuntimeError, soundfile.LibsndfileError):
+        native = None
+    if native == sr:
+        return np.ascontiguousarray(data.mean(axis=1) if data.shape[1] > 1 else data[:, 0])
+    return librosa.load(path, sr=sr)[0]  # resampling (or a format libsndfile cannot read)
 
 
 def save_wav(wav: np.ndarray, path: str, sr: int) -> None:
@@ -61,15 +71,53 @@ def _stft(y: np.ndarray, hp: HParams) -> np.ndarray:
         import lws  # optional; only when a user turns use_lws on
 
         return lws.lws(hp.n_fft, get_hop_size(hp), fftsize=hp.win_size, mode="speech").stft(y).T
-    # librosa's default centre padding (zeros since 0.10) is what the reference mel was made with.
-    return librosa.stft(y=y, n_fft=hp.n_fft, hop_length=get_hop_size(hp), win_length=hp.win_size)
+    return stft(y, hp.n_fft, get_hop_size(hp), hp.win_size)
+
+
+def stft(y: np.ndarray, n_fft: int, hop_length: int, win_length: int) -> np.ndarray:
+    """librosa.stft's defaults: centred frames (n_fft // 2 zeros each side, what the reference mel was made
+    with), a periodic Hann window centred in n_fft; shape (1 + n_fft // 2, 1 + len(y) // hop_length)."""
+    window = signal.get_window("hann", win_length, fftbins=True)
+    if win_length < n_fft:
+        left = (n_fft - win_length) // 2
+        window = np.pad(window, (left, n_fft - win_length - left))
+    padded = np.pad(y, (n_fft // 2, n_fft // 2), mode="constant")
+    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop_length]
+    return np.fft.rfft(frames * window, axis=-1).T
+
+
+_F_SP, _MIN_LOG_HZ = 200.0 / 3, 1000.0  # Slaney's mel scale: linear below 1 kHz, logarithmic above
+_MIN_LOG_MEL, _LOGSTEP = _MIN_LOG_HZ / _F_SP, np.log(6.4) / 27.0
+
+
+def hz_to_mel(freqs: np.ndarray) -> np.ndarray:
+    """Slaney mel scale (librosa's default, htk=False)."""
+    f = np.asanyarray(freqs, dtype=np.float64)
+    return np.where(f >= _MIN_LOG_HZ, _MIN_LOG_MEL + np.log(np.maximum(f, _MIN_LOG_HZ) / _MIN_LOG_HZ) / _LOGSTEP,
+                    f / _F_SP)
+
+
+def mel_to_hz(mels: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`hz_to_mel`."""
+    m = np.asanyarray(mels, dtype=np.float64)
+    return np.where(m >= _MIN_LOG_MEL, _MIN_LOG_HZ * np.exp(_LOGSTEP * (m - _MIN_LOG_MEL)), _F_SP * m)
 
 
 @lru_cache(maxsize=8)
 def _mel_basis(sample_rate: int, n_fft: int, num_mels: int, fmin: float, fmax: float) -> np.ndarray:
+    """librosa.filters.mel(sr, n_fft, n_mels, fmin, fmax): triangles on the Slaney scale, Slaney area
+    normalisation, float32 with librosa's order of rounding."""
     if fmax > sample_rate // 2:
         raise ValueError(f"fmax={fmax} is above the Nyquist frequency of sample_rate={sample_rate}")
-    return librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=num_mels, fmin=fmin, fmax=fmax)
+    weights = np.zeros((num_mels, 1 + n_fft // 2), dtype=np.float32)
+    fft_freqs = np.fft.rfftfreq(n=n_fft, d=1.0 / sample_rate)
+    mel_f = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), num_mels + 2))
+    fdiff = np.diff(mel_f)
+    ramps = np.subtract.outer(mel_f, fft_freqs)
+    for i in range(num_mels):
+        weights[i] = np.maximum(0, np.minimum(-ramps[i] / fdiff[i], ramps[i + 2] / fdiff[i + 1]))
+    weights *= (2.0 / (mel_f[2:num_mels + 2] - mel_f[:num_mels]))[:, np.newaxis]
+    return weights
 
 
 def _linear_to_mel(spectrogram: np.ndarray, hp: HParams) -> np.ndarray:
