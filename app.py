@@ -13,17 +13,18 @@ from typing import Optional, Sequence
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of app.py."""
+    from emogen.cli import ArgumentParser, int_range, positive_float
     from emogen.detector_option import add_face_detector_argument
 
     from emogen.device import add_device_argument
 
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint_path", default="checkpoints/emogen_generator.pth", help="EmoGen generator checkpoint")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
-    p.add_argument("--max_upload_mb", type=float, default=50, help="largest accepted upload in MB (default 50)")
-    p.add_argument("--max_seconds", type=float, default=60, help="longest accepted face/voice in seconds (60)")
-    p.add_argument("--keep_minutes", type=float, default=30, help="minutes before a request's files are removed")
+    p.add_argument("--port", type=int_range(0, 65535), default=7860, help="port (default 7860)")
+    p.add_argument("--max_upload_mb", type=positive_float, default=50, help="largest accepted upload in MB (default 50)")
+    p.add_argument("--max_seconds", type=positive_float, default=60, help="longest accepted face/voice in seconds (60)")
+    p.add_argument("--keep_minutes", type=positive_float, default=30, help="minutes before a request's files are removed")
     add_face_detector_argument(p)
     add_device_argument(p)
     p.add_argument("--detection_cache_dir", default=None, help="detection cache (default as inference.py)")

@@ -13,10 +13,11 @@ from typing import Optional, Sequence
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of color_syncnet_train.py."""
+    from emogen.cli import ArgumentParser, positive_int
     from emogen.hparams_cli import add_hparams_argument
     from emogen.training import add_common_training_args
 
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data_root", required=True, help="preprocessed dataset (preprocess_crema-d.py output)")
     p.add_argument("--checkpoint_dir", required=True, help="where checkpoints are written")
     p.add_argument("--checkpoint_path", default=None,
@@ -25,9 +26,9 @@ def get_args_parser() -> argparse.ArgumentParser:
                    help="emogen (default, EmoGen's script): evaluate after every epoch and save every "
                         "--save_every_epochs epochs; wav2lip: evaluate every hparams syncnet_eval_interval steps "
                         "and save every syncnet_checkpoint_interval steps (and at step 1)")
-    p.add_argument("--save_every_epochs", type=int, default=50,
+    p.add_argument("--save_every_epochs", type=positive_int, default=50,
                    help="EmoGen schedule: save a checkpoint when the epoch number is a multiple of this (50)")
-    p.add_argument("--eval_batches", type=int, default=1402,
+    p.add_argument("--eval_batches", type=positive_int, default=1402,
                    help="most validation batches per evaluation (1402: the original stops after batch index "
                         "1401, 'step > 1400')")
     add_common_training_args(p)

@@ -9,11 +9,12 @@ from typing import Optional, Sequence
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of convertFPS.py."""
-    p = argparse.ArgumentParser(description=__doc__)
+    from emogen.cli import ArgumentParser, int_range, positive_float
+    p = ArgumentParser(description=__doc__)
     p.add_argument("-i", "--input_folder", required=True, help="folder with raw videos (searched recursively)")
     p.add_argument("-o", "--output_folder", required=True, help="where <same relative path>.mp4 files go")
-    p.add_argument("-fps", "--fps", type=float, default=25.0, help="target frame rate (default 25)")
-    p.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
+    p.add_argument("-fps", "--fps", type=positive_float, default=25.0, help="target frame rate (default 25)")
+    p.add_argument("--workers", type=int_range(1, 256), default=min(4, os.cpu_count() or 1),
                    help="videos converted at the same time (default: up to 4)")
     p.add_argument("--overwrite", action="store_true", help="redo outputs that already exist and are complete")
     p.add_argument("--no_progress", action="store_true", help="hide the progress bar")

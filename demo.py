@@ -10,10 +10,11 @@ from typing import Optional, Sequence
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of demo.py."""
-    p = argparse.ArgumentParser(description=__doc__)
+    from emogen.cli import ArgumentParser, positive_float, positive_int
+    p = ArgumentParser(description=__doc__)
     p.add_argument("--work_dir", default="demo_run", help="where every artifact goes (default demo_run/)")
-    p.add_argument("--steps", type=int, default=4, help="training steps per stage (default 4)")
-    p.add_argument("--audio_seconds", type=float, default=None,
+    p.add_argument("--steps", type=positive_int, default=4, help="training steps per stage (default 4)")
+    p.add_argument("--audio_seconds", type=positive_float, default=None,
                    help="use only the first seconds of the example speech (default: all 8 s)")
     p.add_argument("--generator", default=None,
                    help="generator checkpoint for inference (default: checkpoints/emogen_generator.pth if present, "

@@ -16,17 +16,18 @@ from typing import Optional, Sequence
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of emotion_disc_train.py."""
+    from emogen.cli import ArgumentParser, positive_float, positive_int
     from emogen.hparams_cli import add_hparams_argument
     from emogen.training import add_common_training_args
 
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-i", "--in-path", dest="in_path", required=True, help="preprocessed dataset folder")
     p.add_argument("-o", "--out-path", dest="out_path", required=True, help="output folder for checkpoints")
-    p.add_argument("--num_epochs", type=int, default=10000, help="epochs (default 10000)")
-    p.add_argument("--batch-size", dest="batch_size", type=int, default=64, help="batch size per process (64)")
-    p.add_argument("--lr_emo", type=float, default=1e-6, help="Adam learning rate (default 1e-6)")
-    p.add_argument("--step_lr", type=int, default=150, help="epochs between learning-rate drops by 10x (150)")
-    p.add_argument("--save_interval", type=int, default=1000, help="steps between checkpoints (1000)")
+    p.add_argument("--num_epochs", type=positive_int, default=10000, help="epochs (default 10000)")
+    p.add_argument("--batch-size", dest="batch_size", type=positive_int, default=64, help="batch size per process (64)")
+    p.add_argument("--lr_emo", type=positive_float, default=1e-6, help="Adam learning rate (default 1e-6)")
+    p.add_argument("--step_lr", type=positive_int, default=150, help="epochs between learning-rate drops by 10x (150)")
+    p.add_argument("--save_interval", type=positive_int, default=1000, help="steps between checkpoints (1000)")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out-path")
     add_common_training_args(p)
     p.set_defaults(seed=9)

@@ -16,11 +16,12 @@ def str2bool_flag(value: Optional[str]) -> bool:
 
 def get_args_parser() -> argparse.ArgumentParser:
     """The command line (the original's flags, plus detector, device, missing-face and caching options)."""
+    from emogen.cli import ArgumentParser, int_range, positive_float, positive_int
     from emogen.detector_option import add_face_detector_argument
 
     from emogen.device import add_device_argument
 
-    p = argparse.ArgumentParser(description=__doc__)
+    p = ArgumentParser(description=__doc__)
     p.add_argument("--checkpoint_path", required=True, help="EmoGen generator checkpoint (.pth)")
     p.add_argument("--face", required=True, help="video or image (jpg, jpeg, png) with the face to animate")
     p.add_argument("--audio", required=True, help="speech: any file ffmpeg reads (wav, mp3, m4a, a video...)")
@@ -30,13 +31,13 @@ def get_args_parser() -> argparse.ArgumentParser:
                    help="output mp4 (default results/<EMOTION>.mp4; with --emotion all, <name>_<EMOTION>.mp4)")
     p.add_argument("--static", nargs="?", const=None, default=False, type=str2bool_flag,
                    help="use only the first frame of the face video")
-    p.add_argument("--fps", type=float, default=25.0, help="frame rate for a still-image face (default 25)")
+    p.add_argument("--fps", type=positive_float, default=25.0, help="frame rate for a still-image face (default 25)")
     p.add_argument("--pads", nargs=4, type=int, default=[0, 10, 0, 0], metavar=("TOP", "BOTTOM", "LEFT", "RIGHT"),
                    help="pixels added around the detected face; include the chin (default 0 10 0 0)")
-    p.add_argument("--face_det_batch_size", type=int, default=16, help="frames per face-detection batch")
-    p.add_argument("--wav2lip_batch_size", type=int, default=None,
+    p.add_argument("--face_det_batch_size", type=positive_int, default=16, help="frames per face-detection batch")
+    p.add_argument("--wav2lip_batch_size", type=positive_int, default=None,
                    help="frames per generator batch (default 32 on CPU, 256 on CUDA as the original)")
-    p.add_argument("--resize_factor", type=int, default=1, help="divide the input resolution by this factor")
+    p.add_argument("--resize_factor", type=positive_int, default=1, help="divide the input resolution by this factor")
     p.add_argument("--crop", nargs=4, type=int, default=[0, -1, 0, -1], metavar=("TOP", "BOTTOM", "LEFT", "RIGHT"),
                    help="crop the input frames (after resize and rotate); -1 means to the edge")
     p.add_argument("--box", nargs=4, type=int, default=[-1, -1, -1, -1], metavar=("TOP", "BOTTOM", "LEFT", "RIGHT"),
@@ -44,9 +45,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--rotate", action="store_true", help="rotate the input 90 degrees clockwise")
     p.add_argument("--nosmooth", action="store_true", help="do not average face boxes over 5 frames")
     add_face_detector_argument(p)
-    p.add_argument("--det_max_side", type=int, default=None,
+    p.add_argument("--det_max_side", type=int_range(64), default=None,
                    help="detect faces on a copy whose longest side is at most this many pixels (faster)")
-    p.add_argument("--det_stride", type=int, default=1,
+    p.add_argument("--det_stride", type=positive_int, default=1,
                    help="run the detector on every k-th frame and interpolate between (faster)")
     p.add_argument("--missing_face", default="interpolate", choices=["interpolate", "passthrough", "error"],
                    help="frames without a face: fill gaps up to 1 s from neighbours (default), leave them "

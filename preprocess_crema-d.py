@@ -15,21 +15,22 @@ from typing import Optional, Sequence
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of preprocess_crema-d.py."""
+    from emogen.cli import ArgumentParser, int_range, non_negative_float, non_negative_int, positive_int
     from emogen.detector_option import add_face_detector_argument
 
-    p = argparse.ArgumentParser(description=__doc__)
+    p = ArgumentParser(description=__doc__)
     p.add_argument("--data_root", required=True, help="folder of 25 fps videos (from convertFPS.py)")
     p.add_argument("--preprocessed_root", required=True, help="output folder")
-    p.add_argument("--ngpu", type=int, default=0, help="GPUs to spread the videos over (0: CPU)")
-    p.add_argument("--workers", type=int, default=1, help="CPU worker processes when --ngpu 0")
-    p.add_argument("--batch_size", type=int, default=32, help="frames per face-detection batch")
+    p.add_argument("--ngpu", type=non_negative_int, default=0, help="GPUs to spread the videos over (0: CPU)")
+    p.add_argument("--workers", type=int_range(1, 256), default=1, help="CPU worker processes when --ngpu 0")
+    p.add_argument("--batch_size", type=positive_int, default=32, help="frames per face-detection batch")
     add_face_detector_argument(p)
     p.add_argument("--allow_any_names", action="store_true",
                    help="also process videos whose names are not ActorID_SentenceID_EMOTION_INTENSITY")
     p.add_argument("--filelist_dir", default="filelists", help="where train.txt, val.txt, test.txt are written")
     p.add_argument("--split", choices=["actor", "random"], default="actor",
                    help="actor: speaker-independent split by actor (default); random: the original 95/5 clip split")
-    p.add_argument("--split_ratios", nargs=3, type=float, default=[0.8, 0.1, 0.1], metavar=("TRAIN", "VAL", "TEST"),
+    p.add_argument("--split_ratios", nargs=3, type=non_negative_float, default=[0.8, 0.1, 0.1], metavar=("TRAIN", "VAL", "TEST"),
                    help="share of actors per split for --split actor (default 0.8 0.1 0.1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split (default 0)")
     p.add_argument("--no_progress", action="store_true", help="hide the progress bar")

@@ -13,10 +13,11 @@ from typing import Optional, Sequence
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of train.py."""
+    from emogen.cli import ArgumentParser, positive_float, positive_int
     from emogen.hparams_cli import add_hparams_argument
     from emogen.training import add_common_training_args
 
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data_root", required=True, help="preprocessed dataset (preprocess_crema-d.py output)")
     p.add_argument("--checkpoint_dir", required=True, help="where checkpoints and sample collages are written")
     p.add_argument("--syncnet_checkpoint_path", required=True, help="trained lip-sync expert (color_syncnet_train.py)")
@@ -27,8 +28,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--vgg_path", default=None, help="VGG19 ImageNet weights (default: torchvision's cache)")
     p.add_argument("--random_vgg", action="store_true",
                    help="allow a randomly initialised VGG19 when no weights exist (tests; not the paper's loss)")
-    p.add_argument("--disc_lr", type=float, default=1e-6, help="emotion discriminator learning rate (1e-6)")
-    p.add_argument("--eval_batches", type=int, default=51,
+    p.add_argument("--disc_lr", type=positive_float, default=1e-6, help="emotion discriminator learning rate (1e-6)")
+    p.add_argument("--eval_batches", type=positive_int, default=51,
                    help="validation batches per evaluation, cycling the loader if it is shorter (51: the original "
                         "stops after its 51st batch, 'step > 50')")
     p.add_argument("--expert_bn", choices=["train", "eval"], default="train",

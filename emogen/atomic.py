@@ -4,7 +4,35 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import threading
 from typing import Iterator
+
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process umask (read by setting and restoring it, under a lock)."""
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def ensure_writable_dir(folder: str, what: str) -> None:
+    """Create ``folder`` if needed and check a file can be written there, before any long work starts.
+
+    ``what`` names the user's option (e.g. "--outfile results/x.mp4") in the one-line error.
+    """
+    from .errors import UserError
+
+    try:
+        os.makedirs(folder or ".", exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=folder or ".")
+        os.close(fd)
+        os.remove(probe)
+    except OSError as exc:
+        raise UserError(f"{what}: cannot write in {os.path.abspath(folder or '.')} ({exc.strerror}); choose a "
+                        "writable folder") from None
 
 
 @contextlib.contextmanager
@@ -20,6 +48,8 @@ def atomic_path(final_path: str, suffix: str = "") -> Iterator[str]:
     os.close(fd)
     try:
         yield tmp
+        # mkstemp makes the file private (0600); the final file gets what a plain open() would give it.
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, final_path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -24,6 +24,8 @@ class CheckpointError(UserError):
 
 def read_checkpoint(path: str, map_location: Any = "cpu") -> Any:
     """Load a checkpoint file with ``weights_only=True``; problems become one readable CheckpointError."""
+    if path and os.path.isdir(path):
+        raise CheckpointError(f"checkpoint {path} is a folder; pass the checkpoint file inside it")
     if not path or not os.path.isfile(path):
         raise CheckpointError(f"checkpoint file not found: {path}")
     try:

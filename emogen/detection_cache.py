@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from typing import Optional
 
 from .atomic import atomic_path
@@ -58,8 +59,12 @@ class DetectionCache:
         """Save boxes (``complete``: they cover the whole video)."""
         if not self.folder:
             return
-        os.makedirs(self.folder, exist_ok=True)
-        with atomic_path(self._path(face_path, settings), suffix=".tmp") as tmp:
-            with open(tmp, "w") as handle:
-                json.dump({"boxes": [list(b) if b is not None else None for b in boxes], "complete": complete},
-                          handle)
+        try:
+            os.makedirs(self.folder, exist_ok=True)
+            with atomic_path(self._path(face_path, settings), suffix=".tmp") as tmp:
+                with open(tmp, "w") as handle:
+                    json.dump({"boxes": [list(b) if b is not None else None for b in boxes], "complete": complete},
+                              handle)
+        except OSError as exc:  # a cache is an optimisation: the run goes on without it
+            print(f"warning: face boxes not cached: cannot write in {self.folder} ({exc.strerror}); point "
+                  "--detection_cache_dir or EMOGEN_CACHE_DIR at a writable folder", file=sys.stderr)

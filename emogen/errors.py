@@ -22,6 +22,16 @@ class UserError(Exception):
     exit_code = 2
 
 
+def require_file(path: str, flag: str, expected: str) -> None:
+    """A UserError naming ``flag`` unless ``path`` is an existing regular file (a folder is called a folder)."""
+    if os.path.isdir(path):
+        raise UserError(f"{flag} {path} is a folder; pass {expected}")
+    if not os.path.isfile(path):
+        raise UserError(f"{flag} {path}: file not found; pass {expected}")
+    if not os.access(path, os.R_OK):
+        raise UserError(f"{flag} {path}: permission denied; make it readable or pass another file")
+
+
 def run_cli(main: Callable[[Optional[Sequence[str]]], Optional[int]], argv: Optional[Sequence[str]] = None) -> int:
     """Run a script's ``main(argv)``; UserError, file-system errors and Ctrl-C become one line and a non-zero status.
 

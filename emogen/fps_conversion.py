@@ -15,10 +15,14 @@ from .media import input_arg, probe, require_tool, run_ffmpeg
 VIDEO_EXTENSIONS = (".mp4", ".mpg", ".mov", ".flv")
 
 
-def find_videos(root: str) -> list[str]:
-    """Video files (.mp4 .mpg .mov .flv, any letter case) under ``root``, as sorted relative paths."""
+def find_videos(root: str, exclude: Optional[str] = None) -> list[str]:
+    """Video files (.mp4 .mpg .mov .flv, any letter case) under ``root``, as sorted relative paths, leaving out the
+    ``exclude`` tree (an output folder inside the input folder must not be converted again)."""
     found = []
-    for folder, _, files in os.walk(root):
+    skip = os.path.realpath(exclude) if exclude else None
+    for folder, dirs, files in os.walk(root):
+        if skip:
+            dirs[:] = [d for d in dirs if os.path.realpath(os.path.join(folder, d)) != skip]
         for name in files:
             if os.path.splitext(name)[1].lower() in VIDEO_EXTENSIONS:
                 found.append(os.path.relpath(os.path.join(folder, name), root))
@@ -30,33 +34,56 @@ def output_path(rel: str, out_root: str) -> str:
     return os.path.join(out_root, os.path.splitext(rel)[0] + ".mp4")
 
 
-def _duration(path: str) -> Optional[float]:
+SOURCE_TAG = "emogen-source"  # written into each output's comment: which source (size, mtime) it was made from
+
+
+def _describe(path: str) -> tuple[Optional[float], str]:
+    """(duration in s if the file has a video stream, else None; the output's source tag or '')."""
     try:
         info = probe(path)
     except UserError:
-        return None
+        return None, ""
+    fmt = info.get("format", {})
+    comment = (fmt.get("tags") or {}).get("comment", "")
     if not any(s.get("codec_type") == "video" for s in info.get("streams", [])):
-        return None
+        return None, comment
     try:
-        return float(info["format"]["duration"])
+        return float(fmt["duration"]), comment
     except (KeyError, ValueError):
-        return None
+        return None, comment
+
+
+def source_signature(src: str) -> str:
+    """What identifies a source file's version: its size and modification time."""
+    st = os.stat(src)
+    return f"{SOURCE_TAG}:{st.st_size}:{st.st_mtime_ns}"
 
 
 def is_complete(src: str, dst: str, tolerance: float = 0.5) -> bool:
-    """An existing output counts as done when it has a video stream and about the source's duration."""
+    """An existing output counts as done when it was converted from this very source (its tag says so: a
+    truncated source reported short once is not redone every run), or has a video stream and about the source's
+    duration."""
     if not os.path.isfile(dst):
         return False
-    got, want = _duration(dst), _duration(src)
+    got, tag = _describe(dst)
+    if got is not None and tag == source_signature(src):
+        return True
+    want, _ = _describe(src)
     return got is not None and (want is None or abs(got - want) <= tolerance)
 
 
-def convert_one(src: str, dst: str, fps: float) -> None:
-    """Re-time ``src`` to ``fps`` (audio kept, AAC) into ``dst`` via a temporary file and a rename."""
+def convert_one(src: str, dst: str, fps: float, tolerance: float = 0.5) -> Optional[str]:
+    """Re-time ``src`` to ``fps`` (audio kept, AAC) into ``dst`` via a temporary file and a rename; returns a
+    note when the output is shorter than the source says it is (a truncated source), else None."""
     with atomic_path(dst, suffix=".mp4") as tmp:
         run_ffmpeg(["-i", input_arg(src), "-filter:v", f"fps={fps:g}", "-c:v", "libx264", "-preset", "veryfast",
-                    "-crf", "18", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "192k", "-f", "mp4",
-                    input_arg(tmp)], f"convert {src}")
+                    "-crf", "18", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "192k",
+                    "-metadata", f"comment={source_signature(src)}", "-f", "mp4", input_arg(tmp)], f"convert {src}")
+        got, _ = _describe(tmp)
+    want, _ = _describe(src)
+    if got is not None and want is not None and want - got > tolerance:
+        return f"only {got:.2f} s of {want:.2f} s could be decoded (truncated or damaged source?)"
+    return None
 
 
 @dataclass
@@ -66,12 +93,14 @@ class ConversionSummary:
     converted: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    short: list[tuple[str, str]] = field(default_factory=list)  # converted, but shorter than the source
 
     def report(self) -> str:
         """Human-readable closing summary."""
         lines = [f"converted {len(self.converted)}, skipped {len(self.skipped)} (already done), "
                  f"failed {len(self.failed)}"]
         lines += [f"  failed: {path}: {error}" for path, error in self.failed]
+        lines += [f"  short: {path}: {note}" for path, note in self.short]
         return "\n".join(lines)
 
 
@@ -83,7 +112,7 @@ def convert_folder(in_root: str, out_root: str, fps: float = 25.0, workers: int 
     if fps <= 0:
         raise UserError(f"-fps must be positive, got {fps}")
     require_tool("ffmpeg")
-    videos = find_videos(in_root)
+    videos = find_videos(in_root, exclude=out_root)
     if not videos:
         raise UserError(f"no .mp4 .mpg .mov or .flv files under {in_root}")
     summary = ConversionSummary()
@@ -93,18 +122,20 @@ def convert_folder(in_root: str, out_root: str, fps: float = 25.0, workers: int 
         if not overwrite and is_complete(src, dst):
             return rel, "skipped", None
         try:
-            convert_one(src, dst, fps)
+            note = convert_one(src, dst, fps)
         except UserError as exc:
             return rel, "failed", str(exc)
-        return rel, "converted", None
+        return rel, "converted", note
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         futures = [pool.submit(job, rel) for rel in videos]
         for fut in tqdm(as_completed(futures), total=len(futures), desc="converting", unit="video",
                         disable=not progress):
-            rel, status, error = fut.result()
+            rel, status, note = fut.result()
             if status == "failed":
-                summary.failed.append((rel, error or ""))
-            else:
-                getattr(summary, status).append(rel)
+                summary.failed.append((rel, note or ""))
+                continue
+            getattr(summary, status).append(rel)
+            if note:
+                summary.short.append((rel, note))
     return summary

@@ -23,11 +23,11 @@ from hparams import hparams
 from models import Wav2Lip
 
 from . import EMOTIONS
-from .atomic import atomic_path
+from .atomic import atomic_path, ensure_writable_dir
 from .checkpoints import load_weights
 from .detection_cache import DetectionCache, default_cache_dir
 from .device import resolve_device
-from .errors import UserError
+from .errors import UserError, require_file
 from .lipsync import (Coords, crop_coords, emotion_one_hot, fill_gaps, generator_inputs, mel_chunk_starts, paste,
                       MEL_STEP_SIZE)
 from .media import FrameTransform, VideoWriter, extract_audio, is_image_path, iter_frames, read_image, video_fps
@@ -114,10 +114,8 @@ def load_audio_mel(path: str, workdir: str) -> tuple[np.ndarray, float]:
 
 
 def _validate(opts: InferenceOptions) -> list[str]:
-    if not os.path.isfile(opts.face):
-        raise UserError(f"--face {opts.face}: file not found; pass a video or an image (jpg, jpeg, png)")
-    if not os.path.isfile(opts.audio):
-        raise UserError(f"--audio {opts.audio}: file not found; pass any audio or video file ffmpeg can read")
+    require_file(opts.face, "--face", "a video or an image (jpg, jpeg, png)")
+    require_file(opts.audio, "--audio", "any audio or video file ffmpeg can read")
     emotion = opts.emotion.upper()
     emotions = list(EMOTIONS) if emotion == "ALL" else [emotion]
     for e in emotions:
@@ -226,7 +224,7 @@ def face_coords(opts: InferenceOptions, source: FaceSource, frames_needed: int, 
                 timings: dict) -> tuple[list[Optional[Coords]], int, bool]:
     """Crop coordinates per distinct input frame, the number of frames filled, and whether the cache was hit."""
     if opts.box[0] != -1:
-        y1, y2, x1, x2 = opts.box
+        y1, y2, x1, x2 = check_box(opts.box, source.height, source.width)
         n = 1 if source.static else sum(1 for _ in source.frames(frames_needed))
         timings["detection"] = 0.0
         return [(y1, y2, x1, x2)] * n, 0, False
@@ -241,7 +239,23 @@ def face_coords(opts: InferenceOptions, source: FaceSource, frames_needed: int, 
     elif opts.missing_face == "interpolate":
         raw, filled = fill_gaps(raw, max_gap=max(1, int(round(source.fps))))
     shape = (source.height, source.width)
-    return crop_coords(raw, shape, opts.pads, opts.nosmooth), filled, hit
+    coords = crop_coords(raw, shape, opts.pads, opts.nosmooth)
+    empty = next((i for i, c in enumerate(coords) if c is not None and (c[1] <= c[0] or c[3] <= c[2])), None)
+    if empty is not None:
+        raise UserError(f"--pads {' '.join(map(str, opts.pads))} leave an empty face box in frame {empty} (detected "
+                        f"box {raw[empty]} as x1 y1 x2 y2 in a {source.width}x{source.height} frame); use smaller "
+                        "negative pads")
+    return coords, filled, hit
+
+
+def check_box(box: Sequence[int], height: int, width: int) -> Coords:
+    """A --box (top bottom left right) that lies inside the frame with positive size, or a UserError."""
+    y1, y2, x1, x2 = box
+    if not (0 <= y1 < y2 <= height and 0 <= x1 < x2 <= width):
+        raise UserError(f"--box {y1} {y2} {x1} {x2} does not fit the frame, which is {width}x{height} (width x "
+                        "height) after --resize_factor, --rotate and --crop: it needs 0 <= TOP < BOTTOM <= "
+                        f"{height} and 0 <= LEFT < RIGHT <= {width}")
+    return y1, y2, x1, x2
 
 
 def _generate_batch(model: Wav2Lip, items: list, mels: list, emotion: np.ndarray, device: torch.device) -> None:
@@ -303,6 +317,8 @@ def run_inference(opts: InferenceOptions, model: Optional[Wav2Lip] = None) -> li
     """
     emotions = _validate(opts)
     outfiles = output_paths(opts.outfile, emotions)
+    for outfile in outfiles.values():  # fail now, not after all the work
+        ensure_writable_dir(os.path.dirname(os.path.abspath(outfile)), f"--outfile {outfile}")
     device = resolve_device(opts.device)
     timings: dict = {}
     t0 = time.perf_counter()

@@ -11,7 +11,7 @@ from typing import Iterator, Optional, Sequence
 import cv2
 import numpy as np
 
-from .errors import UserError
+from .errors import UserError, one_line
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 
@@ -29,7 +29,7 @@ def last_error_line(stderr: str) -> str:
     lines = [ln.strip() for ln in stderr.strip().splitlines() if ln.strip()]
     for line in reversed(lines):
         if not line.startswith(("Press [q]", "frame=", "size=")):
-            return line[:300]
+            return one_line(Exception(line))
     return "no error output"
 
 
@@ -48,8 +48,22 @@ def input_arg(path: str) -> str:
 
 def extract_audio(src: str, dst_wav: str, sample_rate: int = 16000) -> None:
     """Decode the audio of any file ffmpeg reads into 16-bit mono PCM WAV at ``sample_rate``."""
-    run_ffmpeg(["-i", input_arg(src), "-vn", "-ac", "1", "-ar", str(sample_rate), "-acodec", "pcm_s16le",
-                "-f", "wav", input_arg(dst_wav)], f"read audio from {src}")
+    try:
+        run_ffmpeg(["-i", input_arg(src), "-vn", "-ac", "1", "-ar", str(sample_rate), "-acodec", "pcm_s16le",
+                    "-f", "wav", input_arg(dst_wav)], f"read audio from {src}")
+    except UserError:
+        if not has_stream(src, "audio"):
+            raise UserError(f"{src} has no audio stream; pass a file with sound (any audio or video with a "
+                            "soundtrack)") from None
+        raise
+
+
+def has_stream(path: str, kind: str) -> bool:
+    """True when ffprobe finds a stream of ``kind`` ("audio", "video") in the file (False if unreadable)."""
+    try:
+        return any(s.get("codec_type") == kind for s in probe(path).get("streams", []))
+    except UserError:
+        return False
 
 
 def probe(path: str) -> dict:

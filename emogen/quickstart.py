@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from . import EMOTIONS
+from .atomic import ensure_writable_dir
 from .errors import UserError
 from .media import require_tool, run_ffmpeg, input_arg
 
@@ -116,6 +117,7 @@ def run_demo(cfg: DemoConfig) -> DemoReport:
         if not os.path.isfile(path):
             raise UserError(f"example file missing: {path}")
     work = os.path.abspath(cfg.work_dir)
+    ensure_writable_dir(work, f"--work_dir {cfg.work_dir}")
     logs = os.path.join(work, "logs")
     steps = max(1, cfg.steps)
     report = DemoReport()

@@ -16,6 +16,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from .checkpoints import load_weights, save_checkpoint
+from .cli import non_negative_int, positive_int
 from .device import add_device_argument
 from .distributed import DistInfo, cleanup, is_main_process
 from .errors import UserError
@@ -38,9 +39,9 @@ def add_common_training_args(p: argparse.ArgumentParser) -> None:
     """Flags every training script shares."""
     add_device_argument(p)
     p.add_argument("--seed", type=int, default=0, help="random seed")
-    p.add_argument("--num_workers", type=int, default=None, help="DataLoader workers (default: hparams.num_workers, "
+    p.add_argument("--num_workers", type=non_negative_int, default=None, help="DataLoader workers (default: hparams.num_workers, "
                                                                   "at most the CPU count)")
-    p.add_argument("--max_steps", type=int, default=None, help="stop after this global step (bounded runs)")
+    p.add_argument("--max_steps", type=positive_int, default=None, help="stop after this global step (bounded runs)")
     p.add_argument("--log_dir", default=None, help="TensorBoard folder (default <checkpoint dir>/runs)")
     p.add_argument("--filelist_dir", default="filelists", help="folder with train.txt and val.txt")
     p.add_argument("--split", choices=SPLIT_MODES, default="filelists",

@@ -11,17 +11,18 @@ if __package__ in (None, ""):
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of calculate_fid.py."""
+    from emogen.cli import ArgumentParser, positive_int
     from emogen.device import add_device_argument
 
-    p = argparse.ArgumentParser(description=__doc__)
+    p = ArgumentParser(description=__doc__)
     p.add_argument("--real_dir", required=True, help="folder of ground-truth videos")
     p.add_argument("--generated_dir", required=True, help="folder of generated videos")
     p.add_argument("--inception_path", default=None,
                    help="pt_inception-2015-12-05-6726825d.pth (default $EMOGEN_INCEPTION_PATH or torch's hub cache)")
     p.add_argument("--random_inception", action="store_true",
                    help="allow random Inception weights when none exist (tests only; the result is not FID)")
-    p.add_argument("--max_frames", type=int, default=None, help="at most this many frames per video")
-    p.add_argument("--batch_size", type=int, default=32, help="frames per Inception batch")
+    p.add_argument("--max_frames", type=positive_int, default=None, help="at most this many frames per video")
+    p.add_argument("--batch_size", type=positive_int, default=32, help="frames per Inception batch")
     add_device_argument(p)
     p.add_argument("--no_progress", action="store_true", help="hide progress bars")
     return p

@@ -16,12 +16,13 @@ if __package__ in (None, ""):
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of emotion_accuracy.py."""
+    from emogen.cli import ArgumentParser
     from emogen.detector_option import add_face_detector_argument
 
     from emogen.device import add_device_argument
     from evaluation.video_lists import add_video_source_args
 
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_video_source_args(p, "generated videos")
     p.add_argument("--emotion_disc_path", required=True, help="trained emotion discriminator checkpoint")
     add_face_detector_argument(p)

@@ -17,11 +17,12 @@ if __package__ in (None, ""):
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of gen_videos_from_filelist.py."""
+    from emogen.cli import ArgumentParser
     from emogen.detector_option import add_face_detector_argument
 
     from emogen.device import add_device_argument
 
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--filelist", required=True, help="clip names, one per line (e.g. filelists/test.txt)")
     p.add_argument("--video_root", required=True, help="folder with <name>.mp4 face videos (25 fps)")
     p.add_argument("--audio_root", default=None, help="folder with <name>.wav speech (default: the video's audio)")

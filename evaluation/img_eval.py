@@ -16,10 +16,11 @@ if __package__ in (None, ""):
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of img_eval.py."""
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from emogen.cli import ArgumentParser, positive_int
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--real_dir", required=True, help="folder of ground-truth videos")
     p.add_argument("--generated_dir", required=True, help="folder of generated videos with the same file names")
-    p.add_argument("--max_frames", type=int, default=None, help="at most this many frames per video")
+    p.add_argument("--max_frames", type=positive_int, default=None, help="at most this many frames per video")
     p.add_argument("--original_uint8_psnr", action="store_true",
                    help="compute PSNR with the original script's uint8 wrap-around (to compare with its numbers)")
     p.add_argument("--no_progress", action="store_true", help="hide the progress bar")

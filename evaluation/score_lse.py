@@ -17,20 +17,21 @@ if __package__ in (None, ""):
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of score_lse.py."""
+    from emogen.cli import ArgumentParser, non_negative_int, positive_int
     from emogen.detector_option import add_face_detector_argument
 
     from emogen.device import add_device_argument
     from evaluation.video_lists import add_video_source_args
 
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_video_source_args(p, "videos to score")
     p.add_argument("--out_dir", default="lse_results", help="where all_scores.txt and lse_scores.csv go")
     p.add_argument("--syncnet_path", default=None,
                    help="syncnet_v2.model (default $EMOGEN_SYNCNET_PATH or checkpoints/syncnet_v2.model)")
     p.add_argument("--whole_frame", action="store_true", help="score the whole frame, no face tracking")
     add_face_detector_argument(p)
-    p.add_argument("--min_track", type=int, default=25, help="shortest face track scored, in frames (25)")
-    p.add_argument("--min_face_size", type=int, default=100, help="smallest mean face size in pixels (100)")
+    p.add_argument("--min_track", type=positive_int, default=25, help="shortest face track scored, in frames (25)")
+    p.add_argument("--min_face_size", type=non_negative_int, default=100, help="smallest mean face size in pixels (100)")
     add_device_argument(p)
     p.add_argument("--no_progress", action="store_true", help="hide the progress bar")
     return p

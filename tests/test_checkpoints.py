@@ -127,3 +127,23 @@ def test_failed_save_keeps_previous_file(tmp_path, monkeypatch):
 
 def test_strip_module_prefix():
     assert list(strip_module_prefix({"module.a.b": 1, "c": 2, "module.module.d": 3})) == ["a.b", "c", "d"]
+
+
+def test_saved_files_follow_the_umask(tmp_path):
+    import os
+
+    from emogen.checkpoints import save_checkpoint
+    from emogen.detection_cache import DetectionCache
+    from models import SyncNet_color
+
+    face = tmp_path / "face.bin"
+    face.write_bytes(b"face")
+    old = os.umask(0o027)
+    try:
+        save_checkpoint(str(tmp_path / "ck.pth"), SyncNet_color())
+        DetectionCache(str(tmp_path / "cache")).store(str(face), {"k": 1}, [(1, 2, 3, 4)], complete=True)
+    finally:
+        os.umask(old)
+    assert os.stat(tmp_path / "ck.pth").st_mode & 0o777 == 0o640
+    (cached,) = (tmp_path / "cache").iterdir()
+    assert cached.stat().st_mode & 0o777 == 0o640

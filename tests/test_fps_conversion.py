@@ -67,3 +67,31 @@ def test_honours_fps_flag_and_truncated_output_is_redone(shared, tmp_path, capsy
 def test_bad_input_folder(tmp_path, capsys):
     assert run_cli(convertFPS.main, ["-i", str(tmp_path / "nope"), "-o", str(tmp_path / "o")]) == 2
     assert "input folder not found" in capsys.readouterr().err
+
+
+def test_output_inside_input_truncated_source_and_file_modes(shared, tmp_path, capsys):
+    import os
+    import subprocess
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    shutil.copy(shared / "data/video/face5.mp4", raw / "a.mp4")
+    # A source whose container promises 5 s but whose second half is cut off (partly decodable).
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(shared / "data/video/face3.mp4"), "-movflags",
+                    "+faststart", str(tmp_path / "full.mp4")], check=True)
+    data = (tmp_path / "full.mp4").read_bytes()
+    (raw / "cut.mp4").write_bytes(data[:len(data) // 2])
+    out = raw / "out25"  # the output folder inside the input folder
+    old = os.umask(0o022)
+    try:
+        assert run_cli(convertFPS.main, ["-i", str(raw), "-o", str(out), "--no_progress"]) == 0
+    finally:
+        os.umask(old)
+    text = capsys.readouterr().out
+    assert "converted 2, skipped 0" in text
+    assert "short: cut.mp4: only" in text and "of 5.0" in text
+    assert (out / "a.mp4").stat().st_mode & 0o777 == 0o644  # written through a temporary name, umask respected
+    # The second run neither converts its own outputs (no out25/out25) nor redoes the short one.
+    assert run_cli(convertFPS.main, ["-i", str(raw), "-o", str(out), "--no_progress"]) == 0
+    assert "converted 0, skipped 2" in capsys.readouterr().out
+    assert not (out / "out25").exists()

@@ -246,3 +246,50 @@ def test_unsafe_checkpoint_and_missing_ffmpeg(media, tmp_path, capsys, monkeypat
     code, out = run(media, "--box", *map(str, BOX), tmp=tmp_path)
     err = capsys.readouterr().err
     assert code == 2 and "ffmpeg was not found on PATH" in err and not os.path.exists(out)
+
+
+def test_read_only_checkout_and_site_packages(media, tmp_path):
+    """The repository and site-packages mounted read-only (a private mount namespace), only $HOME writable."""
+    import site
+    import shlex
+
+    home = tmp_path / "home"
+    home.mkdir()
+    site_dir = site.getsitepackages()[0]
+    base = [sys.executable, "inference.py", "--checkpoint_path", str(media / "emogen.pth"), "--face",
+            str(media / "face.mp4"), "--audio", str(media / "speech.wav"), "--emotion", "HAP", "--no_progress"]
+    runs = {
+        "default_outfile": base + ["--box", *map(str, BOX)],                      # results/ in the read-only repo
+        "fixed_box": base + ["--box", *map(str, BOX), "--outfile", str(tmp_path / "box.mp4")],
+        "detected": base + ["--face_detector", "dlib", "--outfile", str(tmp_path / "det.mp4")],
+    }
+    mounts = " && ".join(f"mount --bind {shlex.quote(p)} {shlex.quote(p)} && "
+                         f"mount -o remount,bind,ro {shlex.quote(p)}" for p in (str(REPO_ROOT), site_dir))
+    results = {}
+    for name, argv in runs.items():
+        script = f"{mounts} && touch {shlex.quote(str(REPO_ROOT))}/probe 2>/dev/null; echo ro=$?; " \
+                 f"cd {shlex.quote(str(REPO_ROOT))} && exec {shlex.join(argv)}"
+        env = {k: v for k, v in os.environ.items() if k not in ("EMOGEN_CACHE_DIR", "XDG_CACHE_HOME")}
+        env["HOME"] = str(home)
+        results[name] = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True,
+                                       env=env, timeout=300)
+    for proc in results.values():
+        assert proc.stdout.startswith("ro=1"), proc.stdout + proc.stderr  # the checkout really was read-only
+    err = results["default_outfile"].stderr.strip().splitlines()
+    assert results["default_outfile"].returncode == 2 and len(err) == 1
+    assert "--outfile results/HAP.mp4: cannot write in" in err[0] and "Read-only file system" in err[0]
+    assert results["fixed_box"].returncode == 0, results["fixed_box"].stderr
+    assert results["detected"].returncode == 0, results["detected"].stderr
+    assert (tmp_path / "box.mp4").exists() and (tmp_path / "det.mp4").exists()
+    cached = list((home / ".cache" / "emogen" / "detections").glob("*.json"))
+    assert len(cached) == 1  # the detection cache went to the user's cache folder
+    assert not (REPO_ROOT / "probe").exists() and not (REPO_ROOT / "results" / "HAP.mp4").exists()
+
+
+def test_output_file_mode_follows_umask(media, tmp_path):
+    old = os.umask(0o022)
+    try:
+        code, out = run(media, "--box", *map(str, BOX), tmp=tmp_path, out="mode.mp4")
+    finally:
+        os.umask(old)
+    assert code == 0 and os.stat(out).st_mode & 0o777 == 0o644
