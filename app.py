@@ -17,6 +17,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     from emogen.detector_option import add_face_detector_argument
 
     from emogen.device import add_device_argument
+    from emogen.precision import add_precision_argument
 
     p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint_path", default="checkpoints/emogen_generator.pth", help="EmoGen generator checkpoint")
@@ -26,6 +27,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--max_seconds", type=positive_float, default=60, help="longest accepted face/voice in seconds (60)")
     p.add_argument("--keep_minutes", type=positive_float, default=30, help="minutes before a request's files are removed")
     add_face_detector_argument(p)
+    add_precision_argument(p)
     add_device_argument(p)
     p.add_argument("--detection_cache_dir", default=None, help="detection cache (default as inference.py)")
     return p
@@ -40,7 +42,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from emogen.web.server import WebConfig, create_app
 
     app = create_app(WebConfig(args.checkpoint_path, args.device, args.face_detector, args.max_upload_mb,
-                               args.max_seconds, args.keep_minutes, args.detection_cache_dir or default_cache_dir()))
+                               args.max_seconds, args.keep_minutes, args.detection_cache_dir or default_cache_dir(),
+                               precision=args.precision))
     server = make_server(args.host, args.port, app, threaded=True)
     print(f"EmoGen web interface on http://{args.host}:{server.server_port}/ (Ctrl-C to stop)")
     server.serve_forever()

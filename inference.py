@@ -18,6 +18,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     """The command line (the original's flags, plus detector, device, missing-face and caching options)."""
     from emogen.cli import ArgumentParser, int_range, positive_float, positive_int
     from emogen.detector_option import add_face_detector_argument
+    from emogen.precision import add_precision_argument
 
     from emogen.device import add_device_argument
 
@@ -26,7 +27,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--face", required=True, help="video or image (jpg, jpeg, png) with the face to animate")
     p.add_argument("--audio", required=True, help="speech: any file ffmpeg reads (wav, mp3, m4a, a video...)")
     p.add_argument("--emotion", required=True,
-                   help="one of ANG, DIS, FEA, HAP, NEU, SAD, or 'all' for one video per emotion")
+                   help="one of ANG, DIS, FEA, HAP, NEU, SAD; several joined by commas (HAP,SAD); or 'all'. "
+                        "Several emotions share one pass over the face video, one video each")
     p.add_argument("--outfile", default=None,
                    help="output mp4 (default results/<EMOTION>.mp4; with --emotion all, <name>_<EMOTION>.mp4)")
     p.add_argument("--static", nargs="?", const=None, default=False, type=str2bool_flag,
@@ -52,6 +54,12 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--missing_face", default="interpolate", choices=["interpolate", "passthrough", "error"],
                    help="frames without a face: fill gaps up to 1 s from neighbours (default), leave them "
                         "unchanged, or stop as the original did")
+    add_precision_argument(p)
+    p.add_argument("--serial", action="store_true",
+                   help="run decoding, generation and encoding one after another in one thread (the original's "
+                        "schedule, for comparison; same frames) instead of overlapping them")
+    p.add_argument("--encoder", default="auto", choices=["auto", "libx264", "h264_nvenc"],
+                   help="video encoder: auto (default) = h264_nvenc on CUDA when ffmpeg has it, else libx264")
     add_device_argument(p)
     p.add_argument("--detection_cache_dir", default=None,
                    help="where face boxes are cached (default $EMOGEN_CACHE_DIR or ~/.cache/emogen/detections)")
@@ -74,7 +82,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         face_detector=args.face_detector, device=args.device, missing_face=args.missing_face,
         det_max_side=args.det_max_side, det_stride=args.det_stride,
         cache_dir=None if args.no_detection_cache else (args.detection_cache_dir or default_cache_dir()),
-        progress=not args.no_progress)
+        precision=args.precision, pipelined=not args.serial, encoder=args.encoder, progress=not args.no_progress)
     start = time.perf_counter()
     results = run_inference(opts)
     for r in results:
@@ -88,8 +96,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         note = f" ({'; '.join(extra)})" if extra else ""
         print(f"wrote {r.outfile}: {r.frames} frames, {r.seconds:.2f} s at {r.fps:g} fps, "
               f"in {time.perf_counter() - start:.1f} s{note}")
-    steps = ", ".join(f"{k} {v:.1f} s" for k, v in results[-1].timings.items()) if results else ""
-    print(f"timings: {steps}")
+    if results:
+        steps = ", ".join(f"{k} {v:.1f} s" for k, v in results[-1].timings.items())
+        used = results[-1].settings
+        print(f"timings: {steps}")
+        print(f"generator {used['precision']}, encoder {used['encoder']}, "
+              f"{'pipelined' if used['pipelined'] else 'serial'}")
     return 0
 
 

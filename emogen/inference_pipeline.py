@@ -6,6 +6,7 @@ pipes the finished frames straight into ffmpeg.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
@@ -28,9 +29,11 @@ from .checkpoints import load_weights
 from .detection_cache import DetectionCache, default_cache_dir
 from .device import resolve_device
 from .errors import UserError, require_file
-from .lipsync import (Coords, crop_coords, emotion_one_hot, fill_gaps, generator_inputs, mel_chunk_starts, paste,
-                      MEL_STEP_SIZE)
-from .media import FrameTransform, VideoWriter, extract_audio, is_image_path, iter_frames, read_image, video_fps
+from .lipsync import Coords, crop_coords, emotion_one_hot, fill_gaps, mel_chunk_starts
+from .media import (FrameTransform, VideoWriter, choose_encoder, extract_audio, is_image_path, iter_frames,
+                    read_image, video_fps)
+from .precision import precision_name, resolve_precision
+from .renderer import RenderOutput, RenderSettings, make_batches, one_hot_tensor, prepare_model, render
 
 MISSING_FACE_MODES = ("interpolate", "passthrough", "error")
 
@@ -60,6 +63,9 @@ class InferenceOptions:
     det_max_side: Optional[int] = None
     det_stride: int = 1
     cache_dir: Optional[str] = field(default_factory=default_cache_dir)
+    precision: str = "auto"   # generator: auto (bf16 where native), fp32 (exact), bf16, fp16
+    pipelined: bool = True    # overlap decode, generation and encoding (False: one stage after another)
+    encoder: str = "auto"     # auto (h264_nvenc on CUDA when ffmpeg has it, else libx264), libx264, h264_nvenc
     progress: bool = True
     on_progress: Optional[Callable[[str, int, int], None]] = None  # (stage, done, total), e.g. for a web page
 
@@ -77,6 +83,7 @@ class InferenceResult:
     passed_through: int  # output frames left unchanged for lack of a face
     detection_cached: bool
     timings: dict
+    settings: dict = field(default_factory=dict)  # precision, encoder, pipelined: what the run used
 
 
 def default_batch_size(device: torch.device) -> int:
@@ -113,13 +120,23 @@ def load_audio_mel(path: str, workdir: str) -> tuple[np.ndarray, float]:
     return mel, len(wav) / hparams.sample_rate
 
 
+def parse_emotion_list(text: str) -> list[str]:
+    """'all', one emotion, or several joined by commas (in the order given, duplicates dropped)."""
+    value = (text or "").strip().upper()
+    if value == "ALL":
+        return list(EMOTIONS)
+    emotions = []
+    for part in value.split(","):
+        emotion_one_hot(part.strip())
+        if part.strip() not in emotions:
+            emotions.append(part.strip())
+    return emotions
+
+
 def _validate(opts: InferenceOptions) -> list[str]:
     require_file(opts.face, "--face", "a video or an image (jpg, jpeg, png)")
     require_file(opts.audio, "--audio", "any audio or video file ffmpeg can read")
-    emotion = opts.emotion.upper()
-    emotions = list(EMOTIONS) if emotion == "ALL" else [emotion]
-    for e in emotions:
-        emotion_one_hot(e)
+    emotions = parse_emotion_list(opts.emotion)
     if opts.missing_face not in MISSING_FACE_MODES:
         raise UserError(f"--missing_face must be one of {', '.join(MISSING_FACE_MODES)}")
     if opts.resize_factor < 1:
@@ -258,60 +275,8 @@ def check_box(box: Sequence[int], height: int, width: int) -> Coords:
     return y1, y2, x1, x2
 
 
-def _generate_batch(model: Wav2Lip, items: list, mels: list, emotion: np.ndarray, device: torch.device) -> None:
-    faces = [frame[y1:y2, x1:x2] for frame, (y1, y2, x1, x2) in items]
-    mel_t, face_t, emo_t = generator_inputs(faces, mels, emotion, hparams.img_size, device)
-    with torch.inference_mode():
-        pred = model(mel_t, face_t, emo_t).float().cpu().numpy().transpose(0, 2, 3, 1)
-    for (frame, coords), p in zip(items, pred):
-        paste(frame, p, coords)
-
-
-def render(model: Wav2Lip, source: FaceSource, coords: list[Optional[Coords]], mel: np.ndarray, starts: list[int],
-           emotion: str, outfile: str, audio_path: str, device: torch.device, batch_size: int,
-           progress: bool, on_progress: Optional[Callable[[str, int, int], None]] = None) -> int:
-    """Generate and encode one output video; returns frames passed through without a face."""
-    one_hot = emotion_one_hot(emotion)
-    n_distinct = len(coords)
-    passed = 0
-    with atomic_path(outfile, suffix=".mp4") as tmp:
-        writer = VideoWriter(tmp, source.width, source.height, source.fps, audio_path=audio_path)
-        try:
-            pending: list = []  # (frame, coords or None, mel index) in output order
-            written = [0]
-            bar = tqdm(total=len(starts), desc=f"generating {emotion}", unit="frame", disable=not progress)
-
-            def flush() -> None:
-                todo = [(f, c) for f, c, _ in pending if c is not None]
-                mels = [mel[:, starts[i]:starts[i] + MEL_STEP_SIZE] for _, c, i in pending if c is not None]
-                if todo:
-                    _generate_batch(model, todo, mels, one_hot, device)
-                for frame, _, _ in pending:
-                    writer.write(frame)
-                bar.update(len(pending))
-                written[0] += len(pending)
-                if on_progress:
-                    on_progress(f"generating {emotion}", written[0], len(starts))
-                pending.clear()
-
-            for i, frame in enumerate(source.cycle(n_distinct, len(starts))):
-                c = coords[0 if source.static else i % n_distinct]
-                if c is None:
-                    passed += 1
-                pending.append((frame, c, i))
-                if len(pending) >= batch_size:
-                    flush()
-            flush()
-            bar.close()
-            writer.close()
-        except BaseException:
-            writer.abort()
-            raise
-    return passed
-
-
 def run_inference(opts: InferenceOptions, model: Optional[Wav2Lip] = None) -> list[InferenceResult]:
-    """Run the whole pipeline for one or all emotions; every output is written atomically.
+    """Run the whole pipeline for one or several emotions; every output is written atomically.
 
     ``model`` lets callers that generate many videos load the generator once (it must be on ``opts.device``).
     """
@@ -320,13 +285,16 @@ def run_inference(opts: InferenceOptions, model: Optional[Wav2Lip] = None) -> li
     for outfile in outfiles.values():  # fail now, not after all the work
         ensure_writable_dir(os.path.dirname(os.path.abspath(outfile)), f"--outfile {outfile}")
     device = resolve_device(opts.device)
+    dtype = resolve_precision(opts.precision, device)
+    encoder = choose_encoder(opts.encoder, device.type)
     timings: dict = {}
-    t0 = time.perf_counter()
+    started = time.perf_counter()
     if model is None:
         model = load_generator(opts.checkpoint_path, device)
-    timings["load model"] = time.perf_counter() - t0
-    batch_size = opts.wav2lip_batch_size or default_batch_size(device)
-    results = []
+    model = prepare_model(model, dtype)
+    timings["load model"] = time.perf_counter() - started
+    settings = RenderSettings(device, opts.wav2lip_batch_size or default_batch_size(device), dtype, opts.pipelined,
+                              encoder, opts.progress, opts.on_progress)
     with tempfile.TemporaryDirectory(prefix="emogen-") as workdir:
         t = time.perf_counter()
         mel, duration = load_audio_mel(opts.audio, workdir)
@@ -334,12 +302,27 @@ def run_inference(opts: InferenceOptions, model: Optional[Wav2Lip] = None) -> li
         starts = mel_chunk_starts(mel.shape[1], source.fps)
         timings["audio"] = time.perf_counter() - t
         coords, filled, hit = face_coords(opts, source, len(starts), outfiles[emotions[0]], timings)
-        for emotion in emotions:
-            t = time.perf_counter()
-            passed = render(model, source, coords, mel, starts, emotion, outfiles[emotion], opts.audio, device,
-                            batch_size, opts.progress, opts.on_progress)
-            timings[f"generate {emotion}"] = time.perf_counter() - t
-            n = len(starts)
-            results.append(InferenceResult(outfiles[emotion], emotion, n, source.fps, n / source.fps,
-                                           filled, passed, hit, dict(timings)))
-    return results
+        t = time.perf_counter()
+        with contextlib.ExitStack() as stack:
+            outputs = []
+            try:
+                for emotion in emotions:
+                    tmp = stack.enter_context(atomic_path(outfiles[emotion], suffix=".mp4"))
+                    writer = VideoWriter(tmp, source.width, source.height, source.fps, audio_path=opts.audio,
+                                         encoder=encoder)
+                    outputs.append(RenderOutput(emotion, outfiles[emotion], writer, one_hot_tensor(emotion)))
+                batches = make_batches(source.cycle(len(coords), len(starts)), coords, source.static, mel, starts,
+                                       hparams.img_size, settings)
+                render(model, batches, outputs, len(starts), settings, timings, started)
+                for out in outputs:
+                    out.writer.close()
+            except BaseException:
+                for out in outputs:
+                    out.writer.abort()
+                raise
+        timings["generate"] = time.perf_counter() - t
+        timings["first frame"] = timings.get("first frame", 0.0)
+    n = len(starts)
+    info = {"precision": precision_name(dtype), "encoder": encoder, "pipelined": opts.pipelined}
+    return [InferenceResult(out.path, out.emotion, n, source.fps, n / source.fps, filled, out.passed, hit,
+                            dict(timings), info) for out in outputs]

@@ -127,15 +127,14 @@ def crop_coords(raw_boxes: Sequence[Optional[Box]], frame_shape: Sequence[int], 
     return coords
 
 
-def generator_inputs(faces: Sequence[np.ndarray], mels: Sequence[np.ndarray], emotion: np.ndarray,
-                     img_size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Batch tensors: mels (N,1,80,16), faces (N,6,96,96) = [zeros (whole face masked), crop] BGR in [0,1], one-hot (N,6)."""
+def generator_inputs(faces: Sequence[np.ndarray], mels: Sequence[np.ndarray],
+                     img_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """CPU batch tensors: mels (N,1,80,16), faces (N,6,96,96) = [zeros (whole face masked), crop] BGR in [0,1]."""
     crops = np.stack([cv2.resize(f, (img_size, img_size)) for f in faces]).astype(np.float32) / 255.0
     faces_t = torch.from_numpy(crops).permute(0, 3, 1, 2)
     faces_t = torch.cat([torch.zeros_like(faces_t), faces_t], dim=1)
     mel_t = torch.from_numpy(np.stack(mels).astype(np.float32)).unsqueeze(1)
-    emo_t = torch.from_numpy(np.repeat(emotion[None], len(faces), axis=0))
-    return mel_t.to(device), faces_t.to(device), emo_t.to(device)
+    return mel_t, faces_t
 
 
 def paste(frame: np.ndarray, generated: np.ndarray, coords: Coords) -> np.ndarray:

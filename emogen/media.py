@@ -1,6 +1,7 @@
 """Video and audio I/O: ffmpeg through argument lists (never a shell), frame reading and streamed encoding."""
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -51,19 +52,15 @@ def extract_audio(src: str, dst_wav: str, sample_rate: int = 16000) -> None:
     try:
         run_ffmpeg(["-i", input_arg(src), "-vn", "-ac", "1", "-ar", str(sample_rate), "-acodec", "pcm_s16le",
                     "-f", "wav", input_arg(dst_wav)], f"read audio from {src}")
-    except UserError:
-        if not has_stream(src, "audio"):
+    except UserError as failure:
+        try:
+            streams = probe(src).get("streams", [])
+        except UserError:
+            raise failure from None
+        if not any(s.get("codec_type") == "audio" for s in streams):
             raise UserError(f"{src} has no audio stream; pass a file with sound (any audio or video with a "
                             "soundtrack)") from None
         raise
-
-
-def has_stream(path: str, kind: str) -> bool:
-    """True when ffprobe finds a stream of ``kind`` ("audio", "video") in the file (False if unreadable)."""
-    try:
-        return any(s.get("codec_type") == kind for s in probe(path).get("streams", []))
-    except UserError:
-        return False
 
 
 def probe(path: str) -> dict:
@@ -144,18 +141,53 @@ def read_image(path: str) -> np.ndarray:
     return frame
 
 
+ENCODERS = ("auto", "libx264", "h264_nvenc")
+
+
+@functools.lru_cache(maxsize=4)
+def available_encoders(ffmpeg: str) -> frozenset:
+    """Names of the video encoders this ffmpeg build offers."""
+    proc = subprocess.run([ffmpeg, "-hide_banner", "-encoders"], capture_output=True, text=True, errors="replace")
+    names = set()
+    for line in proc.stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0].startswith("V"):
+            names.add(parts[1])
+    return frozenset(names)
+
+
+def choose_encoder(requested: str, device_type: str) -> str:
+    """auto: NVIDIA's h264_nvenc when the device is CUDA and ffmpeg offers it, libx264 otherwise."""
+    requested = requested or "auto"
+    if requested not in ENCODERS:
+        raise UserError(f"--encoder {requested}: choose one of {', '.join(ENCODERS)}")
+    offered = available_encoders(require_tool("ffmpeg"))
+    if requested == "auto":
+        return "h264_nvenc" if device_type == "cuda" and "h264_nvenc" in offered else "libx264"
+    if requested not in offered:
+        raise UserError(f"--encoder {requested}: this ffmpeg has no {requested} encoder; use --encoder libx264")
+    return requested
+
+
+def encoder_args(encoder: str, crf: int = 18, preset: str = "veryfast") -> list[str]:
+    """Quality settings per encoder: libx264 CRF 18 'veryfast'; NVENC constant quality 19 at preset p4."""
+    if encoder == "h264_nvenc":
+        return ["-c:v", "h264_nvenc", "-preset", "p4", "-rc", "vbr", "-cq", str(crf + 1), "-b:v", "0"]
+    return ["-c:v", "libx264", "-preset", preset, "-crf", str(crf)]
+
+
 class VideoWriter:
     """Streams BGR frames into ffmpeg (H.264 in mp4) and muxes an audio file in; no intermediate video file."""
 
     def __init__(self, path: str, width: int, height: int, fps: float, audio_path: Optional[str] = None,
-                 crf: int = 18, preset: str = "veryfast") -> None:
+                 crf: int = 18, preset: str = "veryfast", encoder: str = "libx264") -> None:
         self.path, self.width, self.height = path, width, height
         cmd = [require_tool("ffmpeg"), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
                "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{width}x{height}", "-r", f"{fps:.6f}", "-i", "pipe:0"]
         if audio_path:
             cmd += ["-i", input_arg(audio_path), "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", "160k"]
         # H.264 in yuv420p needs even sides; pad by at most one pixel rather than failing on odd crops.
-        cmd += ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264", "-preset", preset, "-crf", str(crf),
+        cmd += ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", *encoder_args(encoder, crf, preset),
                 "-pix_fmt", "yuv420p", "-movflags", "+faststart", "-f", "mp4", input_arg(path)]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.frames = 0

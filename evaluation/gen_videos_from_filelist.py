@@ -21,6 +21,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     from emogen.detector_option import add_face_detector_argument
 
     from emogen.device import add_device_argument
+    from emogen.precision import add_precision_argument
 
     p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--filelist", required=True, help="clip names, one per line (e.g. filelists/test.txt)")
@@ -34,6 +35,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--missing_face", default="interpolate", choices=["interpolate", "passthrough", "error"],
                    help="frames without a face (see inference.py)")
     p.add_argument("--detection_cache_dir", default=None, help="detection cache folder (default as inference.py)")
+    add_precision_argument(p)
     add_device_argument(p)
     p.add_argument("--no_progress", action="store_true", help="hide progress bars")
     return p
@@ -62,20 +64,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for name in tqdm(names, desc="clips", unit="clip", disable=args.no_progress):
         face = os.path.join(args.video_root, name + ".mp4")
         speech = os.path.join(args.audio_root, name + ".wav") if args.audio_root else face
-        for emotion in emotions:
-            out = os.path.join(args.out_dir, f"{name}_{emotion}.mp4")
-            if os.path.isfile(out):
-                skipped += 1
-                continue
-            opts = InferenceOptions(args.checkpoint_path, face, speech, emotion, outfile=out,
-                                    face_detector=args.face_detector, device=str(device),
-                                    missing_face=args.missing_face,
-                                    cache_dir=args.detection_cache_dir or default_cache_dir(), progress=False)
-            try:
-                run_inference(opts, model=model)
-                done += 1
-            except UserError as exc:
-                failed.append(f"{name} {emotion}: {exc}")
+        todo = [e for e in emotions if not os.path.isfile(os.path.join(args.out_dir, f"{name}_{e}.mp4"))]
+        skipped += len(emotions) - len(todo)
+        if not todo:
+            continue
+        # One pass over the clip for all its missing emotions: <out_dir>/<name>_<EMOTION>.mp4 each.
+        opts = InferenceOptions(args.checkpoint_path, face, speech, ",".join(todo),
+                                outfile=os.path.join(args.out_dir, f"{name}.mp4") if len(todo) > 1 else
+                                os.path.join(args.out_dir, f"{name}_{todo[0]}.mp4"),
+                                face_detector=args.face_detector, device=str(device), missing_face=args.missing_face,
+                                cache_dir=args.detection_cache_dir or default_cache_dir(), precision=args.precision,
+                                progress=False)
+        try:
+            run_inference(opts, model=model)
+            done += len(todo)
+        except UserError as exc:
+            failed.append(f"{name} {','.join(todo)}: {exc}")
     print(f"generated {done}, skipped {skipped} (already there), failed {len(failed)}")
     for line in failed:
         print(f"  failed: {line}")

@@ -177,8 +177,9 @@ def test_errors_are_one_line(media, tmp_path, capsys):
         (dict(audio_file="tiny.wav"), "audio is too short"),
         (dict(audio_file="nope.wav"), "--audio"),
     ]
-    code, _ = run(media, "--fps", "0", tmp=tmp_path, out="err.mp4")
-    assert code == 2 and "--fps must be positive" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stopped:
+        run(media, "--fps", "0", tmp=tmp_path, out="err.mp4")
+    assert stopped.value.code == 2 and "--fps: must be above 0" in capsys.readouterr().err
     for kwargs, text in cases:
         code, out = run(media, tmp=tmp_path, out="err.mp4", **kwargs)
         err = capsys.readouterr().err

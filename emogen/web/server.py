@@ -45,6 +45,7 @@ class WebConfig:
     cache_dir: Optional[str] = None
     work_root: Optional[str] = None
     examples: dict = field(default_factory=lambda: EXAMPLES)
+    precision: str = "auto"
 
 
 class RejectedUpload(Exception):
@@ -116,7 +117,8 @@ def create_app(cfg: WebConfig) -> Flask:
         emotion = "all" if len(job.emotions) > 1 else job.emotions[0]
         opts = InferenceOptions(cfg.checkpoint_path, job.face, job.audio, emotion,
                                 outfile=os.path.join(job.folder, "result.mp4"), face_detector=cfg.face_detector,
-                                device=str(device), cache_dir=cfg.cache_dir, progress=False, on_progress=progress)
+                                device=str(device), cache_dir=cfg.cache_dir, precision=cfg.precision, progress=False,
+                                on_progress=progress)
         results = run_inference(opts, model=state["model"])
         job.outputs = output_paths(opts.outfile, job.emotions)
         job.timings = {k: round(v, 2) for k, v in results[-1].timings.items()}

@@ -1,0 +1,117 @@
+"""The renderer: serial and pipelined schedules give the original's frames; emotions share one decode."""
+import threading
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from emogen import EMOTIONS
+from emogen.lipsync import MEL_STEP_SIZE, emotion_one_hot, generator_inputs, paste
+from emogen.precision import cpu_has_native_bf16, resolve_precision
+from emogen.renderer import RenderOutput, RenderSettings, make_batches, one_hot_tensor, prepare_model, render
+from models import Wav2Lip
+from shared_data import seeded_state_dict
+
+BOX = (150, 470, 140, 450)
+
+
+class ListWriter:
+    """Stands in for the ffmpeg writer: keeps the frames."""
+
+    def __init__(self, fail_at=None):
+        self.frames, self.fail_at = [], fail_at
+
+    def write(self, frame):
+        if self.fail_at is not None and len(self.frames) == self.fail_at:
+            raise RuntimeError("encoder died")
+        self.frames.append(frame.copy())
+
+
+@pytest.fixture(scope="module")
+def clip(shared):
+    cap = cv2.VideoCapture(str(shared / "data/video/face3.mp4"))
+    frames = []
+    while len(frames) < 23:
+        frames.append(cap.read()[1])
+    rng = np.random.default_rng(0)
+    mel = rng.normal(0, 1, (80, 23 * 4 + MEL_STEP_SIZE)).astype(np.float32)
+    starts = [4 * i for i in range(23)]
+    coords = [BOX] * 23
+    coords[5] = None  # a frame without a face is passed through
+    model = Wav2Lip().eval()
+    model.load_state_dict(seeded_state_dict("emogen_generator"))
+    return frames, mel, starts, coords, model
+
+
+def original_frames(clip, emotion, batch_size=8):
+    """The original algorithm on groups of ``batch_size`` frames: crop, resize, generate in float32, paste."""
+    frames, mel, starts, coords, model = clip
+    model = prepare_model(model, None)
+    out = [f.copy() for f in frames]
+    for first in range(0, len(frames), batch_size):
+        todo = [i for i in range(first, min(first + batch_size, len(frames))) if coords[i] is not None]
+        faces = [out[i][coords[i][0]:coords[i][1], coords[i][2]:coords[i][3]] for i in todo]
+        mel_t, face_t = generator_inputs(faces, [mel[:, starts[i]:starts[i] + MEL_STEP_SIZE] for i in todo], 96)
+        with torch.inference_mode():
+            pred = model(mel_t, face_t, torch.from_numpy(emotion_one_hot(emotion))[None].repeat(len(todo), 1))
+        for i, p in zip(todo, pred.numpy().transpose(0, 2, 3, 1)):
+            paste(out[i], p, coords[i])
+    return out
+
+
+def run(clip, emotions, pipelined, dtype=None, batch_size=8, fail_at=None):
+    frames, mel, starts, coords, model = clip
+    settings = RenderSettings(torch.device("cpu"), batch_size, dtype, pipelined, progress=False)
+    outputs = [RenderOutput(e, f"{e}.mp4", ListWriter(fail_at), one_hot_tensor(e)) for e in emotions]
+    timings = {}
+    batches = make_batches((f.copy() for f in frames), coords, False, mel, starts, 96, settings)
+    render(prepare_model(model, dtype), batches, outputs, len(frames), settings, timings, 0.0)
+    assert "first frame" in timings
+    return {o.emotion: o for o in outputs}
+
+
+@pytest.mark.parametrize("pipelined", [False, True])
+def test_fp32_is_the_original_frames(clip, pipelined):
+    out = run(clip, ["HAP"], pipelined)["HAP"]
+    expected = original_frames(clip, "HAP")
+    assert len(out.writer.frames) == 23 and out.passed == 1
+    for got, want in zip(out.writer.frames, expected):
+        assert np.array_equal(got, want)
+    assert np.array_equal(out.writer.frames[5], clip[0][5])
+
+
+def test_six_emotions_from_one_decode_equal_each_alone(clip):
+    together = run(clip, list(EMOTIONS), pipelined=True)
+    for emotion in ("ANG", "SAD"):
+        alone = run(clip, [emotion], pipelined=False)[emotion]
+        assert all(np.array_equal(a, b) for a, b in zip(together[emotion].writer.frames, alone.writer.frames))
+    # The emotions really differ (each pasted on its own copy of the shared frames).
+    assert not np.array_equal(together["ANG"].writer.frames[0], together["SAD"].writer.frames[0])
+
+
+def test_bf16_stays_within_40_db_of_fp32(clip):
+    exact = run(clip, ["NEU"], True)["NEU"].writer.frames
+    reduced = run(clip, ["NEU"], True, dtype=torch.bfloat16)["NEU"].writer.frames
+    y1, y2, x1, x2 = BOX
+    a = np.stack(exact)[:, y1:y2, x1:x2].astype(np.float64)
+    b = np.stack(reduced)[:, y1:y2, x1:x2].astype(np.float64)
+    mse = np.mean((a - b) ** 2)
+    assert 0 < mse and 10 * np.log10(255 ** 2 / mse) > 40
+
+
+@pytest.mark.parametrize("pipelined", [False, True])
+def test_a_failing_encoder_stops_the_run(clip, pipelined):
+    before = threading.active_count()
+    with pytest.raises(RuntimeError, match="encoder died"):
+        run(clip, ["HAP", "SAD"], pipelined, fail_at=9)
+    assert threading.active_count() <= before  # no stage thread left behind
+
+
+def test_precision_choice():
+    cpu = torch.device("cpu")
+    assert resolve_precision("fp32", cpu) is None
+    assert resolve_precision("bf16", cpu) is torch.bfloat16
+    assert resolve_precision("auto", cpu) is (torch.bfloat16 if cpu_has_native_bf16() else None)
+    with pytest.raises(Exception, match="fp16 needs a CUDA device"):
+        resolve_precision("fp16", cpu)
