@@ -1,10 +1,14 @@
-"""Inference speed and memory on CPU (or CUDA) with a generator in the official layout (random weights: speed only).
+"""Inference speed and memory: today's exact path (fp32, serial) beside the new defaults, on the shared videos.
 
-    python bench/bench_inference.py [--video PATH] [--audio PATH] [--long_seconds 60] [--memory_only]
+    python bench/bench_inference.py [--device cpu|cuda] [--seconds 30] [--skip_memory] [--memory_only]
 
-Reports: the machine's float32 matrix-multiply rate, generator FLOPs per frame and frames/s (and the fraction
-of the matmul rate it reaches), face-detection frames/s, end-to-end frames/s, and the peak memory of whole
-inference runs on a short and a long 720p input (memory must not grow with length).
+Generator weights have the official layout (seeded from ../shared/spec; speed does not depend on the values).
+Reports: generator frames/s per precision; how far each precision's output is from float32 (PSNR inside the
+face box, per emotion, on two shared videos); end-to-end frames/s, time to first frame and peak RSS of whole
+inference runs on a --seconds long speech over the 8 s face6 clip (fixed box), for today's path
+(--precision fp32 --serial) and the defaults; one emotion against all six; the encoder alone (decode +
+encode, no generator) as the ceiling; a cold start (fresh HOME, no caches) against a second run; and peak
+memory on a short and a long 720p input.
 """
 from __future__ import annotations
 
@@ -15,49 +19,85 @@ import sys
 import tempfile
 import time
 
+import numpy as np
 import torch
 
 from common import ROOT, shared_dir
 
-from models import Wav2Lip
+sys.path.insert(0, str(ROOT / "tests"))
+from shared_data import seeded_state_dict  # noqa: E402
+
+from emogen import EMOTIONS  # noqa: E402
+from emogen.media import VideoWriter, choose_encoder, iter_frames  # noqa: E402
+from emogen.renderer import RenderOutput, RenderSettings, make_batches, one_hot_tensor, prepare_model, render  # noqa: E402
+from models import Wav2Lip  # noqa: E402
+
+FACE6_BOX = ["107", "484", "98", "406"]  # top bottom left right: dlib's box of face6.mp4 (512x512), frame 0
 
 
-def matmul_gflops(seconds: float = 2.0, repeats: int = 3) -> float:
-    """Best of ``repeats`` timings of float32 2048x2048 products, after a warm-up."""
-    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
-    rates = []
-    for _ in range(repeats + 1):
-        n, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            a @ b
-            n += 1
-        rates.append(2 * 2048 ** 3 * n / (time.perf_counter() - start) / 1e9)
-    return max(rates[1:])  # the first round only warms up
-
-
-def generator_flops() -> float:
-    from torch.utils.flop_counter import FlopCounterMode
-
+def seeded_generator() -> Wav2Lip:
+    """The generator with seed-11 weights in the official layout."""
     model = Wav2Lip().eval()
-    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
-        model(torch.randn(1, 1, 80, 16), torch.rand(1, 6, 96, 96), torch.eye(6)[:1])
-    return counter.get_total_flops() / 1e9
+    model.load_state_dict(seeded_state_dict("emogen_generator"))
+    return model
 
 
-def generator_fps(batch: int, seconds: float = 3.0, repeats: int = 3) -> float:
-    """Best of ``repeats`` timed rounds of generator forward passes (after one warm-up batch)."""
-    model = Wav2Lip().eval()
-    mel, face, emo = torch.randn(batch, 1, 80, 16), torch.rand(batch, 6, 96, 96), torch.eye(6)[[3] * batch]
+def generator_fps(device: torch.device, batch: int, dtype, seconds: float = 3.0) -> float:
+    """Best of 3 timed rounds of generator forward passes, inputs laid out as the pipeline builds them."""
+    model = prepare_model(seeded_generator().to(device), dtype)
+    mel = torch.randn(batch, 1, 80, 16, device=device)
+    face = torch.rand(batch, 6, 96, 96, device=device).contiguous(memory_format=torch.channels_last)
+    emo = torch.eye(6, device=device)[[3] * batch]
+    ctx = torch.autocast(device.type, dtype=dtype) if dtype is not None else torch.inference_mode()
     rates = []
-    with torch.inference_mode():
+    with torch.inference_mode(), ctx:
         model(mel, face, emo)
-        for _ in range(repeats):
+        for _ in range(3):
+            if device.type == "cuda":
+                torch.cuda.synchronize()
             n, start = 0, time.perf_counter()
             while time.perf_counter() - start < seconds:
                 model(mel, face, emo)
                 n += batch
+            if device.type == "cuda":
+                torch.cuda.synchronize()
             rates.append(n / (time.perf_counter() - start))
     return max(rates)
+
+
+class FrameList:
+    """Keeps rendered frames instead of encoding them."""
+
+    def __init__(self):
+        self.frames = []
+
+    def write(self, frame):
+        self.frames.append(frame)
+
+
+def precision_psnr(device: torch.device, dtype, box_for: dict, seconds: float = 2.0) -> dict:
+    """PSNR (dB) of each emotion's output against float32 inside the face box, per shared video."""
+    model = seeded_generator().to(device)
+    out = {}
+    for name, box in box_for.items():
+        frames = list(iter_frames(str(shared_dir() / f"data/video/{name}.mp4"), limit=int(25 * seconds)))
+        mel = np.random.default_rng(0).normal(0, 1, (80, len(frames) * 4 + 16)).astype(np.float32)
+        starts = [4 * i for i in range(len(frames))]
+        coords = [tuple(box)] * len(frames)
+        results = {}
+        for precision in (None, dtype):
+            settings = RenderSettings(device, 32, precision, True, progress=False)
+            outputs = [RenderOutput(e, e, FrameList(), one_hot_tensor(e)) for e in EMOTIONS]
+            render(prepare_model(model, precision), make_batches((f.copy() for f in frames), coords, False, mel,
+                   starts, 96, settings), outputs, len(frames), settings, {}, 0.0)
+            results[precision] = {o.emotion: np.stack(o.writer.frames) for o in outputs}
+        y1, y2, x1, x2 = box
+        for e in EMOTIONS:
+            a = results[None][e][:, y1:y2, x1:x2].astype(np.float64)
+            b = results[dtype][e][:, y1:y2, x1:x2].astype(np.float64)
+            mse = float(np.mean((a - b) ** 2))
+            out[(name, e)] = float("inf") if mse == 0 else 10 * np.log10(255 ** 2 / mse)
+    return out
 
 
 # Runs inference.py as __main__ in a fresh interpreter and reports that process's own peak RSS at exit.
@@ -71,78 +111,142 @@ finally:
 """
 
 
-def run_child(args: list[str]) -> tuple[float, float, str]:
-    """Run inference.py in a child; return (wall seconds, peak RSS MiB of that run, its 'wrote' line)."""
+def run_child(args: list[str], env: dict | None = None) -> dict:
+    """Run inference.py in a child: wall seconds, peak RSS MiB, frames, first-frame seconds."""
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", _WRAPPER, str(ROOT / "inference.py"), *args, "--no_progress"],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, env=env, cwd=ROOT)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(proc.stderr)
     peak_kb = int(next(ln.split()[1] for ln in proc.stdout.splitlines() if ln.startswith("PEAK_RSS_KB")))
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("wrote")]
-    return wall, peak_kb / 1024, lines[-1] if lines else ""
+    wrote = [ln for ln in proc.stdout.splitlines() if ln.startswith("wrote")]
+    timing = next(ln for ln in proc.stdout.splitlines() if ln.startswith("timings:"))
+    first = float(timing.split("first frame ")[1].split(" s")[0]) if "first frame" in timing else float("nan")
+    return {"wall": wall, "peak": peak_kb / 1024, "frames": int(wrote[-1].split(": ")[1].split(" ")[0]),
+            "first": first, "outputs": len(wrote)}
 
 
 def ffmpeg(*args: str) -> None:
+    """Run ffmpeg quietly, failing loudly."""
     subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--video", default=str(shared_dir() / "data/video/face3.mp4"), help="face video")
-    parser.add_argument("--audio", default=str(shared_dir() / "data/audio/speech_en_16k.wav"), help="speech")
-    parser.add_argument("--long_seconds", type=int, default=60, help="length of the long 720p memory test")
-    parser.add_argument("--batch", type=int, default=32, help="generator batch size")
-    parser.add_argument("--memory_only", action="store_true",
-                        help="skip the speed measures; run only the 10 s vs --long_seconds memory comparison")
-    args = parser.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, cpu")
-    if args.memory_only:
-        with tempfile.TemporaryDirectory() as d:
-            memory_against_length(args, d, save_random_generator(d))
-        return
-    rate = matmul_gflops()
-    flops = generator_flops()
-    fps = generator_fps(args.batch)
-    print(f"matmul rate: {rate:.1f} GFLOP/s (float32 2048x2048)")
-    print(f"generator: {flops:.2f} GFLOP/frame, {fps:.1f} frames/s at batch {args.batch} "
-          f"= {fps * flops:.1f} GFLOP/s, {100 * fps * flops / rate:.0f}% of the matmul rate")
+def encoder_alone_fps(video: str, frames_wanted: int, device: torch.device, out: str) -> float:
+    """Decode the face video (looping) and encode it with the encoder inference would pick: the ceiling."""
+    first = next(iter_frames(video, limit=1))
+    h, w = first.shape[:2]
+    writer = VideoWriter(out, w, h, 25.0, encoder=choose_encoder("auto", device.type))
+    start, n = time.perf_counter(), 0
+    while n < frames_wanted:
+        for frame in iter_frames(video):
+            writer.write(frame)
+            n += 1
+            if n >= frames_wanted:
+                break
+    writer.close()
+    return n / (time.perf_counter() - start)
 
+
+def get_args_parser() -> argparse.ArgumentParser:
+    """Command line."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--seconds", type=float, default=30.0, help="length of the speech for the end-to-end runs")
+    p.add_argument("--video", default=None, help="face video for the end-to-end runs (default face6.mp4, fixed box)")
+    p.add_argument("--box", nargs=4, default=None, help="fixed box for --video (top bottom left right)")
+    p.add_argument("--long_seconds", type=int, default=60, help="length of the long 720p memory test")
+    p.add_argument("--skip_memory", action="store_true", help="skip the 720p memory comparison")
+    p.add_argument("--memory_only", action="store_true", help="run only the 720p memory comparison")
+    p.add_argument("--skip_psnr", action="store_true", help="skip the precision PSNR table")
+    return p
+
+
+def main(argv=None) -> int:
+    """Run the measures."""
+    args = get_args_parser().parse_args(argv)
+    device = torch.device(args.device)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {device}"
+          + (f" ({torch.cuda.get_device_name()})" if device.type == "cuda" else ""))
     with tempfile.TemporaryDirectory() as d:
-        ckpt = save_random_generator(d)
-        common = ["--checkpoint_path", ckpt, "--audio", args.audio, "--emotion", "HAP",
-                  "--detection_cache_dir", os.path.join(d, "cache"), "--face_detector", "opencv"]
-        wall, peak, line = run_child(common + ["--face", args.video, "--outfile", os.path.join(d, "a.mp4")])
-        frames = int(line.split(": ")[1].split(" ")[0])
-        print(f"end to end (opencv detection, {frames} frames): {frames / wall:.1f} frames/s incl. start-up, "
-              f"peak RSS {peak:.0f} MiB")
-        wall2, _, _ = run_child(common + ["--face", args.video, "--outfile", os.path.join(d, "b.mp4")])
-        print(f"same face again (detection cache hit): {frames / wall2:.1f} frames/s end to end")
-        memory_against_length(args, d, ckpt)
+        ckpt = os.path.join(d, "gen.pth")
+        torch.save({"state_dict": seeded_state_dict("emogen_generator")}, ckpt)
+        if not args.memory_only:
+            speed(args, device, d, ckpt)
+        if not args.skip_memory:
+            memory_against_length(args, d, ckpt)
+    return 0
 
 
-def save_random_generator(folder: str) -> str:
-    """Write a generator checkpoint in the official layout (random weights) and return its path."""
-    ckpt = os.path.join(folder, "gen.pth")
-    torch.save({"state_dict": Wav2Lip().state_dict()}, ckpt)
-    return ckpt
+def speed(args, device, d: str, ckpt: str) -> None:
+    """Generator rates, precision PSNR, end-to-end runs, encoder ceiling, cold start."""
+    batch = 256 if device.type == "cuda" else 32
+    print(f"\ngenerator alone, batch {batch}:")
+    precisions = [("fp32", None), ("bf16 + channels_last", torch.bfloat16)]
+    if device.type == "cuda":
+        precisions.append(("fp16 + channels_last", torch.float16))
+    for label, dtype in precisions:
+        print(f"  {label}: {generator_fps(device, batch, dtype):.1f} frames/s")
+
+    if not args.skip_psnr:
+        boxes = {"face3": (150, 470, 140, 450), "face6": tuple(int(v) for v in FACE6_BOX)}
+        for label, dtype in precisions[1:]:
+            psnr = precision_psnr(device, dtype, boxes)
+            print(f"\nPSNR of {label} against fp32 inside the face box (dB):")
+            print("| video | " + " | ".join(EMOTIONS) + " |")
+            for name in boxes:
+                print(f"| {name} | " + " | ".join(f"{psnr[(name, e)]:.1f}" for e in EMOTIONS) + " |")
+
+    video = args.video or str(shared_dir() / "data/video/face6.mp4")
+    box = args.box or FACE6_BOX
+    speech = os.path.join(d, "speech.wav")
+    ffmpeg("-stream_loop", "-1", "-i", str(shared_dir() / "data/audio/speech_en_16k.wav"), "-t", str(args.seconds),
+           "-ar", "16000", "-ac", "1", speech)
+    common = ["--checkpoint_path", ckpt, "--face", video, "--audio", speech, "--box", *box,
+              "--device", str(device)]
+    runs = [("today's path: --precision fp32 --serial, 1 emotion", ["--precision", "fp32", "--serial",
+                                                                     "--emotion", "HAP"]),
+            ("defaults (auto precision, pipelined), 1 emotion", ["--emotion", "HAP"]),
+            ("defaults, --emotion all (6 videos)", ["--emotion", "all"])]
+    print(f"\nend to end, {os.path.basename(video)} with {args.seconds:g} s of speech, fixed box "
+          "(whole processes, incl. start-up):")
+    print("| run | frames | wall s | frames/s (per video) | first frame s | peak RSS MiB |")
+    print("|---|---|---|---|---|---|")
+    for label, extra in runs:
+        r = run_child(common + extra + ["--outfile", os.path.join(d, "e2e.mp4")])
+        print(f"| {label} | {r['frames']} x {r['outputs']} | {r['wall']:.1f} | {r['frames'] / r['wall']:.1f} | "
+              f"{r['first']:.2f} | {r['peak']:.0f} |")
+        frames = r["frames"]
+    print(f"encoder alone (decode + encode the same frames, no generator): "
+          f"{encoder_alone_fps(video, frames, device, os.path.join(d, 'enc.mp4')):.1f} frames/s")
+
+    home = os.path.join(d, "home")
+    os.makedirs(home)
+    env = {k: v for k, v in os.environ.items() if k not in ("EMOGEN_CACHE_DIR", "XDG_CACHE_HOME", "NUMBA_CACHE_DIR")}
+    env["HOME"] = home
+    short = common[:4] + ["--audio", str(shared_dir() / "data/audio/speech_en_16k.wav"), "--emotion", "HAP",
+                          "--device", str(device), "--face_detector", "dlib", "--outfile", os.path.join(d, "c.mp4")]
+    cold = run_child(short, env)
+    warm = run_child(short, env)
+    print(f"\ncold start (fresh HOME, no caches, dlib detection, 8 s speech): {cold['wall']:.1f} s; second run "
+          f"(detection cache hit): {warm['wall']:.1f} s")
 
 
 def memory_against_length(args: argparse.Namespace, d: str, ckpt: str) -> None:
     """Peak RSS of whole runs on a 10 s and a long 720p input with matching audio, fixed box (no detection)."""
+    print()
     for seconds in (10, args.long_seconds):
         video = os.path.join(d, f"v{seconds}.mp4")
         speech = os.path.join(d, f"a{seconds}.wav")
-        ffmpeg("-stream_loop", "-1", "-i", args.video, "-t", str(seconds), "-vf", "scale=1280:720",
-               "-c:v", "libx264", "-preset", "ultrafast", video)
-        ffmpeg("-stream_loop", "-1", "-i", args.audio, "-t", str(seconds), "-ar", "16000", "-ac", "1", speech)
-        cmd = ["--checkpoint_path", ckpt, "--face", video, "--audio", speech, "--emotion", "SAD", "--box",
-               "100", "600", "400", "900", "--outfile", os.path.join(d, f"o{seconds}.mp4")]
-        wall, peak, line = run_child(cmd)
-        print(f"720p {seconds:4d} s input: peak RSS {peak:.0f} MiB, {line.split(': ')[1].split(',')[0]} "
-              f"in {wall:.0f} s")
+        ffmpeg("-stream_loop", "-1", "-i", str(shared_dir() / "data/video/face3.mp4"), "-t", str(seconds), "-vf",
+               "scale=1280:720", "-c:v", "libx264", "-preset", "ultrafast", video)
+        ffmpeg("-stream_loop", "-1", "-i", str(shared_dir() / "data/audio/speech_en_16k.wav"), "-t", str(seconds),
+               "-ar", "16000", "-ac", "1", speech)
+        r = run_child(["--checkpoint_path", ckpt, "--face", video, "--audio", speech, "--emotion", "SAD", "--box",
+                       "100", "600", "400", "900", "--outfile", os.path.join(d, f"o{seconds}.mp4"),
+                       "--device", args.device])
+        print(f"720p {seconds:4d} s input: peak RSS {r['peak']:.0f} MiB, {r['frames']} frames in {r['wall']:.0f} s")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -59,22 +59,18 @@ def state_dict_from_checkpoint(checkpoint: Any, path: str = "checkpoint") -> dic
 
 
 def _known_models() -> dict[str, tuple[str, Callable[[], nn.Module]]]:
-    from models import DISCEMO, SyncNet_color, Wav2Lip, Wav2Lip_disc_qual
+    from models import DISCEMO, SyncNet_color, SyncNetEval, Wav2Lip, Wav2Lip_disc_qual
 
     known: dict[str, tuple[str, Callable[[], nn.Module]]] = {
         "emogen_generator": ("an EmoGen generator", Wav2Lip),
         "syncnet_color": ("a Wav2Lip lip-sync expert (SyncNet_color)", SyncNet_color),
         "wav2lip_disc_qual": ("a Wav2Lip visual-quality discriminator", Wav2Lip_disc_qual),
         "emotion_disc": ("an EmoGen emotion discriminator (DISCEMO)", DISCEMO),
+        "syncnet_eval": ("a syncnet_python SyncNet (syncnet_v2.model)", SyncNetEval),
     }
     try:
         from face_detection.detection.sfd.net_s3fd import S3FD
         known["s3fd"] = ("an S3FD face detector", S3FD)
-    except ImportError:
-        pass
-    try:
-        from evaluation.syncnet_eval import SyncNetEval
-        known["syncnet_eval"] = ("a syncnet_python SyncNet (syncnet_v2.model)", SyncNetEval)
     except ImportError:
         pass
     return known

@@ -172,8 +172,12 @@ def run_demo(cfg: DemoConfig) -> DemoReport:
 
     syncnet = syncnet_weights_path()
     if os.path.isfile(syncnet):
+        from face_detection.detection.syncnet_sfd import reference_weights_path
+
+        # The published protocol needs sfd_face.pth (or s3fd.pth); without it the demo says it used its own.
+        lse_detector = [] if os.path.isfile(reference_weights_path()) else ["--face_detector", detector]
         out = run_stage("LSE-D / LSE-C", ["evaluation/score_lse.py", "--videos_dir", d["results"], "--syncnet_path",
-                                          syncnet, "--out_dir", d["scores"], "--no_progress"], logs)
+                                          syncnet, "--out_dir", d["scores"], *lse_detector, "--no_progress"], logs)
         m = re.search(r"^mean\s+([-\d.]+)\s+([-\d.]+)", out, re.M)
         if m:
             report.numbers["LSE-D"], report.numbers["LSE-C"] = float(m.group(1)), float(m.group(2))
@@ -199,7 +203,7 @@ def run_demo(cfg: DemoConfig) -> DemoReport:
     out = run_stage("emotion accuracy", ["evaluation/emotion_accuracy.py", "--videos_dir", d["results"],
                                          "--emotion_disc_path", disc, "--face_detector", detector,
                                          "--reference_dir", reference_dir, "--no_progress"], logs)
-    m = re.search(r"EmoAcc \(windows\): ([\d.]+)", out)
+    m = re.search(r"EmoAcc \(clips[^)]*\): ([\d.]+)", out)
     if m:
         report.numbers["EmoAcc"] = float(m.group(1))
     report.artifacts = {"raw clips": d["raw"], "25 fps clips": d["fps25"], "preprocessed set": d["preprocessed"],

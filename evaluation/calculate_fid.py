@@ -12,10 +12,16 @@ if __package__ in (None, ""):
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of calculate_fid.py."""
     from emogen.cli import ArgumentParser, positive_int
+    from emogen.detector_option import add_face_detector_argument
     from emogen.device import add_device_argument
 
     p = ArgumentParser(description=__doc__)
     p.add_argument("--real_dir", required=True, help="folder of ground-truth videos")
+    p.add_argument("--filelist", default=None,
+                   help="only these real videos (names or paths relative to --real_dir, e.g. filelists/test.txt)")
+    p.add_argument("--whole_frame", action="store_true",
+                   help="use whole frames instead of face crops (what this project did before; not the protocol)")
+    add_face_detector_argument(p, help_extra="; finds the face crops")
     p.add_argument("--generated_dir", required=True, help="folder of generated videos")
     p.add_argument("--inception_path", default=None,
                    help="pt_inception-2015-12-05-6726825d.pth (default $EMOGEN_INCEPTION_PATH or torch's hub cache)")
@@ -34,15 +40,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from emogen.device import resolve_device
     from evaluation.fid import build_inception, frechet_distance, video_features
     from evaluation.video_lists import collect_videos
+    from face_detection import create_detector
 
-    real, generated = collect_videos(args.real_dir), collect_videos(args.generated_dir)
+    real, generated = collect_videos(args.real_dir, args.filelist), collect_videos(args.generated_dir)
     device = str(resolve_device(args.device))
     model = build_inception(args.inception_path, args.random_inception, device)
-    common = dict(device=device, batch_size=args.batch_size, max_frames=args.max_frames, progress=not args.no_progress)
-    a = video_features(model, real, desc="real frames", **common)
-    b = video_features(model, generated, desc="generated frames", **common)
-    print(f"FID {frechet_distance(a, b):.4f}  ({len(a)} real frames from {len(real)} videos, {len(b)} generated "
-          f"frames from {len(generated)} videos)")
+    detector = None if args.whole_frame else create_detector(args.face_detector, device=device)
+    what = "frames" if args.whole_frame else "face crops"
+    common = dict(device=device, batch_size=args.batch_size, max_frames=args.max_frames, progress=not args.no_progress,
+                  detector=detector)
+    a = video_features(model, real, desc=f"real {what}", **common)
+    b = video_features(model, generated, desc=f"generated {what}", **common)
+    print(f"FID {frechet_distance(a, b):.4f}  ({len(a)} real {what} from {len(real)} videos, {len(b)} generated "
+          f"{what} from {len(generated)} videos)")
     return 0
 
 

@@ -44,8 +44,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from emogen.device import resolve_device
     from emogen.errors import UserError
     from emogen.media import iter_frames
-    from evaluation.emotion_scoring import EmotionReport, classify, face_windows, intended_emotion, reference_video
-    from evaluation.video_lists import collect_videos
+    from evaluation.emotion_scoring import EmotionReport, classify, face_windows
+    from evaluation.video_lists import collect_videos, intended_emotion, reference_video
     from face_detection import create_detector, detect_video_boxes
     from models.emo_disc import DISCEMO
 

@@ -2,7 +2,6 @@
 with the emotion each video was generated for as the label."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
@@ -11,32 +10,10 @@ import numpy as np
 import torch
 
 from emogen import EMOTIONS
+
 from emogen.media import iter_frames
 
 WINDOW = 5
-
-
-def intended_emotion(path: str) -> Optional[int]:
-    """The emotion a video was generated for: the last ANG/DIS/FEA/HAP/NEU/SAD field of its name."""
-    fields = os.path.splitext(os.path.basename(path))[0].split("_")
-    for token in reversed(fields):
-        if token.upper() in EMOTIONS:
-            return EMOTIONS.index(token.upper())
-    return None
-
-
-def reference_video(generated: str, reference_dir: str) -> Optional[str]:
-    """The source video of a generated one: the same name, or the name without its _<EMOTION> suffix."""
-    name = os.path.basename(generated)
-    stem, ext = os.path.splitext(name)
-    candidates = [name]
-    if intended_emotion(generated) is not None and "_" in stem:
-        candidates.append(stem.rsplit("_", 1)[0] + ext)
-    for candidate in candidates:
-        path = os.path.join(reference_dir, candidate)
-        if os.path.isfile(path):
-            return path
-    return None
 
 
 def face_windows(path: str, detector=None, img_size: int = 96,
@@ -67,40 +44,58 @@ def face_windows(path: str, detector=None, img_size: int = 96,
 
 @dataclass
 class EmotionReport:
-    """Window- and video-level results."""
+    """Clip-level results (the headline: a clip's class is the argmax of its windows' mean logits) and
+    window-level results beside them."""
 
-    confusion: np.ndarray = field(default_factory=lambda: np.zeros((6, 6), dtype=np.int64))  # [true, predicted]
-    videos: int = 0
-    videos_correct: int = 0
+    confusion: np.ndarray = field(default_factory=lambda: np.zeros((6, 6), dtype=np.int64))  # windows [true, pred]
+    clip_confusion: np.ndarray = field(default_factory=lambda: np.zeros((6, 6), dtype=np.int64))  # clips
 
     def add(self, label: int, logits: np.ndarray) -> None:
-        """Record one video's window logits (N,6)."""
+        """Record one clip's window logits (N,6)."""
         for pred in logits.argmax(axis=1):
             self.confusion[label, pred] += 1
-        self.videos += 1
-        self.videos_correct += int(logits.mean(axis=0).argmax() == label)
+        self.clip_confusion[label, int(logits.mean(axis=0).argmax())] += 1
+
+    @property
+    def videos(self) -> int:
+        """Clips classified."""
+        return int(self.clip_confusion.sum())
+
+    @property
+    def videos_correct(self) -> int:
+        """Clips whose mean-logit class is the intended emotion."""
+        return int(np.trace(self.clip_confusion))
+
+    @property
+    def clip_accuracy(self) -> float:
+        """EmoAcc, the headline: share of clips classified as the intended emotion."""
+        return self.videos_correct / self.videos if self.videos else float("nan")
 
     @property
     def accuracy(self) -> float:
-        """Share of windows classified as the intended emotion."""
+        """Window-level accuracy: share of 5-frame windows classified as the intended emotion."""
         total = self.confusion.sum()
         return float(np.trace(self.confusion) / total) if total else float("nan")
 
-    def per_emotion(self) -> dict[str, float]:
-        """Window accuracy per intended emotion (NaN where none)."""
+    def per_emotion(self, clips: bool = True) -> dict[str, float]:
+        """Accuracy per intended emotion, of clips (default) or windows (NaN where none)."""
+        matrix = self.clip_confusion if clips else self.confusion
         out = {}
         for i, name in enumerate(EMOTIONS):
-            row = self.confusion[i].sum()
-            out[name] = float(self.confusion[i, i] / row) if row else float("nan")
+            row = matrix[i].sum()
+            out[name] = float(matrix[i, i] / row) if row else float("nan")
         return out
 
     def table(self) -> str:
-        """The summary table with the confusion matrix."""
-        lines = [f"EmoAcc (windows): {self.accuracy:.4f}   videos: {self.videos_correct}/{self.videos} "
-                 f"(mean logits)", "", "intended \\ predicted  " + " ".join(f"{e:>5}" for e in EMOTIONS) + "    acc"]
+        """The summary: clip-level EmoAcc, window-level beside it, and the clip confusion matrix."""
+        lines = [f"EmoAcc (clips, mean logits of each clip's windows): {self.clip_accuracy:.4f} "
+                 f"({self.videos_correct}/{self.videos})   window-level: {self.accuracy:.4f} "
+                 f"({int(np.trace(self.confusion))}/{int(self.confusion.sum())} windows)", "",
+                 "clips: intended \\ predicted  " + " ".join(f"{e:>5}" for e in EMOTIONS) + "  clip acc  window acc"]
+        clips, windows = self.per_emotion(True), self.per_emotion(False)
         for i, name in enumerate(EMOTIONS):
-            acc = self.per_emotion()[name]
-            lines.append(f"{name:>20}  " + " ".join(f"{v:5d}" for v in self.confusion[i]) + f"  {acc:5.3f}")
+            lines.append(f"{name:>29}  " + " ".join(f"{v:5d}" for v in self.clip_confusion[i])
+                         + f"  {clips[name]:8.3f}  {windows[name]:10.3f}")
         return "\n".join(lines)
 
 

@@ -1,8 +1,8 @@
 """Face tracks for sync scoring, as syncnet_python's pipeline builds them for videos in the wild.
 
-Boxes found per frame are linked into tracks (IoU above 0.5 with the track's last box, at most 25 frames
-without a detection); tracks shorter than ``min_track`` frames or with faces smaller than ``min_face_size``
-pixels are dropped; boxes are interpolated over gaps, their centre and size median-filtered (13 frames),
+Every face found in every frame is linked into tracks (IoU above 0.5 with the track's last box, at most 25
+frames without a detection); tracks shorter than ``min_track`` frames or with faces smaller than
+``min_face_size`` pixels are dropped; boxes are interpolated over gaps, their centre and size median-filtered (13 frames),
 and each frame is cropped to a square of side 2 * size * (1 + crop_scale) around the face (padded with grey
 110 at the borders) and resized to 224x224.
 """
@@ -47,34 +47,49 @@ def iou(a: Sequence[float], b: Sequence[float]) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def build_tracks(boxes: Sequence[Optional[Box]], settings: TrackSettings = TrackSettings()) -> list[Track]:
-    """Link per-frame boxes (one face per frame, or None) into tracks."""
-    remaining = {i: b for i, b in enumerate(boxes) if b is not None}
+def track_faces(frame_faces: Sequence[Sequence[Sequence[float]]],
+                settings: TrackSettings = TrackSettings()) -> list[Track]:
+    """syncnet_python's track_shot: link every face of every frame (rows x1 y1 x2 y2 [score]) into tracks.
+
+    Its loop is reproduced as it behaves: a track takes the first free face, then walks the frames taking each
+    face whose IoU with the track's last face is above the threshold, until a frame lies more than
+    ``num_failed_det`` frames after that last face; taking a face from a frame's list skips the face after it in
+    the same pass (the reference removes items from the list it iterates). Tracks of at most ``min_track``
+    faces, or whose interpolated boxes average ``min_face_size`` pixels or less, are dropped.
+    """
+    scene = [[(i, tuple(float(v) for v in face[:4]), k) for k, face in enumerate(faces)]
+             for i, faces in enumerate(frame_faces)]
     tracks: list[Track] = []
-    while remaining:
-        frames: list[int] = []
-        kept: list[Box] = []
-        for i in sorted(remaining):
-            if not frames:
-                frames.append(i)
-                kept.append(remaining[i])
-            elif i - frames[-1] <= settings.num_failed_det:
-                if iou(remaining[i], kept[-1]) > settings.iou_threshold:
-                    frames.append(i)
-                    kept.append(remaining[i])
-            else:
-                break
-        for i in frames:
-            del remaining[i]
-        if len(frames) <= settings.min_track:
+    while True:
+        track: list = []
+        for faces in scene:
+            for face in faces:  # iterates the live list, as the reference does
+                if not track:
+                    track.append(face)
+                    faces.remove(face)
+                elif face[0] - track[-1][0] <= settings.num_failed_det:
+                    if iou(face[1], track[-1][1]) > settings.iou_threshold:
+                        track.append(face)
+                        faces.remove(face)
+                        continue
+                else:
+                    break
+        if not track:
+            return tracks
+        if len(track) <= settings.min_track:
             continue
+        frames = [f[0] for f in track]
+        arr = np.asarray([f[1] for f in track], dtype=np.float64)
         span = np.arange(frames[0], frames[-1] + 1)
-        arr = np.asarray(kept, dtype=np.float64)
         interp = np.stack([np.interp(span, frames, arr[:, k]) for k in range(4)], axis=1)
         size = max(np.mean(interp[:, 2] - interp[:, 0]), np.mean(interp[:, 3] - interp[:, 1]))
         if size > settings.min_face_size:
             tracks.append(Track(span, interp))
-    return tracks
+
+
+def build_tracks(boxes: Sequence[Optional[Box]], settings: TrackSettings = TrackSettings()) -> list[Track]:
+    """Tracks from one box (or None) per frame."""
+    return track_faces([[b] if b is not None else [] for b in boxes], settings)
 
 
 def crop_plan(track: Track, settings: TrackSettings = TrackSettings()) -> np.ndarray:

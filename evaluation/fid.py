@@ -1,4 +1,5 @@
-"""FID between frames of real and generated videos, with pytorch-fid's Inception-v3 (pool3, 2048-d).
+"""FID between real and generated videos, with pytorch-fid's Inception-v3 (pool3, 2048-d), on face crops (the
+region the generator redraws, as the Wav2Lip maintainers advise and EmoGen's README points to) or whole frames.
 
 The FID Inception weights (``pt_inception-2015-12-05-6726825d.pth``) cannot be downloaded here; they are read
 from a path, $EMOGEN_INCEPTION_PATH, or torch's hub cache ($TORCH_HOME/hub/checkpoints), with
@@ -8,9 +9,10 @@ that are not FID.
 from __future__ import annotations
 
 import os
-from typing import Iterable, Optional
+from typing import Iterable, Iterator, Optional
 from unittest import mock
 
+import cv2
 import numpy as np
 import torch
 from tqdm import tqdm
@@ -50,9 +52,31 @@ def build_inception(path: Optional[str] = None, allow_random: bool = False, devi
     return model.to(device).eval()
 
 
+CROP_SIDE = 299  # Inception-v3's input size: face crops of any size are resized to it before batching
+GENERATOR_PADS = (0, 10, 0, 0)  # inference.py's default --pads: the region the generator redraws
+
+
+def face_crops(path: str, detector, max_frames: Optional[int] = None) -> Iterator[np.ndarray]:
+    """The face region the generator works on, per frame with a face: the detector's box padded by inference's
+    default pads (chin), smoothed over 5 frames, clipped; resized to 299x299. Frames without a face are skipped."""
+    from emogen.lipsync import crop_coords
+    from face_detection import detect_video_boxes
+
+    first = next(iter_frames(path, limit=1), None)
+    if first is None:
+        return
+    boxes = detect_video_boxes(iter_frames(path, limit=max_frames), detector)
+    coords = crop_coords(boxes, first.shape[:2], GENERATOR_PADS, nosmooth=False)
+    for frame, c in zip(iter_frames(path, limit=max_frames), coords):
+        if c is not None and c[1] > c[0] and c[3] > c[2]:
+            yield cv2.resize(frame[c[0]:c[1], c[2]:c[3]], (CROP_SIDE, CROP_SIDE), interpolation=cv2.INTER_LINEAR)
+
+
 def video_features(model, videos: Iterable[str], device: str = "cpu", batch_size: int = 32,
-                   max_frames: Optional[int] = None, progress: bool = True, desc: str = "frames") -> np.ndarray:
-    """(N, 2048) pool3 features of every frame (RGB in [0, 1]) of the videos, computed batch by batch."""
+                   max_frames: Optional[int] = None, progress: bool = True, desc: str = "frames",
+                   detector=None) -> np.ndarray:
+    """(N, 2048) pool3 features (RGB in [0, 1]) of every frame of the videos, or with ``detector`` of every face
+    crop (see face_crops), computed batch by batch."""
     feats = []
     bar = tqdm(desc=desc, unit="frame", disable=not progress)
 
@@ -64,7 +88,8 @@ def video_features(model, videos: Iterable[str], device: str = "cpu", batch_size
 
     for path in videos:
         batch: list = []
-        for frame in iter_frames(path, limit=max_frames):
+        frames = face_crops(path, detector, max_frames) if detector is not None else iter_frames(path, limit=max_frames)
+        for frame in frames:
             batch.append(frame)
             if len(batch) == batch_size:
                 flush(batch)

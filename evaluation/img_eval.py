@@ -1,5 +1,7 @@
 """PSNR, SSIM and CPBD between real and generated videos paired by file name (frames paired by index).
 
+<clip>_<EMOTION>.mp4 (what gen_videos_from_filelist.py writes) is paired with <clip>.mp4, as is <clip>.mp4.
+
 Frames are compared in grayscale as the original img_eval.py does; the generated frame is resized to the real
 one when sizes differ. CPBD is the sharpness of the generated frame.
 """
@@ -35,16 +37,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from emogen.errors import UserError
     from emogen.media import iter_frames
     from evaluation.image_metrics import PairMetrics
-    from evaluation.video_lists import collect_videos
+    from evaluation.video_lists import collect_videos, reference_video
 
     generated = collect_videos(args.generated_dir)
     pairs = []
     for path in generated:
-        real = os.path.join(args.real_dir, os.path.relpath(path, args.generated_dir))
-        if os.path.isfile(real):
+        real = reference_video(path, args.real_dir, os.path.dirname(os.path.relpath(path, args.generated_dir)))
+        if real is not None:
             pairs.append((real, path))
     if not pairs:
-        raise UserError(f"no generated video in {args.generated_dir} has a same-named real video in {args.real_dir}")
+        raise UserError(f"no generated video in {args.generated_dir} has a real video in {args.real_dir} with the "
+                        "same name or the name without its _<EMOTION> suffix")
     total = PairMetrics()
     rows = []
     for real, gen in tqdm(pairs, desc="PSNR/SSIM/CPBD", unit="video", disable=args.no_progress):

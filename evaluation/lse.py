@@ -16,7 +16,7 @@ import numpy as np
 import python_speech_features
 import torch
 
-from .syncnet_eval import SyncNetEval
+from models.syncnet_eval import SyncNetEval
 
 VSHIFT = 15
 LIP_SIZE = 224

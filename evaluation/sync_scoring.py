@@ -10,9 +10,9 @@ from scipy.io import wavfile
 
 from emogen.media import extract_audio, input_arg, iter_frames, run_ffmpeg, video_fps
 
-from .face_tracks import TrackSettings, build_tracks, crop_face, crop_plan
+from .face_tracks import TrackSettings, crop_face, crop_plan, track_faces
 from .lse import SyncScore, embeddings, lip_frames, score_clip, score_embeddings
-from .syncnet_eval import SyncNetEval
+from models.syncnet_eval import SyncNetEval
 
 SAMPLES_PER_FRAME = 640  # 16 kHz at 25 fps
 
@@ -41,8 +41,6 @@ def _as_25fps(path: str, workdir: str) -> str:
 def score_video(path: str, model: SyncNetEval, detector=None, settings: TrackSettings = TrackSettings(),
                 whole_frame: bool = False, device: str = "cpu") -> list[TrackScore]:
     """Scores of every face track of a video (one entry for the whole frame with ``whole_frame``)."""
-    from face_detection import DetectionSettings, detect_video_boxes
-
     name = os.path.basename(path)
     with tempfile.TemporaryDirectory(prefix="emogen-lse-") as workdir:
         video = _as_25fps(path, workdir)
@@ -52,9 +50,11 @@ def score_video(path: str, model: SyncNetEval, detector=None, settings: TrackSet
         if whole_frame:
             frames = list(iter_frames(video))
             return [TrackScore(name, 0, 0, len(frames) - 1, score_clip(model, frames, samples, device=device))]
-        boxes = detect_video_boxes(iter_frames(video), detector, DetectionSettings(batch_size=8))
+        frame_faces = []
+        for frame in iter_frames(video):  # every face of every frame, as the reference tracks them
+            frame_faces.append([tuple(row[:4]) for row in detector.detect_from_image(frame)])
         results = []
-        for t, track in enumerate(build_tracks(boxes, settings)):
+        for t, track in enumerate(track_faces(frame_faces, settings)):
             plan = crop_plan(track, settings)
             first, last = int(track.frames[0]), int(track.frames[-1])
             crops = []
@@ -70,3 +70,8 @@ def score_video(path: str, model: SyncNetEval, detector=None, settings: TrackSet
 def main_track(scores: list[TrackScore]) -> Optional[TrackScore]:
     """The track with the most scored windows (the main speaker)."""
     return max(scores, key=lambda s: s.score.windows) if scores else None
+
+
+def average(scores: list[TrackScore]) -> tuple[float, float]:
+    """Mean LSE-D and LSE-C of a list of scores."""
+    return (sum(s.score.dist for s in scores) / len(scores), sum(s.score.conf for s in scores) / len(scores))

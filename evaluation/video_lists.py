@@ -5,6 +5,7 @@ import argparse
 import os
 from typing import Optional
 
+from emogen import EMOTIONS
 from emogen.errors import UserError
 from emogen.fps_conversion import find_videos
 
@@ -38,3 +39,28 @@ def collect_videos(folder: Optional[str], filelist: Optional[str] = None) -> lis
     if not videos:
         raise UserError(f"no videos in {folder}")
     return videos
+
+
+def intended_emotion(path: str) -> Optional[int]:
+    """The emotion a video was generated for: the last ANG/DIS/FEA/HAP/NEU/SAD field of its name."""
+    fields = os.path.splitext(os.path.basename(path))[0].split("_")
+    for token in reversed(fields):
+        if token.upper() in EMOTIONS:
+            return EMOTIONS.index(token.upper())
+    return None
+
+
+def reference_video(generated: str, reference_dir: str, relative: Optional[str] = None) -> Optional[str]:
+    """The source video of a generated one in ``reference_dir``: the same name, or the name without its
+    _<EMOTION> suffix (what gen_videos_from_filelist.py writes), under the same ``relative`` sub-folder."""
+    name = os.path.basename(generated)
+    reference_dir = os.path.join(reference_dir, relative) if relative else reference_dir
+    stem, ext = os.path.splitext(name)
+    candidates = [name]
+    if intended_emotion(generated) is not None and "_" in stem:
+        candidates.append(stem.rsplit("_", 1)[0] + ext)
+    for candidate in candidates:
+        path = os.path.join(reference_dir, candidate)
+        if os.path.isfile(path):
+            return path
+    return None

@@ -5,7 +5,8 @@ import torch
 
 from emogen.errors import run_cli
 from evaluation import emotion_accuracy
-from evaluation.emotion_scoring import EmotionReport, classify, face_windows, intended_emotion
+from evaluation.emotion_scoring import EmotionReport, classify, face_windows
+from evaluation.video_lists import intended_emotion
 from models.emo_disc import DISCEMO
 from shared_data import seeded_state_dict
 
@@ -20,9 +21,14 @@ def test_report_counts():
     report = EmotionReport()
     report.add(3, np.eye(6)[[3, 3, 0]])
     report.add(5, np.eye(6)[[5, 5, 1]])
-    assert report.accuracy == 4 / 6 and report.videos_correct == 2
-    assert report.per_emotion()["HAP"] == 2 / 3 and np.isnan(report.per_emotion()["ANG"])
-    assert report.confusion[3, 0] == 1 and "EmoAcc (windows): 0.6667" in report.table()
+    report.add(4, np.eye(6)[[0, 0, 4]])
+    assert report.accuracy == 5 / 9 and report.videos_correct == 2 and report.clip_accuracy == 2 / 3
+    assert report.per_emotion(clips=False)["HAP"] == 2 / 3 and np.isnan(report.per_emotion()["ANG"])
+    assert report.per_emotion()["HAP"] == 1.0 and report.per_emotion()["NEU"] == 0.0
+    assert report.confusion[3, 0] == 1 and report.clip_confusion[4, 0] == 1
+    table = report.table()
+    assert table.startswith("EmoAcc (clips, mean logits of each clip's windows): 0.6667 (2/3)")
+    assert "window-level: 0.5556 (5/9 windows)" in table
 
 
 def test_emotion_accuracy_with_seeded_discriminator(shared, tmp_path, capsys):
@@ -47,5 +53,6 @@ def test_emotion_accuracy_with_seeded_discriminator(shared, tmp_path, capsys):
                                            "--face_detector", "opencv", "--no_progress"])
     assert code == 0
     out = capsys.readouterr().out
-    assert f"EmoAcc (windows): {expected.accuracy:.4f}" in out
+    assert f"EmoAcc (clips, mean logits of each clip's windows): {expected.clip_accuracy:.4f}" in out
+    assert f"window-level: {expected.accuracy:.4f}" in out
     assert expected.confusion.sum() == 10

@@ -3,7 +3,8 @@ import pytest
 
 from emogen.errors import UserError, run_cli
 from evaluation import calculate_fid
-from evaluation.fid import build_inception, frechet_distance, video_features
+from evaluation.fid import build_inception, face_crops, frechet_distance, video_features
+from face_detection import create_detector
 
 
 def test_frechet_distance_of_gaussians():
@@ -33,8 +34,23 @@ def test_random_inception_features_and_script(shared, tmp_path, monkeypatch, cap
     assert frechet_distance(feats, feats * 1.5) / scale > 0.05
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "v.mp4").write_bytes((shared / "data/video/face5.mp4").read_bytes())
-    assert run_cli(calculate_fid.main, ["--real_dir", str(tmp_path / "a"), "--generated_dir", str(tmp_path / "a"),
-                                        "--max_frames", "4", "--random_inception", "--no_progress"]) == 0
-    out = capsys.readouterr().out
-    [line] = [ln for ln in out.splitlines() if ln.startswith("FID ")]
-    assert np.isfinite(float(line.split()[1])) and "4 real frames from 1 videos" in line
+    (tmp_path / "a" / "w.mp4").write_bytes((shared / "data/video/face6.mp4").read_bytes())
+    (tmp_path / "g").mkdir()
+    (tmp_path / "g" / "v_HAP.mp4").write_bytes((shared / "data/video/face5.mp4").read_bytes())
+    (tmp_path / "test.txt").write_text("v\n")
+    base = ["--real_dir", str(tmp_path / "a"), "--generated_dir", str(tmp_path / "g"), "--max_frames", "4",
+            "--random_inception", "--face_detector", "dlib", "--no_progress"]
+    results = {}
+    for name, extra in (("crops", []), ("whole", ["--whole_frame"]), ("listed", ["--filelist", str(tmp_path / "test.txt")])):
+        assert run_cli(calculate_fid.main, base + extra) == 0
+        [line] = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("FID ")]
+        results[name] = line
+    assert "8 real face crops from 2 videos, 4 generated face crops from 1 videos" in results["crops"]
+    assert "8 real frames from 2 videos" in results["whole"]
+    # The real set restricted to the filelist is the generated clip's own source: a (near) zero distance,
+    # where the whole folder (another speaker too) is not; crops and whole frames differ.
+    fid = {k: float(v.split()[1]) for k, v in results.items()}
+    assert "4 real face crops from 1 videos" in results["listed"]
+    assert abs(fid["listed"]) < 1e-3 * abs(fid["crops"]) and fid["crops"] != fid["whole"]
+    crop = next(face_crops(str(shared / "data/video/face5.mp4"), create_detector("dlib"), 1))
+    assert crop.shape == (299, 299, 3)

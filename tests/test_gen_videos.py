@@ -27,3 +27,12 @@ def test_generates_each_emotion_once_and_resumes(shared, tmp_path, capsys):
     assert len(list((tmp_path / "cache").iterdir())) == 1  # one detection pass for both emotions
     assert run_cli(gen_videos_from_filelist.main, argv) == 0
     assert "generated 0, skipped 2" in capsys.readouterr().out
+    # The README recipe goes on: img_eval pairs <clip>_<EMOTION>.mp4 with the real <clip>.mp4.
+    from evaluation import img_eval
+
+    assert run_cli(img_eval.main, ["--real_dir", str(root), "--generated_dir", str(tmp_path / "out"),
+                                   "--max_frames", "3", "--no_progress"]) == 0
+    out = capsys.readouterr().out
+    assert "1001_DFA_ANG_XX_HAP.mp4" in out and "1001_DFA_ANG_XX_SAD.mp4" in out
+    rows = [ln.split() for ln in out.splitlines() if ln.startswith("1001_DFA_ANG_XX_")]
+    assert len(rows) == 2 and all(r[1] == "3" and 5 < float(r[2]) < 60 for r in rows)
