@@ -68,6 +68,9 @@ class InferenceOptions:
     encoder: str = "auto"     # auto (h264_nvenc on CUDA when ffmpeg has it, else libx264), libx264, h264_nvenc
     progress: bool = True
     on_progress: Optional[Callable[[str, int, int], None]] = None  # (stage, done, total), e.g. for a web page
+    live: bool = False        # fragmented MP4 that can be played while it is written (the web page streams it)
+    on_output: Optional[Callable[[str, str], None]] = None  # (emotion, file being written) once encoding starts
+    max_seconds: Optional[float] = None  # refuse speech longer than this, measured on the decoded audio
 
 
 @dataclass
@@ -298,6 +301,8 @@ def run_inference(opts: InferenceOptions, model: Optional[Wav2Lip] = None) -> li
     with tempfile.TemporaryDirectory(prefix="emogen-") as workdir:
         t = time.perf_counter()
         mel, duration = load_audio_mel(opts.audio, workdir)
+        if opts.max_seconds is not None and duration > opts.max_seconds:
+            raise UserError(f"the voice lasts {duration:.1f} s; the limit is {opts.max_seconds:g} s")
         source = FaceSource(opts)
         starts = mel_chunk_starts(mel.shape[1], source.fps)
         timings["audio"] = time.perf_counter() - t
@@ -309,8 +314,10 @@ def run_inference(opts: InferenceOptions, model: Optional[Wav2Lip] = None) -> li
                 for emotion in emotions:
                     tmp = stack.enter_context(atomic_path(outfiles[emotion], suffix=".mp4"))
                     writer = VideoWriter(tmp, source.width, source.height, source.fps, audio_path=opts.audio,
-                                         encoder=encoder)
+                                         encoder=encoder, fragmented=opts.live)
                     outputs.append(RenderOutput(emotion, outfiles[emotion], writer, one_hot_tensor(emotion)))
+                    if opts.on_output:
+                        opts.on_output(emotion, tmp)
                 batches = make_batches(source.cycle(len(coords), len(starts)), coords, source.static, mel, starts,
                                        hparams.img_size, settings)
                 render(model, batches, outputs, len(starts), settings, timings, started)

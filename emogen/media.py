@@ -180,15 +180,20 @@ class VideoWriter:
     """Streams BGR frames into ffmpeg (H.264 in mp4) and muxes an audio file in; no intermediate video file."""
 
     def __init__(self, path: str, width: int, height: int, fps: float, audio_path: Optional[str] = None,
-                 crf: int = 18, preset: str = "veryfast", encoder: str = "libx264") -> None:
+                 crf: int = 18, preset: str = "veryfast", encoder: str = "libx264", fragmented: bool = False) -> None:
         self.path, self.width, self.height = path, width, height
         cmd = [require_tool("ffmpeg"), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
                "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{width}x{height}", "-r", f"{fps:.6f}", "-i", "pipe:0"]
         if audio_path:
             cmd += ["-i", input_arg(audio_path), "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", "160k"]
         # H.264 in yuv420p needs even sides; pad by at most one pixel rather than failing on odd crops.
+        # fragmented: a keyframe and a self-contained fragment every second, so a player can start on the first
+        # fragments while the rest is still being written (the web page streams them); otherwise one moov at the
+        # front (faststart) for ordinary files.
+        layout = ["-g", str(max(1, round(fps))), "-movflags", "+frag_keyframe+empty_moov+default_base_moof"] \
+            if fragmented else ["-movflags", "+faststart"]
         cmd += ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", *encoder_args(encoder, crf, preset),
-                "-pix_fmt", "yuv420p", "-movflags", "+faststart", "-f", "mp4", input_arg(path)]
+                "-pix_fmt", "yuv420p", *layout, "-f", "mp4", input_arg(path)]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.frames = 0
 

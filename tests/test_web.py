@@ -1,11 +1,13 @@
 import io
 import os
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
 
 import cv2
+import numpy as np
 import pytest
 import torch
 from werkzeug.serving import make_server
@@ -25,6 +27,7 @@ def web_media(shared, tmp_path_factory):
     run = lambda *a: subprocess.run(["ffmpeg", "-loglevel", "error", "-y", *a], check=True)  # noqa: E731
     run("-i", str(shared / "data/video/face3.mp4"), "-t", "1.2", str(d / "face.mp4"))
     run("-i", str(shared / "data/audio/speech_en_16k.wav"), "-t", "1.6", str(d / "speech.wav"))
+    run("-i", str(shared / "data/audio/speech_en_16k.wav"), "-t", "4", str(d / "speech4.wav"))
     (d / "notes.mp4").write_text("this is not a video")
     ckpt = d / "emogen.pth"
     torch.save({"state_dict": {"module." + k: v for k, v in seeded_state_dict("emogen_generator").items()}}, ckpt)
@@ -38,6 +41,7 @@ def server(web_media):
     os.makedirs(cfg.work_root)
     app = create_app(cfg)
     srv = make_server("127.0.0.1", 0, app, threaded=True)
+    app.config.update(EMOGEN_HOST="127.0.0.1", EMOGEN_PORT=srv.server_port)
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{srv.server_port}", app
@@ -52,7 +56,7 @@ def page(server):
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
             "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+            "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"])
         page = browser.new_page(viewport={"width": 1100, "height": 900})
         yield page
         browser.close()
@@ -68,25 +72,61 @@ def count_frames(data: bytes, tmp_path) -> tuple[int, set]:
     return frames, {s["codec_type"] for s in probe(str(path))["streams"]}
 
 
+def choose_emotions(page, *emotions):
+    for box in page.query_selector_all("#emotions input"):
+        box.set_checked(box.get_attribute("value") in emotions)
+
+
 def test_generate_in_the_browser_then_hit_the_detection_cache(server, page, web_media, tmp_path):
     url, _ = server
     page.goto(url)
     page.set_input_files("#face", str(web_media / "face.mp4"))
     page.set_input_files("#audio", str(web_media / "speech.wav"))
-    page.select_option("#emotion", "HAP")
+    page.wait_for_function("document.querySelector('#face_info').textContent.includes('590x590')")
+    page.wait_for_function("document.querySelector('#audio_info').textContent.includes('1.6 s')")
+    assert "Happy" in page.inner_text("#emotions") and "HAP" in page.inner_text("#emotions")
+    choose_emotions(page, "HAP")
     page.click("#generate")
-    video = page.wait_for_selector("video[data-emotion=HAP]", timeout=180_000)
+    page.wait_for_function("document.querySelector('#status').textContent.startsWith('done')", timeout=180_000)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "web_result.png"), full_page=True)
     assert "timings:" in page.inner_text("#timings") and "generate HAP" in page.inner_text("#timings")
-    data = urllib.request.urlopen(url + video.get_attribute("src")).read()
+    link = page.wait_for_selector("figure[data-emotion=HAP] a.download:not([hidden])")
+    data = urllib.request.urlopen(url + link.get_attribute("href")).read()
     frames, kinds = count_frames(data, tmp_path)
     assert frames == 37 and kinds == {"video", "audio"}  # 1.6 s of speech -> 37 frames
+    assert page.evaluate("document.querySelector('video[data-emotion=HAP]').duration") > 1.4  # the whole stream
 
-    page.select_option("#emotion", "SAD")
+    choose_emotions(page, "SAD")
     page.click("#generate")
-    page.wait_for_selector("video[data-emotion=SAD]", timeout=180_000)
+    page.wait_for_function("document.querySelector('#status').textContent.startsWith('done')", timeout=180_000)
     assert "face detection: from cache" in page.inner_text("#status")
+
+
+def test_playback_starts_while_generating(server, page, web_media):
+    """With face detection cached, the first emotion plays before the job is done, and each emotion's player
+    appears when that emotion starts, before the last one finishes."""
+    url, _ = server
+    page.goto(url)
+    page.set_input_files("#face", str(web_media / "face.mp4"))
+    page.set_input_files("#audio", str(web_media / "speech4.wav"))
+    choose_emotions(page, "ANG", "DIS", "FEA", "HAP", "NEU", "SAD")
+    page.screenshot(path=str(ARTIFACTS / "web_start.png"), full_page=True)
+    page.click("#generate")
+    page.wait_for_function(
+        "(() => { const v = document.querySelector('video[data-emotion=ANG]');"
+        " return v && v.currentTime > 0 && !document.querySelector('#status').textContent.startsWith('done'); })()",
+        timeout=180_000)
+    page.screenshot(path=str(ARTIFACTS / "web_during.png"), full_page=True)
+    order = page.eval_on_selector_all("#results figure", "figs => figs.map(f => f.dataset.emotion)")
+    assert order == ["ANG", "DIS", "FEA", "HAP", "NEU", "SAD"][:len(order)]
+    page.wait_for_function(
+        "(() => { const figs = document.querySelectorAll('#results figure');"
+        " return figs.length === 6 && figs[5].classList.contains('generating'); })()", timeout=300_000)
+    page.wait_for_function("document.querySelector('#status').textContent.startsWith('done')", timeout=300_000)
+    page.screenshot(path=str(ARTIFACTS / "web_after.png"), full_page=True)
+    assert page.eval_on_selector_all("a.download:not([hidden])", "links => links.length") == 6
+    assert page.evaluate("document.querySelectorAll('figure.generating').length") == 0
 
 
 def test_rejected_uploads_show_a_message(server, page, shared, web_media):
@@ -98,8 +138,9 @@ def test_rejected_uploads_show_a_message(server, page, shared, web_media):
     page.wait_for_selector("#message:not([hidden])", timeout=30_000)
     assert "upload too large: the limit is 2 MB" in page.inner_text("#message")
     page.set_input_files("#face", str(web_media / "notes.mp4"))
+    page.wait_for_selector("#face_error:not([hidden])", timeout=30_000)  # the preview already fails
     page.click("#generate")
-    page.wait_for_function("document.querySelector('#message').textContent.includes('not a media file')",
+    page.wait_for_function("document.querySelector('#face_error').textContent.includes('not a media file')",
                            timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "web_rejected.png"))
 
@@ -124,6 +165,7 @@ def test_examples_all_emotions_and_no_path_from_the_user(server, web_media):
         resp = client.post("/api/jobs", data={"emotion": "all", "face_example": "example face (video)",
                                               "audio": (io.BytesIO(audio.read()), "my voice.wav")})
     assert resp.status_code == 202
+    assert resp.status_code == 202
     job_id = resp.get_json()["id"]
     for _ in range(600):
         status = client.get(f"/api/jobs/{job_id}").get_json()
@@ -133,6 +175,9 @@ def test_examples_all_emotions_and_no_path_from_the_user(server, web_media):
     assert status["state"] == "done", status
     assert sorted(status["results"]) == ["ANG", "DIS", "FEA", "HAP", "NEU", "SAD"]
     assert client.get(status["results"]["NEU"]).status_code == 200
+    assert status["started"] == status["finished"] == ["ANG", "DIS", "FEA", "HAP", "NEU", "SAD"]
+    live = client.get(status["live"]["SAD"])
+    assert live.status_code == 200 and live.data == client.get(status["results"]["SAD"]).data  # whole stream
     assert client.get(f"/api/jobs/{job_id}/XYZ.mp4").status_code == 404
 
 
@@ -154,5 +199,181 @@ def test_queue_positions_and_cleanup(tmp_path):
     queue.cleanup(now=time.time() + 61)
     assert queue.get(jobs[0].id) is None and not os.path.exists(jobs[0].folder)
     assert parse_emotions("all") == ["ANG", "DIS", "FEA", "HAP", "NEU", "SAD"]
-    with pytest.raises(ValueError):
-        parse_emotions("JOY")
+    assert parse_emotions(["SAD", "hap"]) == ["HAP", "SAD"] and parse_emotions("SAD,ANG") == ["ANG", "SAD"]
+    for bad in ("JOY", [], ["../x"]):
+        with pytest.raises(ValueError):
+            parse_emotions(bad)
+
+
+def wait_done(client, job_id, limit=600):
+    for _ in range(limit):
+        status = client.get(f"/api/jobs/{job_id}").get_json()
+        if status["state"] in ("done", "error"):
+            return status
+        time.sleep(0.2)
+    raise AssertionError(status)
+
+
+def job_folders(root):
+    return sorted(p for p in os.listdir(root) if not p.startswith("."))
+
+
+def test_limits_hold(server, web_media, shared, tmp_path):
+    url, app = server
+    client = app.test_client()
+    root = str(web_media / "work")
+    before = job_folders(root)
+    # (a) a voice whose container declares no duration (as browser recordings do: simulated by hiding the
+    # header's duration from the upload check) is measured on the decoded audio.
+    import emogen.web.server as web_server
+
+    stream = tmp_path / "long.webm"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-stream_loop", "3", "-i",
+                    str(shared / "data/audio/speech_en_16k.wav"), "-t", "30", "-c:a", "libopus", str(stream)],
+                   check=True)
+
+    def no_duration(path):
+        info = probe(path)
+        info["format"].pop("duration", None)
+        return info
+
+    web_server.probe, real_probe = no_duration, web_server.probe
+    try:
+        resp = client.post("/api/jobs", data={"emotion": "HAP", "face_example": "example face (video)",
+                                              "audio": (open(stream, "rb"), "long.webm")})
+    finally:
+        web_server.probe = real_probe
+    assert resp.status_code == 202
+    status = wait_done(client, resp.get_json()["id"])
+    assert status["state"] == "error" and "the voice lasts 30.0 s; the limit is 20 s" in status["error"]
+    # (b) a huge image is refused from its header, before it is decoded.
+    big = tmp_path / "big.jpg"
+    cv2.imwrite(str(big), np.zeros((4000, 4000, 3), np.uint8))
+    resp = client.post("/api/jobs", data={"emotion": "HAP", "face": (open(big, "rb"), "big.jpg"),
+                                          "audio_example": "example speech (English)"})
+    assert resp.status_code == 400 and resp.get_json()["field"] == "face"
+    assert "4000x4000 pixels; the limit is 8.3 megapixels" in resp.get_json()["error"]
+    # (d) a refused oversized upload leaves no folder; an oversized form field is named as such.
+    resp = client.post("/api/jobs", data={"emotion": "HAP", "face": (io.BytesIO(b"0" * 3_000_000), "f.mp4")})
+    assert resp.status_code == 413 and "upload too large: the limit is 2 MB" in resp.get_json()["error"]
+    resp = client.post("/api/jobs", data={"emotion": "HAP", "note": "x" * 600_000})
+    assert resp.status_code == 413 and resp.get_json()["error"] == "a form field is too large"
+    # Empty, non-media and hostile-named uploads: refused next to their input, nothing written outside.
+    for name, payload, text in (("$(touch PWNED).wav", b"", "empty"), ("../../evil.wav", b"RIFF junk", "not a media"),
+                                ("voice.exe", b"MZ", "must be one of")):
+        resp = client.post("/api/jobs", data={"emotion": "HAP", "face_example": "example face (video)",
+                                              "audio": (io.BytesIO(payload), name)})
+        assert resp.status_code == 400 and resp.get_json()["field"] == "audio" and text in resp.get_json()["error"]
+    assert len(job_folders(root)) == len(before) + 1  # only the accepted job (a) has a folder
+    assert not (web_media / "evil.wav").exists() and not list(web_media.rglob("PWNED"))
+
+
+def test_hostile_requests(server, web_media):
+    url, app = server
+    client = app.test_client()
+    host = url.split("//")[1]
+    ok = client.post("/api/jobs", data={"emotion": "HAP", "face_example": "example face (video)",
+                                        "audio_example": "example speech (English)"}, headers={"Host": host})
+    job_id = ok.get_json()["id"]
+    assert len(job_id) >= 16  # 96 random bits, not guessable
+    # (f) another Host (DNS rebinding) or a cross-site post is refused.
+    assert client.get("/", headers={"Host": "evil.example:80"}).status_code == 403
+    assert client.post("/api/jobs", data={"emotion": "HAP"}, headers={"Host": host,
+                                                                       "Origin": "http://evil.example"}).status_code == 403
+    assert client.post("/api/jobs", data={"emotion": "HAP"},
+                       headers={"Host": host, "Sec-Fetch-Site": "cross-site"}).status_code == 403
+    # Path traversal in every URL part that names a job, an emotion, a file or an example.
+    for path in ("/api/jobs/..%2F..%2Fetc%2Fpasswd", f"/api/jobs/{job_id}/..%2Fface.mp4",
+                 f"/api/jobs/{job_id}/../../app.py", f"/api/jobs/{job_id}/HAP%2F..%2F..%2Fx/live",
+                 "/api/jobs/..%2F/HAP.mp4", "/static/..%2Fserver.py", "/api/examples/face/-1",
+                 "/api/examples/..%2F..%2Fapp.py/0", "/api/examples/face/7"):
+        assert client.get(path, headers={"Host": host}, follow_redirects=True).status_code in (403, 404), path
+    assert client.get("/api/jobs/", headers={"Host": host}).status_code == 404  # no listing of others' jobs
+    # Methods other than the ones the page uses.
+    assert client.put("/api/jobs", headers={"Host": host}).status_code == 405
+    assert client.delete(f"/api/jobs/{job_id}", headers={"Host": host}).status_code == 405
+    assert client.post("/", headers={"Host": host}).status_code == 405
+    wait_done(client, job_id)
+
+
+def test_burst_is_queued_with_caps_and_the_page_stays_fast(web_media, tmp_path):
+    cfg = WebConfig(str(web_media / "emogen.pth"), device="cpu", face_detector="opencv", max_seconds=20,
+                    cache_dir=str(web_media / "cache"), work_root=str(tmp_path / "work"), max_queued=20,
+                    max_per_client=25)
+    app = create_app(cfg)
+    client = app.test_client()
+    queue = app.extensions["emogen_queue"]
+    gate = threading.Event()
+    queue.run = lambda job: gate.wait(30)  # hold the worker so the burst stays queued
+    codes = []
+    for _ in range(22):
+        codes.append(client.post("/api/jobs", data={"emotion": "HAP", "face_example": "example face (video)",
+                                                    "audio_example": "example speech (English)"}).status_code)
+    assert codes[:21] == [202] * 21 and codes[21] == 429  # one running + 20 waiting, then refused
+    start = time.perf_counter()
+    assert client.get("/").status_code == 200
+    print(f"GET / with 21 jobs queued: {1000 * (time.perf_counter() - start):.1f} ms")
+    gate.set()
+    queue.shutdown()
+    assert job_folders(tmp_path / "work") == []  # shutdown removes every job's files
+
+
+def test_per_client_cap_timer_cleanup_and_shutdown(tmp_path):
+    gate = threading.Event()
+    queue = JobQueue(lambda job: gate.wait(10), str(tmp_path), keep_seconds=0.2, max_queued=5, max_per_client=2,
+                     clean_every=0.1)
+    first = Job(*queue.new_folder(), "f", "a", ["HAP"], client="1.2.3.4")
+    queue.submit(first)
+    queue.check_room("1.2.3.4")
+    queue.submit(Job(*queue.new_folder(), "f", "a", ["HAP"], client="1.2.3.4"))
+    with pytest.raises(Exception, match="already have 2 requests"):
+        queue.check_room("1.2.3.4")
+    queue.check_room("5.6.7.8")
+    gate.set()
+    for _ in range(100):  # finished jobs are cleaned on the timer, not only when the worker is idle
+        if not os.path.exists(first.folder):
+            break
+        time.sleep(0.05)
+    assert queue.get(first.id) is None and not os.path.exists(first.folder)
+    queue.shutdown()
+
+
+def test_sigterm_removes_every_job_folder(web_media, tmp_path):
+    import signal
+    import socket
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, str(REPO_ROOT / "app.py"), "--checkpoint_path",
+                             str(web_media / "emogen.pth"), "--port", str(port), "--device", "cpu",
+                             "--face_detector", "opencv", "--detection_cache_dir", str(tmp_path / "cache")],
+                            env=dict(os.environ, TMPDIR=str(tmp)), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/config", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        boundary = "b0undary"
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"emotion\"\r\n\r\nall\r\n"
+                f"--{boundary}\r\nContent-Disposition: form-data; name=\"face_example\"\r\n\r\n"
+                f"example face (video)\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"audio\"; "
+                f"filename=\"v.wav\"\r\nContent-Type: audio/wav\r\n\r\n").encode() + \
+            (web_media / "speech.wav").read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/api/jobs", data=body, method="POST", headers={
+            "Content-Type": f"multipart/form-data; boundary={boundary}"})
+        assert urllib.request.urlopen(req).status == 202
+        [root] = [p for p in tmp.iterdir() if p.name.startswith("emogen-web-")]
+        assert any(root.iterdir())  # the upload is there while the job runs
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 130
+    finally:
+        proc.kill()
+    assert not root.exists()
+    assert list(tmp.iterdir()) == []  # nor the running job's temporary files (the decoded voice)

@@ -1,4 +1,9 @@
-"""Generation jobs for the web interface: one worker runs them one at a time, others wait in a visible queue."""
+"""Generation jobs for the web interface: one worker runs them one at a time, others wait in a visible queue.
+
+Bounded: at most ``max_queued`` jobs wait in all and ``max_per_client`` per client address; finished jobs are
+forgotten (and their private folders deleted) ``keep_seconds`` after they were created, by a cleaner thread
+that runs whether or not the worker is busy; ``shutdown`` deletes every job folder.
+"""
 from __future__ import annotations
 
 import os
@@ -24,40 +29,68 @@ class Job:
     face: str
     audio: str
     emotions: list[str]
+    client: str = ""
     created: float = field(default_factory=time.time)
     state: str = "queued"  # queued | running | done | error
     stage: str = ""
     done: int = 0
     total: int = 0
     error: str = ""
-    outputs: dict = field(default_factory=dict)  # emotion -> file path
+    started: list = field(default_factory=list)     # emotions whose video has begun, in generation order
+    finished: list = field(default_factory=list)    # emotions whose video is complete
+    live: dict = field(default_factory=dict)        # emotion -> file being written (fragmented MP4)
+    outputs: dict = field(default_factory=dict)     # emotion -> finished file
     timings: dict = field(default_factory=dict)
     detection_cached: bool = False
 
 
-class JobQueue:
-    """FIFO of jobs with a single worker thread; finished job folders are removed after ``keep_seconds``."""
+class QueueFull(Exception):
+    """A submission refused because too many jobs wait (message for the page)."""
 
-    def __init__(self, run: Callable[[Job], None], root: Optional[str] = None, keep_seconds: float = 1800) -> None:
+
+class Cancelled(Exception):
+    """Raised inside a running job when the server shuts down, so the job unwinds and cleans up after itself."""
+
+
+class JobQueue:
+    """FIFO of jobs with a single worker thread and a cleaner thread."""
+
+    def __init__(self, run: Callable[[Job], None], root: Optional[str] = None, keep_seconds: float = 1800,
+                 max_queued: int = 20, max_per_client: int = 3, clean_every: float = 30.0) -> None:
+        self.owns_root = root is None
         self.root = root or tempfile.mkdtemp(prefix="emogen-web-")
+        os.makedirs(self.root, exist_ok=True)
         os.chmod(self.root, 0o700)
         self.run = run
-        self.keep_seconds = keep_seconds
+        self.keep_seconds, self.max_queued, self.max_per_client = keep_seconds, max_queued, max_per_client
         self.jobs: "OrderedDict[str, Job]" = OrderedDict()
         self.lock = threading.Lock()
         self.wakeup = threading.Condition(self.lock)
+        self.stopping = threading.Event()
         self.worker = threading.Thread(target=self._work, name="emogen-worker", daemon=True)
+        self.cleaner = threading.Thread(target=self._clean, args=(clean_every,), name="emogen-cleaner", daemon=True)
         self.worker.start()
+        self.cleaner.start()
 
     def new_folder(self) -> tuple[str, str]:
-        """A fresh job id and its private folder (mode 700)."""
+        """A fresh, unguessable job id (96 random bits) and its private folder (mode 700)."""
         job_id = secrets.token_urlsafe(12)
         folder = os.path.join(self.root, job_id)
         os.makedirs(folder, mode=0o700)
         return job_id, folder
 
+    def check_room(self, client: str) -> None:
+        """Raise QueueFull when no more jobs may wait, in all or for this client."""
+        with self.lock:
+            waiting = [j for j in self.jobs.values() if j.state in ("queued", "running")]
+            if len([j for j in waiting if j.state == "queued"]) >= self.max_queued:
+                raise QueueFull(f"the queue is full ({self.max_queued} requests waiting); try again in a minute")
+            if sum(1 for j in waiting if j.client == client) >= self.max_per_client:
+                raise QueueFull(f"you already have {self.max_per_client} requests waiting or running; wait for "
+                                "one to finish")
+
     def submit(self, job: Job) -> None:
-        """Queue a job."""
+        """Queue a job (check_room first)."""
         with self.wakeup:
             self.jobs[job.id] = job
             self.wakeup.notify()
@@ -85,13 +118,14 @@ class JobQueue:
         return None
 
     def _work(self) -> None:
-        while True:
+        while not self.stopping.is_set():
             with self.wakeup:
                 job = self._next()
-                while job is None:
-                    self.wakeup.wait(timeout=30)
-                    self.cleanup_locked()
+                while job is None and not self.stopping.is_set():
+                    self.wakeup.wait(timeout=1.0)
                     job = self._next()
+                if job is None:
+                    return
                 job.state = "running"
             try:
                 self.run(job)
@@ -100,25 +134,52 @@ class JobQueue:
                 job.error = one_line(exc)
                 job.state = "error"
 
-    def cleanup_locked(self, now: Optional[float] = None) -> None:
-        """Forget finished jobs older than keep_seconds and delete their folders (lock held)."""
-        now = time.time() if now is None else now
-        for job_id, job in list(self.jobs.items()):
-            if job.state in ("done", "error") and now - job.created > self.keep_seconds:
-                shutil.rmtree(job.folder, ignore_errors=True)
-                del self.jobs[job_id]
+    def _clean(self, every: float) -> None:
+        while not self.stopping.wait(every):
+            self.cleanup()
 
     def cleanup(self, now: Optional[float] = None) -> None:
-        """Public, locking version of the clean-up."""
+        """Forget finished jobs older than keep_seconds and delete their folders."""
+        now = time.time() if now is None else now
         with self.lock:
-            self.cleanup_locked(now)
+            for job_id, job in list(self.jobs.items()):
+                if job.state in ("done", "error") and now - job.created > self.keep_seconds:
+                    shutil.rmtree(job.folder, ignore_errors=True)
+                    del self.jobs[job_id]
+
+    def check_cancelled(self) -> None:
+        """Raise Cancelled when the server is shutting down (a running job calls this as it progresses)."""
+        if self.stopping.is_set():
+            raise Cancelled("the server is shutting down")
+
+    def shutdown(self, wait: float = 60.0) -> None:
+        """Stop the threads (a running job is cancelled and cleans up its temporary files), then delete every
+        job folder (users' uploads and partial results included)."""
+        self.stopping.set()
+        with self.wakeup:
+            self.wakeup.notify_all()
+        self.worker.join(timeout=wait)
+        for name in os.listdir(self.root) if os.path.isdir(self.root) else []:
+            shutil.rmtree(os.path.join(self.root, name), ignore_errors=True)
+        if self.owns_root:
+            shutil.rmtree(self.root, ignore_errors=True)
 
 
-def parse_emotions(value: str) -> list[str]:
-    """'all' or one emotion name -> the list to generate (None-safe)."""
-    value = (value or "").strip().upper()
-    if value == "ALL":
-        return list(EMOTIONS)
-    if value in EMOTIONS:
-        return [value]
-    raise ValueError(f"unknown emotion {value!r}; choose one of {', '.join(EMOTIONS)} or all")
+def parse_emotions(values) -> list[str]:
+    """'all', one emotion, or several (a list of form values, or one comma-separated string) -> the list to
+    generate, in the canonical order ANG, DIS, FEA, HAP, NEU, SAD."""
+    items = [values] if isinstance(values, str) or values is None else list(values)
+    chosen = set()
+    for item in items:
+        for part in (item or "").split(","):
+            part = part.strip().upper()
+            if not part:
+                continue
+            if part == "ALL":
+                return list(EMOTIONS)
+            if part not in EMOTIONS:
+                raise ValueError(f"unknown emotion {part!r}; choose from {', '.join(EMOTIONS)} or all")
+            chosen.add(part)
+    if not chosen:
+        raise ValueError("choose at least one emotion")
+    return [e for e in EMOTIONS if e in chosen]

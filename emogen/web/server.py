@@ -1,35 +1,43 @@
-"""Flask app of the web interface: upload or pick a face and a voice, choose emotions, watch the result.
+"""Flask app of the web interface: upload or pick a face and a voice, choose emotions, watch them as they render.
 
 No path from a request reaches the file system: uploads are saved under fixed names in a private per-job
-folder, examples are chosen by key, results are looked up by job id and emotion name.
+folder, examples are chosen by key, results are looked up by job id and emotion name. Each emotion's video is
+written as fragmented MP4, streamed to the page while it grows (Media Source Extensions play it), and kept for
+download when complete.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
+import time
 from dataclasses import dataclass, field
 from typing import Optional
+from urllib.parse import urlsplit
 
-import cv2
-from flask import Flask, jsonify, request, send_file, send_from_directory
+from flask import Flask, Response, jsonify, request, send_file, send_from_directory
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from emogen import EMOTIONS
 from emogen.checkpoints import CheckpointError
-from emogen.errors import UserError
-from emogen.inference_pipeline import InferenceOptions, load_generator, output_paths, run_inference
-from emogen.media import probe
 from emogen.device import resolve_device
+from emogen.errors import UserError
+from emogen.inference_pipeline import InferenceOptions, load_generator, run_inference
+from emogen.media import probe
 
-from .jobs import Job, JobQueue, parse_emotions
+from .jobs import Job, JobQueue, QueueFull, parse_emotions
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 FACE_EXTENSIONS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".jpg", ".jpeg", ".png"}
 AUDIO_EXTENSIONS = {".wav", ".mp3", ".m4a", ".ogg", ".oga", ".webm", ".flac", ".aac", ".mp4"}
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png"}
 EXAMPLES = {
     "face": {"example face (video)": os.path.join(ROOT, "examples", "face.mp4")},
     "audio": {"example speech (English)": os.path.join(ROOT, "examples", "speech.wav")},
 }
+EMOTION_WORDS = {"ANG": "Angry", "DIS": "Disgusted", "FEA": "Fearful", "HAP": "Happy", "NEU": "Neutral",
+                 "SAD": "Sad"}
+LIVE_CHUNK = 64 * 1024
 
 
 @dataclass
@@ -46,52 +54,87 @@ class WebConfig:
     work_root: Optional[str] = None
     examples: dict = field(default_factory=lambda: EXAMPLES)
     precision: str = "auto"
+    max_pixels: int = 3840 * 2160   # largest face frame (width x height), checked before decoding
+    max_queued: int = 20            # jobs waiting in all
+    max_per_client: int = 3         # jobs waiting or running per client address
+    allowed_hosts: tuple = ()       # extra Host names accepted (besides the address it listens on)
 
 
 class RejectedUpload(Exception):
-    """An upload that is refused with a message for the page."""
+    """An upload refused with a message for the page; ``field`` says which input it concerns."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
-def _check_media(path: str, kind: str, max_seconds: float) -> None:
-    ext = os.path.splitext(path)[1].lower()
-    if kind == "face" and ext in (".jpg", ".jpeg", ".png"):
-        if cv2.imread(path) is None:
-            raise RejectedUpload("the face file is not a readable image")
-        return
+def _check_media(path: str, kind: str, cfg: WebConfig) -> None:
+    """Probe headers only (nothing is decoded in full): a media file of the right kind, duration and size."""
     try:
         info = probe(path)
     except UserError:
-        raise RejectedUpload(f"the {kind} file is not a media file ffmpeg can read") from None
-    streams = {s.get("codec_type") for s in info.get("streams", [])}
+        raise RejectedUpload(f"the {kind} file is not a media file ffmpeg can read", kind) from None
+    streams = info.get("streams", [])
     needed = "video" if kind == "face" else "audio"
-    if needed not in streams:
-        raise RejectedUpload(f"the {kind} file has no {needed} stream")
+    if not any(s.get("codec_type") == needed for s in streams):
+        raise RejectedUpload(f"the {kind} file has no {needed} stream", kind)
+    if kind == "face":
+        video = next(s for s in streams if s.get("codec_type") == "video")
+        pixels = int(video.get("width") or 0) * int(video.get("height") or 0)
+        if pixels > cfg.max_pixels:
+            raise RejectedUpload(f"the face is {video.get('width')}x{video.get('height')} pixels; the limit is "
+                                 f"{cfg.max_pixels / 1e6:.1f} megapixels (resize it first)", kind)
+        if os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS:
+            return
     try:
         duration = float(info.get("format", {}).get("duration", "nan"))
     except ValueError:
         duration = float("nan")
-    if duration == duration and duration > max_seconds:  # NaN (unknown) passes; the pipeline checks again
-        raise RejectedUpload(f"the {kind} file lasts {duration:.1f} s; the limit is {max_seconds:g} s")
+    # An unknown duration passes here; the decoded length is checked again while generating.
+    if duration == duration and duration > cfg.max_seconds:
+        raise RejectedUpload(f"the {kind} file lasts {duration:.1f} s; the limit is {cfg.max_seconds:g} s", kind)
 
 
-def _take_input(kind: str, folder: str, cfg: WebConfig) -> str:
+def _take_input(kind: str, folder: str, cfg: WebConfig, form, files) -> str:
     """Path of the chosen example or of the uploaded file saved under a fixed name in the job folder."""
-    example = request.form.get(f"{kind}_example", "")
-    upload = request.files.get(kind)
+    example = form.get(f"{kind}_example", "")
+    upload = files.get(kind)
     if upload is not None and upload.filename:
         ext = os.path.splitext(upload.filename)[1].lower()
         allowed = FACE_EXTENSIONS if kind == "face" else AUDIO_EXTENSIONS
         if ext not in allowed:
-            raise RejectedUpload(f"{kind} files must be one of {', '.join(sorted(allowed))}")
+            raise RejectedUpload(f"{kind} files must be one of {', '.join(sorted(allowed))}", kind)
         path = os.path.join(folder, f"{kind}{ext}")
         upload.save(path)
-        _check_media(path, kind, cfg.max_seconds)
+        if os.path.getsize(path) == 0:
+            raise RejectedUpload(f"the {kind} file is empty", kind)
+        _check_media(path, kind, cfg)
         return path
     if example:
         if example not in cfg.examples[kind]:
-            raise RejectedUpload(f"unknown {kind} example")
+            raise RejectedUpload(f"unknown {kind} example", kind)
         return cfg.examples[kind][example]
-    raise RejectedUpload(f"choose an example {kind} or upload one")
+    raise RejectedUpload(f"choose an example {kind} or upload one", kind)
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def _allowed_hosts(app: Flask, cfg: WebConfig) -> Optional[set]:
+    """Host headers accepted (None: any, when listening on all interfaces without --allowed_hosts)."""
+    host, port = app.config.get("EMOGEN_HOST", "127.0.0.1"), app.config.get("EMOGEN_PORT")
+    names = {host}
+    if _is_loopback(host):
+        names |= {"localhost", "127.0.0.1", "[::1]"}
+    elif host in ("0.0.0.0", "::", "") and not cfg.allowed_hosts:
+        return None
+    names |= set(cfg.allowed_hosts)
+    # With or without the port: a rebinding page's own name never matches these.
+    return {f"{n}:{port}" for n in names} | names
 
 
 def create_app(cfg: WebConfig) -> Flask:
@@ -112,24 +155,52 @@ def create_app(cfg: WebConfig) -> Flask:
 
     def run(job: Job) -> None:
         def progress(stage: str, done: int, total: int) -> None:
+            queue.check_cancelled()
             job.stage, job.done, job.total = stage, done, total
 
-        emotion = "all" if len(job.emotions) > 1 else job.emotions[0]
-        opts = InferenceOptions(cfg.checkpoint_path, job.face, job.audio, emotion,
-                                outfile=os.path.join(job.folder, "result.mp4"), face_detector=cfg.face_detector,
-                                device=str(device), cache_dir=cfg.cache_dir, precision=cfg.precision, progress=False,
-                                on_progress=progress)
-        results = run_inference(opts, model=state["model"])
-        job.outputs = output_paths(opts.outfile, job.emotions)
-        job.timings = {k: round(v, 2) for k, v in results[-1].timings.items()}
-        job.detection_cached = results[0].detection_cached
+        def started(emotion: str, path: str) -> None:
+            job.live[emotion] = path
+            job.started.append(emotion)
 
-    queue = JobQueue(run, cfg.work_root, keep_seconds=cfg.keep_minutes * 60)
+        # One emotion after another, so the first plays at full speed; face detection runs once (cache).
+        for emotion in job.emotions:
+            queue.check_cancelled()
+            opts = InferenceOptions(cfg.checkpoint_path, job.face, job.audio, emotion,
+                                    outfile=os.path.join(job.folder, f"result_{emotion}.mp4"),
+                                    face_detector=cfg.face_detector, device=str(device), cache_dir=cfg.cache_dir,
+                                    precision=cfg.precision, progress=False, on_progress=progress, live=True,
+                                    on_output=started, max_seconds=cfg.max_seconds)
+            [result] = run_inference(opts, model=state["model"])
+            job.outputs[emotion] = result.outfile
+            job.finished.append(emotion)
+            job.detection_cached = job.detection_cached or result.detection_cached
+            for key, value in result.timings.items():
+                name = f"{key} {emotion}" if key in ("generate", "first frame") else key
+                job.timings[name] = round(job.timings.get(name, 0.0) + value, 2)
+
+    queue = JobQueue(run, cfg.work_root, keep_seconds=cfg.keep_minutes * 60, max_queued=cfg.max_queued,
+                     max_per_client=cfg.max_per_client)
     app.extensions["emogen_queue"] = queue
+
+    @app.before_request
+    def same_site_only():
+        """Refuse other Host names (DNS rebinding) and cross-site posts."""
+        allowed = _allowed_hosts(app, cfg)
+        if allowed is not None and request.host not in allowed:
+            return jsonify(error=f"unknown host {request.host!r}"), 403
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            origin = request.headers.get("Origin")
+            if origin is not None and urlsplit(origin).netloc != request.host:
+                return jsonify(error="cross-site request refused"), 403
+            if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+                return jsonify(error="cross-site request refused"), 403
+        return None
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(_exc):
-        return jsonify(error=f"upload too large: the limit is {cfg.max_upload_mb:g} MB"), 413
+        if (request.content_length or 0) > app.config["MAX_CONTENT_LENGTH"]:
+            return jsonify(error=f"upload too large: the limit is {cfg.max_upload_mb:g} MB"), 413
+        return jsonify(error="a form field is too large"), 413
 
     @app.get("/")
     def index():
@@ -142,24 +213,41 @@ def create_app(cfg: WebConfig) -> Flask:
     @app.get("/api/config")
     def config():
         return jsonify(ready=state["model"] is not None, missing=state["missing"], emotions=list(EMOTIONS),
-                       examples={k: sorted(v) for k, v in cfg.examples.items()}, max_upload_mb=cfg.max_upload_mb,
-                       max_seconds=cfg.max_seconds)
+                       emotion_words=EMOTION_WORDS, examples={k: sorted(v) for k, v in cfg.examples.items()},
+                       max_upload_mb=cfg.max_upload_mb, max_seconds=cfg.max_seconds)
+
+    @app.get("/api/examples/<kind>/<int:index>")
+    def example_file(kind: str, index: int):
+        """The bundled example media, by kind and index (for the page's previews)."""
+        names = sorted(cfg.examples.get(kind, {}))
+        if index >= len(names):
+            return jsonify(error="no such example"), 404
+        return send_file(cfg.examples[kind][names[index]])
 
     @app.post("/api/jobs")
     def submit():
         if state["model"] is None:
             return jsonify(error=state["missing"]), 503
+        client = request.remote_addr or ""
+        try:
+            queue.check_room(client)
+        except QueueFull as exc:
+            return jsonify(error=str(exc)), 429
+        form, files = request.form, request.files  # parsed (and size-checked) before any folder exists
+        try:
+            emotions = parse_emotions(form.getlist("emotion"))
+        except ValueError as exc:
+            return jsonify(error=str(exc), field="emotion"), 400
         job_id, folder = queue.new_folder()
         try:
-            emotions = parse_emotions(request.form.get("emotion", ""))
-            face = _take_input("face", folder, cfg)
-            audio = _take_input("audio", folder, cfg)
-        except (RejectedUpload, ValueError) as exc:
+            face = _take_input("face", folder, cfg, form, files)
+            audio = _take_input("audio", folder, cfg, form, files)
+        except RejectedUpload as exc:
             import shutil
 
             shutil.rmtree(folder, ignore_errors=True)
-            return jsonify(error=str(exc)), 400
-        job = Job(job_id, folder, face, audio, emotions)
+            return jsonify(error=str(exc), field=exc.field), 400
+        job = Job(job_id, folder, face, audio, emotions, client=client)
         queue.submit(job)
         return jsonify(id=job_id, position=queue.position(job)), 202
 
@@ -168,9 +256,45 @@ def create_app(cfg: WebConfig) -> Flask:
         job = queue.get(job_id)
         if job is None:
             return jsonify(error="unknown or expired job"), 404
+        current = next((e for e in job.started if e not in job.finished), None)
         return jsonify(state=job.state, position=queue.position(job), stage=job.stage, done=job.done,
                        total=job.total, error=job.error, timings=job.timings, detection_cached=job.detection_cached,
-                       results={e: f"/api/jobs/{job.id}/{e}.mp4" for e in job.outputs})
+                       emotions=job.emotions, started=job.started, finished=job.finished, current=current,
+                       live={e: f"/api/jobs/{job.id}/{e}/live" for e in job.started},
+                       results={e: f"/api/jobs/{job.id}/{e}.mp4" for e in job.finished})
+
+    @app.get("/api/jobs/<job_id>/<emotion>/live")
+    def live(job_id: str, emotion: str):
+        """The emotion's fragmented MP4 as it is written, streamed until it is complete."""
+        job = queue.get(job_id)
+        if job is None or emotion not in job.live:
+            return jsonify(error="no such video"), 404
+        path = job.outputs.get(emotion) or job.live[emotion]
+        try:
+            handle = open(path, "rb")  # an open file survives the rename that completes it
+        except OSError:
+            path = job.outputs.get(emotion, "")
+            if not path:
+                return jsonify(error="no such video"), 404
+            handle = open(path, "rb")
+
+        def stream():
+            idle = time.time()
+            with handle:
+                while True:
+                    chunk = handle.read(LIVE_CHUNK)
+                    if chunk:
+                        idle = time.time()
+                        yield chunk
+                        continue
+                    if emotion in job.finished or job.state == "error" or time.time() - idle > 300:
+                        rest = handle.read()
+                        if rest:
+                            yield rest
+                        return
+                    time.sleep(0.1)
+
+        return Response(stream(), mimetype="video/mp4", headers={"Cache-Control": "no-store"})
 
     @app.get("/api/jobs/<job_id>/<emotion>.mp4")
     def result(job_id: str, emotion: str):
