@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from typing import Optional
@@ -243,8 +244,6 @@ def create_app(cfg: WebConfig) -> Flask:
             face = _take_input("face", folder, cfg, form, files)
             audio = _take_input("audio", folder, cfg, form, files)
         except RejectedUpload as exc:
-            import shutil
-
             shutil.rmtree(folder, ignore_errors=True)
             return jsonify(error=str(exc), field=exc.field), 400
         job = Job(job_id, folder, face, audio, emotions, client=client)
