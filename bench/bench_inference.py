@@ -6,7 +6,7 @@ Generator weights have the official layout (seeded from ../shared/spec; speed do
 Reports: generator frames/s per precision; how far each precision's output is from float32 (PSNR inside the
 face box, per emotion, on two shared videos); end-to-end frames/s, time to first frame and peak RSS of whole
 inference runs on a --seconds long speech over the 8 s face6 clip (fixed box), for today's path
-(--precision fp32 --serial) and the defaults; one emotion against all six; the encoder alone (decode +
+(--precision fp32 --serial), fp32 pipelined and the defaults; one emotion against all six; the encoder alone (decode +
 encode, no generator) as the ceiling; a cold start (fresh HOME, no caches) against a second run; and peak
 memory on a short and a long 720p input.
 """
@@ -29,6 +29,7 @@ from shared_data import seeded_state_dict  # noqa: E402
 
 from emogen import EMOTIONS  # noqa: E402
 from emogen.media import VideoWriter, choose_encoder, iter_frames  # noqa: E402
+from emogen.precision import Precision, cpu_has_native_bf16, resolve_precision  # noqa: E402
 from emogen.renderer import RenderOutput, RenderSettings, make_batches, one_hot_tensor, prepare_model, render  # noqa: E402
 from models import Wav2Lip  # noqa: E402
 
@@ -42,9 +43,10 @@ def seeded_generator() -> Wav2Lip:
     return model
 
 
-def generator_fps(device: torch.device, batch: int, dtype, seconds: float = 3.0) -> float:
+def generator_fps(device: torch.device, batch: int, precision: Precision, seconds: float = 3.0) -> float:
     """Best of 3 timed rounds of generator forward passes, inputs laid out as the pipeline builds them."""
-    model = prepare_model(seeded_generator().to(device), dtype)
+    model = prepare_model(seeded_generator().to(device), precision)
+    dtype = precision.dtype
     mel = torch.randn(batch, 1, 80, 16, device=device)
     face = torch.rand(batch, 6, 96, 96, device=device).contiguous(memory_format=torch.channels_last)
     emo = torch.eye(6, device=device)[[3] * batch]
@@ -75,7 +77,7 @@ class FrameList:
         self.frames.append(frame)
 
 
-def precision_psnr(device: torch.device, dtype, box_for: dict, seconds: float = 2.0) -> dict:
+def precision_psnr(device: torch.device, precision: Precision, box_for: dict, seconds: float = 2.0) -> dict:
     """PSNR (dB) of each emotion's output against float32 inside the face box, per shared video."""
     model = seeded_generator().to(device)
     out = {}
@@ -85,16 +87,16 @@ def precision_psnr(device: torch.device, dtype, box_for: dict, seconds: float = 
         starts = [4 * i for i in range(len(frames))]
         coords = [tuple(box)] * len(frames)
         results = {}
-        for precision in (None, dtype):
-            settings = RenderSettings(device, 32, precision, True, progress=False)
+        for p in (resolve_precision("fp32", device), precision):
+            settings = RenderSettings(device, 32, p.dtype, True, progress=False)
             outputs = [RenderOutput(e, e, FrameList(), one_hot_tensor(e)) for e in EMOTIONS]
-            render(prepare_model(model, precision), make_batches((f.copy() for f in frames), coords, False, mel,
+            render(prepare_model(model, p), make_batches((f.copy() for f in frames), coords, False, mel,
                    starts, 96, settings), outputs, len(frames), settings, {}, 0.0)
-            results[precision] = {o.emotion: np.stack(o.writer.frames) for o in outputs}
+            results[p.name] = {o.emotion: np.stack(o.writer.frames) for o in outputs}
         y1, y2, x1, x2 = box
         for e in EMOTIONS:
-            a = results[None][e][:, y1:y2, x1:x2].astype(np.float64)
-            b = results[dtype][e][:, y1:y2, x1:x2].astype(np.float64)
+            a = results["fp32"][e][:, y1:y2, x1:x2].astype(np.float64)
+            b = results[precision.name][e][:, y1:y2, x1:x2].astype(np.float64)
             mse = float(np.mean((a - b) ** 2))
             out[(name, e)] = float("inf") if mse == 0 else 10 * np.log10(255 ** 2 / mse)
     return out
@@ -181,18 +183,23 @@ def main(argv=None) -> int:
 def speed(args, device, d: str, ckpt: str) -> None:
     """Generator rates, precision PSNR, end-to-end runs, encoder ceiling, cold start."""
     batch = 256 if device.type == "cuda" else 32
-    print(f"\ngenerator alone, batch {batch}:")
-    precisions = [("fp32", None), ("bf16 + channels_last", torch.bfloat16)]
-    if device.type == "cuda":
-        precisions.append(("fp16 + channels_last", torch.float16))
-    for label, dtype in precisions:
-        print(f"  {label}: {generator_fps(device, batch, dtype):.1f} frames/s")
+    native = torch.cuda.is_bf16_supported() if device.type == "cuda" else cpu_has_native_bf16()
+    print(f"\n--precision auto here: {resolve_precision('auto', device).name} (native bf16: {native})")
+    print(f"generator alone, batch {batch}:")
+    names = ["fp32", "fp32-cl", "bf16"] + (["fp16"] if device.type == "cuda" else [])
+    precisions = [resolve_precision(name, device) for name in names]
+    for p in precisions:
+        print(f"  {p.name}: {generator_fps(device, batch, p):.1f} frames/s")
 
     if not args.skip_psnr:
         boxes = {"face3": (150, 470, 140, 450), "face6": tuple(int(v) for v in FACE6_BOX)}
-        for label, dtype in precisions[1:]:
-            psnr = precision_psnr(device, dtype, boxes)
-            print(f"\nPSNR of {label} against fp32 inside the face box (dB):")
+        for p in precisions[1:]:
+            if p.name == "bf16" and not native:
+                print("\nPSNR of bf16 skipped: emulated on this device (the README's table comes from a device "
+                      "with native bf16)")
+                continue
+            psnr = precision_psnr(device, p, boxes)
+            print(f"\nPSNR of {p.name} against fp32 inside the face box (dB):")
             print("| video | " + " | ".join(EMOTIONS) + " |")
             for name in boxes:
                 print(f"| {name} | " + " | ".join(f"{psnr[(name, e)]:.1f}" for e in EMOTIONS) + " |")
@@ -206,7 +213,9 @@ def speed(args, device, d: str, ckpt: str) -> None:
               "--device", str(device)]
     runs = [("today's path: --precision fp32 --serial, 1 emotion", ["--precision", "fp32", "--serial",
                                                                      "--emotion", "HAP"]),
-            ("defaults (auto precision, pipelined), 1 emotion", ["--emotion", "HAP"]),
+            ("--precision fp32, pipelined, 1 emotion", ["--precision", "fp32", "--emotion", "HAP"]),
+            (f"defaults (auto = {resolve_precision('auto', device).name}, pipelined), 1 emotion",
+             ["--emotion", "HAP"]),
             ("defaults, --emotion all (6 videos)", ["--emotion", "all"])]
     print(f"\nend to end, {os.path.basename(video)} with {args.seconds:g} s of speech, fixed box "
           "(whole processes, incl. start-up):")

@@ -32,7 +32,7 @@ from .errors import UserError, require_file
 from .lipsync import Coords, crop_coords, emotion_one_hot, fill_gaps, mel_chunk_starts
 from .media import (FrameTransform, VideoWriter, choose_encoder, extract_audio, is_image_path, iter_frames,
                     read_image, video_fps)
-from .precision import precision_name, resolve_precision
+from .precision import resolve_precision
 from .renderer import RenderOutput, RenderSettings, make_batches, one_hot_tensor, prepare_model, render
 
 MISSING_FACE_MODES = ("interpolate", "passthrough", "error")
@@ -288,16 +288,16 @@ def run_inference(opts: InferenceOptions, model: Optional[Wav2Lip] = None) -> li
     for outfile in outfiles.values():  # fail now, not after all the work
         ensure_writable_dir(os.path.dirname(os.path.abspath(outfile)), f"--outfile {outfile}")
     device = resolve_device(opts.device)
-    dtype = resolve_precision(opts.precision, device)
+    precision = resolve_precision(opts.precision, device)
     encoder = choose_encoder(opts.encoder, device.type)
     timings: dict = {}
     started = time.perf_counter()
     if model is None:
         model = load_generator(opts.checkpoint_path, device)
-    model = prepare_model(model, dtype)
+    model = prepare_model(model, precision)
     timings["load model"] = time.perf_counter() - started
-    settings = RenderSettings(device, opts.wav2lip_batch_size or default_batch_size(device), dtype, opts.pipelined,
-                              encoder, opts.progress, opts.on_progress)
+    settings = RenderSettings(device, opts.wav2lip_batch_size or default_batch_size(device), precision.dtype,
+                              opts.pipelined, encoder, opts.progress, opts.on_progress)
     with tempfile.TemporaryDirectory(prefix="emogen-") as workdir:
         t = time.perf_counter()
         mel, duration = load_audio_mel(opts.audio, workdir)
@@ -330,6 +330,6 @@ def run_inference(opts: InferenceOptions, model: Optional[Wav2Lip] = None) -> li
         timings["generate"] = time.perf_counter() - t
         timings["first frame"] = timings.get("first frame", 0.0)
     n = len(starts)
-    info = {"precision": precision_name(dtype), "encoder": encoder, "pipelined": opts.pipelined}
+    info = {"precision": precision.name, "encoder": encoder, "pipelined": opts.pipelined}
     return [InferenceResult(out.path, out.emotion, n, source.fps, n / source.fps, filled, out.passed, hit,
                             dict(timings), info) for out in outputs]

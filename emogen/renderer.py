@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from .lipsync import MEL_STEP_SIZE, Coords, emotion_one_hot, generator_inputs, paste
 from .media import VideoWriter
-from .precision import autocast
+from .precision import Precision, autocast
 
 QUEUE_BATCHES = 2  # batches waiting between two stages; with the one in work, memory is a few batches
 
@@ -63,11 +63,9 @@ class RenderOutput:
     inbox: "queue.Queue" = field(default_factory=lambda: queue.Queue(QUEUE_BATCHES))
 
 
-def prepare_model(model: torch.nn.Module, dtype: Optional[torch.dtype]) -> torch.nn.Module:
-    """channels_last weights for reduced precision (faster); the default layout for float32, which keeps the
-    output bit-identical to the original's (channels_last weights change float32 results by up to 1e-6)."""
-    layout = torch.channels_last if dtype is not None else torch.contiguous_format
-    return model.to(memory_format=layout)
+def prepare_model(model: torch.nn.Module, precision: Precision) -> torch.nn.Module:
+    """The weights in the precision's layout: channels_last (faster), or the default layout for exact fp32."""
+    return model.to(memory_format=torch.channels_last if precision.channels_last else torch.contiguous_format)
 
 
 def _to_device(t: torch.Tensor, device: torch.device, layout: torch.memory_format) -> torch.Tensor:

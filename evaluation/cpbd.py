@@ -29,22 +29,29 @@ def sobel_edges(image: np.ndarray) -> np.ndarray:
     return x | y
 
 
-def _scan(row: np.ndarray, col: int, step: int, stop_if_rising: bool) -> int:
-    # Walk away from the edge until the intensity stops changing in the edge's direction (at most 101 px).
-    width = 0
-    for margin in range(101):
-        inner, outer = col + step * (1 + margin), col + step * (2 + margin)
-        width = margin + 1
-        if outer < 0 or outer >= len(row):
-            break
-        diff = row[outer] - row[inner]
-        if (diff >= 0) if stop_if_rising else (diff <= 0):
-            break
-    return width
+MAX_MARGIN = 100  # the reference walks at most 101 pixels away from an edge
+
+
+def _stops(cond: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For every column k of each row: the first index >= k where ``cond`` holds (len if none), and, shifted by
+    one so that column 0 stands for k = -1, the last index <= k where it holds (-1 if none)."""
+    rows, length = cond.shape
+    cols = np.arange(length)
+    ahead = np.minimum.accumulate(np.where(cond, cols, length)[:, ::-1], axis=1)[:, ::-1]
+    ahead = np.concatenate([ahead, np.full((rows, 1), length)], axis=1)
+    behind = np.maximum.accumulate(np.where(cond, cols, -1), axis=1)
+    behind = np.concatenate([np.full((rows, 1), -1), behind], axis=1)
+    return ahead, behind
 
 
 def edge_widths(edges: np.ndarray, image: np.ndarray) -> np.ndarray:
-    """Width of every horizontal-gradient edge pixel (0 elsewhere)."""
+    """Width of every horizontal-gradient edge pixel (0 elsewhere).
+
+    From an edge at column c the reference walks right while the intensity keeps moving in the edge's direction
+    and stops at the first step that does not (or at the border, or after 101 pixels), and the same to the left;
+    the width is the sum of both walks. Each walk is the distance to the first "stop" step, found here for all
+    edge pixels at once from running minima/maxima of the stop positions along each row.
+    """
     widths = np.zeros(image.shape)
     gy, gx = np.gradient(image)
     angles = np.where(gx != 0, np.degrees(np.arctan2(gy, gx)), np.where(gy == np.pi / 2, 90.0, 0.0))
@@ -53,12 +60,20 @@ def edge_widths(edges: np.ndarray, image: np.ndarray) -> np.ndarray:
     quantized = 45 * np.round(angles / 45)
     inner = np.zeros_like(edges, dtype=bool)
     inner[1:-1, 1:-1] = edges[1:-1, 1:-1]
-    for r, c in zip(*np.nonzero(inner & np.isin(quantized, (0, 180, -180)))):
-        row = image[r]
-        falling = quantized[r, c] != 0  # +-180: intensity falls from left to right across the edge
-        left = _scan(row, c, -1, stop_if_rising=not falling)
-        right = _scan(row, c, +1, stop_if_rising=falling)
-        widths[r, c] = left + right
+    r, c = np.nonzero(inner & np.isin(quantized, (0, 180, -180)))
+    if len(r) == 0:
+        return widths
+    step = np.diff(image, axis=1)  # step[:, k] = image[:, k + 1] - image[:, k]
+    falling = quantized[r, c] != 0  # +-180: intensity falls from left to right across the edge
+    # A rising edge stops both walks at a step that does not rise (<= 0), a falling one at a step that does not
+    # fall (>= 0).
+    ahead_up, behind_up = _stops(step <= 0)
+    ahead_down, behind_down = _stops(step >= 0)
+    ahead = np.where(falling, ahead_down[r, c + 1], ahead_up[r, c + 1])
+    behind = np.where(falling, behind_down[r, c - 1], behind_up[r, c - 1])  # shifted: index c - 1 is k = c - 2
+    right = np.minimum(ahead - (c + 1), MAX_MARGIN) + 1
+    left = np.minimum((c - 2) - behind, MAX_MARGIN) + 1
+    widths[r, c] = left + right
     return widths
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -36,7 +36,6 @@ class PairMetrics:
     ssim_sum: float = 0.0
     cpbd_sum: float = 0.0
     infinite_psnr: int = 0
-    per_video: dict = field(default_factory=dict)
 
     def add(self, real_bgr: np.ndarray, generated_bgr: np.ndarray, uint8_wraparound: bool = False) -> None:
         """Score one pair of BGR frames (the generated one is resized to the real one if needed)."""
@@ -52,6 +51,14 @@ class PairMetrics:
         self.ssim_sum += ssim(g1, g2)
         self.cpbd_sum += cpbd(g2)
         self.frames += 1
+
+    def merge(self, other: "PairMetrics") -> None:
+        """Add another set of sums (a video's) to these (the whole run's) without scoring its frames again."""
+        self.frames += other.frames
+        self.psnr_sum += other.psnr_sum
+        self.ssim_sum += other.ssim_sum
+        self.cpbd_sum += other.cpbd_sum
+        self.infinite_psnr += other.infinite_psnr
 
     def means(self) -> dict[str, float]:
         """Mean PSNR (identical frames excluded), SSIM and CPBD."""

@@ -54,7 +54,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         video = PairMetrics()
         for a, b in zip(iter_frames(real, limit=args.max_frames), iter_frames(gen, limit=args.max_frames)):
             video.add(a, b, args.original_uint8_psnr)
-            total.add(a, b, args.original_uint8_psnr)
+        total.merge(video)
         rows.append((os.path.basename(gen), video.frames, video.means()))
     width = max(len(r[0]) for r in rows)
     print(f"{'video':<{width}}  frames    PSNR    SSIM    CPBD")

@@ -8,12 +8,13 @@ import torch
 
 from emogen import EMOTIONS
 from emogen.lipsync import MEL_STEP_SIZE, emotion_one_hot, generator_inputs, paste
-from emogen.precision import cpu_has_native_bf16, resolve_precision
+from emogen.precision import Precision, cpu_has_native_bf16, resolve_precision
 from emogen.renderer import RenderOutput, RenderSettings, make_batches, one_hot_tensor, prepare_model, render
 from models import Wav2Lip
 from shared_data import seeded_state_dict
 
 BOX = (150, 470, 140, 450)
+EXACT = Precision("fp32", None, False)
 
 
 class ListWriter:
@@ -47,7 +48,7 @@ def clip(shared):
 def original_frames(clip, emotion, batch_size=8):
     """The original algorithm on groups of ``batch_size`` frames: crop, resize, generate in float32, paste."""
     frames, mel, starts, coords, model = clip
-    model = prepare_model(model, None)
+    model = prepare_model(model, EXACT)
     out = [f.copy() for f in frames]
     for first in range(0, len(frames), batch_size):
         todo = [i for i in range(first, min(first + batch_size, len(frames))) if coords[i] is not None]
@@ -60,13 +61,14 @@ def original_frames(clip, emotion, batch_size=8):
     return out
 
 
-def run(clip, emotions, pipelined, dtype=None, batch_size=8, fail_at=None):
+def run(clip, emotions, pipelined, precision=EXACT, batch_size=8, fail_at=None, limit=None):
     frames, mel, starts, coords, model = clip
-    settings = RenderSettings(torch.device("cpu"), batch_size, dtype, pipelined, progress=False)
+    frames = frames[:limit]
+    settings = RenderSettings(torch.device("cpu"), batch_size, precision.dtype, pipelined, progress=False)
     outputs = [RenderOutput(e, f"{e}.mp4", ListWriter(fail_at), one_hot_tensor(e)) for e in emotions]
     timings = {}
     batches = make_batches((f.copy() for f in frames), coords, False, mel, starts, 96, settings)
-    render(prepare_model(model, dtype), batches, outputs, len(frames), settings, timings, 0.0)
+    render(prepare_model(model, precision), batches, outputs, len(frames), settings, timings, 0.0)
     assert "first frame" in timings
     return {o.emotion: o for o in outputs}
 
@@ -82,22 +84,35 @@ def test_fp32_is_the_original_frames(clip, pipelined):
 
 
 def test_six_emotions_from_one_decode_equal_each_alone(clip):
-    together = run(clip, list(EMOTIONS), pipelined=True)
+    together = run(clip, list(EMOTIONS), pipelined=True, limit=12)  # two batches, one with a faceless frame
     for emotion in ("ANG", "SAD"):
-        alone = run(clip, [emotion], pipelined=False)[emotion]
+        alone = run(clip, [emotion], pipelined=False, limit=12)[emotion]
         assert all(np.array_equal(a, b) for a, b in zip(together[emotion].writer.frames, alone.writer.frames))
     # The emotions really differ (each pasted on its own copy of the shared frames).
     assert not np.array_equal(together["ANG"].writer.frames[0], together["SAD"].writer.frames[0])
 
 
-def test_bf16_stays_within_40_db_of_fp32(clip):
-    exact = run(clip, ["NEU"], True)["NEU"].writer.frames
-    reduced = run(clip, ["NEU"], True, dtype=torch.bfloat16)["NEU"].writer.frames
+def box_psnr(exact, other):
     y1, y2, x1, x2 = BOX
     a = np.stack(exact)[:, y1:y2, x1:x2].astype(np.float64)
-    b = np.stack(reduced)[:, y1:y2, x1:x2].astype(np.float64)
+    b = np.stack(other)[:, y1:y2, x1:x2].astype(np.float64)
     mse = np.mean((a - b) ** 2)
-    assert 0 < mse and 10 * np.log10(255 ** 2 / mse) > 40
+    return float("inf") if mse == 0 else 10 * np.log10(255 ** 2 / mse)
+
+
+def test_bf16_stays_within_40_db_of_fp32(clip):
+    # 8 frames: bfloat16 is emulated (slow) on CPUs without AVX512_BF16.
+    exact = run(clip, ["NEU"], True, limit=8)["NEU"].writer.frames
+    reduced = run(clip, ["NEU"], True, Precision("bf16", torch.bfloat16, True), limit=8)["NEU"].writer.frames
+    assert 40 < box_psnr(exact, reduced) < float("inf")
+
+
+def test_fp32_channels_last_is_at_most_one_level_off(clip):
+    exact = run(clip, ["FEA"], True)["FEA"].writer.frames
+    fast = run(clip, ["FEA"], True, resolve_precision("fp32-cl", torch.device("cpu")))["FEA"].writer.frames
+    diff = np.abs(np.stack(exact).astype(int) - np.stack(fast).astype(int))
+    assert diff.max() <= 1 and np.mean(diff > 0) < 1e-3
+    assert box_psnr(exact, fast) > 60
 
 
 @pytest.mark.parametrize("pipelined", [False, True])
@@ -110,8 +125,10 @@ def test_a_failing_encoder_stops_the_run(clip, pipelined):
 
 def test_precision_choice():
     cpu = torch.device("cpu")
-    assert resolve_precision("fp32", cpu) is None
-    assert resolve_precision("bf16", cpu) is torch.bfloat16
-    assert resolve_precision("auto", cpu) is (torch.bfloat16 if cpu_has_native_bf16() else None)
+    assert resolve_precision("fp32", cpu) == EXACT
+    assert resolve_precision("fp32-cl", cpu) == Precision("fp32-cl", None, True)
+    assert resolve_precision("bf16", cpu) == Precision("bf16", torch.bfloat16, True)
+    native = cpu_has_native_bf16()
+    assert resolve_precision("auto", cpu).name == ("bf16" if native else "fp32-cl")
     with pytest.raises(Exception, match="fp16 needs a CUDA device"):
         resolve_precision("fp16", cpu)

@@ -27,7 +27,7 @@ def web_media(shared, tmp_path_factory):
     run = lambda *a: subprocess.run(["ffmpeg", "-loglevel", "error", "-y", *a], check=True)  # noqa: E731
     run("-i", str(shared / "data/video/face3.mp4"), "-t", "1.2", str(d / "face.mp4"))
     run("-i", str(shared / "data/audio/speech_en_16k.wav"), "-t", "1.6", str(d / "speech.wav"))
-    run("-i", str(shared / "data/audio/speech_en_16k.wav"), "-t", "4", str(d / "speech4.wav"))
+    run("-i", str(shared / "data/audio/speech_en_16k.wav"), "-t", "2.4", str(d / "speech_play.wav"))
     (d / "notes.mp4").write_text("this is not a video")
     ckpt = d / "emogen.pth"
     torch.save({"state_dict": {"module." + k: v for k, v in seeded_state_dict("emogen_generator").items()}}, ckpt)
@@ -109,7 +109,7 @@ def test_playback_starts_while_generating(server, page, web_media):
     url, _ = server
     page.goto(url)
     page.set_input_files("#face", str(web_media / "face.mp4"))
-    page.set_input_files("#audio", str(web_media / "speech4.wav"))
+    page.set_input_files("#audio", str(web_media / "speech_play.wav"))
     choose_emotions(page, "ANG", "DIS", "FEA", "HAP", "NEU", "SAD")
     page.screenshot(path=str(ARTIFACTS / "web_start.png"), full_page=True)
     page.click("#generate")
