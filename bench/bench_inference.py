@@ -29,7 +29,7 @@ from shared_data import seeded_state_dict  # noqa: E402
 
 from emogen import EMOTIONS  # noqa: E402
 from emogen.media import VideoWriter, choose_encoder, iter_frames  # noqa: E402
-from emogen.precision import Precision, cpu_has_native_bf16, resolve_precision  # noqa: E402
+from emogen.precision import Precision, native_bf16, resolve_precision  # noqa: E402
 from emogen.renderer import RenderOutput, RenderSettings, make_batches, one_hot_tensor, prepare_model, render  # noqa: E402
 from models import Wav2Lip  # noqa: E402
 
@@ -77,8 +77,9 @@ class FrameList:
         self.frames.append(frame)
 
 
-def precision_psnr(device: torch.device, precision: Precision, box_for: dict, seconds: float = 2.0) -> dict:
-    """PSNR (dB) of each emotion's output against float32 inside the face box, per shared video."""
+def precision_psnr(device: torch.device, precisions: list[Precision], box_for: dict, seconds: float = 2.0) -> dict:
+    """PSNR (dB) of each precision's output against float32 inside the face box, per shared video and emotion;
+    the float32 reference is rendered once per video."""
     model = seeded_generator().to(device)
     out = {}
     for name, box in box_for.items():
@@ -87,18 +88,19 @@ def precision_psnr(device: torch.device, precision: Precision, box_for: dict, se
         starts = [4 * i for i in range(len(frames))]
         coords = [tuple(box)] * len(frames)
         results = {}
-        for p in (resolve_precision("fp32", device), precision):
+        for p in [resolve_precision("fp32", device), *precisions]:
             settings = RenderSettings(device, 32, p.dtype, True, progress=False)
             outputs = [RenderOutput(e, e, FrameList(), one_hot_tensor(e)) for e in EMOTIONS]
             render(prepare_model(model, p), make_batches((f.copy() for f in frames), coords, False, mel,
                    starts, 96, settings), outputs, len(frames), settings, {}, 0.0)
             results[p.name] = {o.emotion: np.stack(o.writer.frames) for o in outputs}
         y1, y2, x1, x2 = box
-        for e in EMOTIONS:
-            a = results["fp32"][e][:, y1:y2, x1:x2].astype(np.float64)
-            b = results[precision.name][e][:, y1:y2, x1:x2].astype(np.float64)
-            mse = float(np.mean((a - b) ** 2))
-            out[(name, e)] = float("inf") if mse == 0 else 10 * np.log10(255 ** 2 / mse)
+        for p in precisions:
+            for e in EMOTIONS:
+                a = results["fp32"][e][:, y1:y2, x1:x2].astype(np.float64)
+                b = results[p.name][e][:, y1:y2, x1:x2].astype(np.float64)
+                mse = float(np.mean((a - b) ** 2))
+                out[(p.name, name, e)] = float("inf") if mse == 0 else 10 * np.log10(255 ** 2 / mse)
     return out
 
 
@@ -183,8 +185,9 @@ def main(argv=None) -> int:
 def speed(args, device, d: str, ckpt: str) -> None:
     """Generator rates, precision PSNR, end-to-end runs, encoder ceiling, cold start."""
     batch = 256 if device.type == "cuda" else 32
-    native = torch.cuda.is_bf16_supported() if device.type == "cuda" else cpu_has_native_bf16()
-    print(f"\n--precision auto here: {resolve_precision('auto', device).name} (native bf16: {native})")
+    native = native_bf16(device)
+    auto = resolve_precision("auto", device).name
+    print(f"\n--precision auto here: {auto} (native bf16: {native})")
     print(f"generator alone, batch {batch}:")
     names = ["fp32", "fp32-cl", "bf16"] + (["fp16"] if device.type == "cuda" else [])
     precisions = [resolve_precision(name, device) for name in names]
@@ -193,16 +196,16 @@ def speed(args, device, d: str, ckpt: str) -> None:
 
     if not args.skip_psnr:
         boxes = {"face3": (150, 470, 140, 450), "face6": tuple(int(v) for v in FACE6_BOX)}
-        for p in precisions[1:]:
-            if p.name == "bf16" and not native:
-                print("\nPSNR of bf16 skipped: emulated on this device (the README's table comes from a device "
-                      "with native bf16)")
-                continue
-            psnr = precision_psnr(device, p, boxes)
+        compared = [p for p in precisions[1:] if native or p.name != "bf16"]
+        if not native:
+            print("\nPSNR of bf16 skipped: emulated on this device (the README's table comes from a device "
+                  "with native bf16)")
+        psnr = precision_psnr(device, compared, boxes)
+        for p in compared:
             print(f"\nPSNR of {p.name} against fp32 inside the face box (dB):")
             print("| video | " + " | ".join(EMOTIONS) + " |")
             for name in boxes:
-                print(f"| {name} | " + " | ".join(f"{psnr[(name, e)]:.1f}" for e in EMOTIONS) + " |")
+                print(f"| {name} | " + " | ".join(f"{psnr[(p.name, name, e)]:.1f}" for e in EMOTIONS) + " |")
 
     video = args.video or str(shared_dir() / "data/video/face6.mp4")
     box = args.box or FACE6_BOX
@@ -214,7 +217,7 @@ def speed(args, device, d: str, ckpt: str) -> None:
     runs = [("today's path: --precision fp32 --serial, 1 emotion", ["--precision", "fp32", "--serial",
                                                                      "--emotion", "HAP"]),
             ("--precision fp32, pipelined, 1 emotion", ["--precision", "fp32", "--emotion", "HAP"]),
-            (f"defaults (auto = {resolve_precision('auto', device).name}, pipelined), 1 emotion",
+            (f"defaults (auto = {auto}, pipelined), 1 emotion",
              ["--emotion", "HAP"]),
             ("defaults, --emotion all (6 videos)", ["--emotion", "all"])]
     print(f"\nend to end, {os.path.basename(video)} with {args.seconds:g} s of speech, fixed box "

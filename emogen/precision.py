@@ -48,6 +48,13 @@ def cpu_has_native_bf16() -> bool:
     return False
 
 
+def native_bf16(device: "torch.device") -> bool:
+    """True when ``device`` runs bfloat16 natively (a CUDA GPU with bf16, a CPU with AVX512_BF16 or AMX)."""
+    import torch
+
+    return torch.cuda.is_bf16_supported() if device.type == "cuda" else cpu_has_native_bf16()
+
+
 def resolve_precision(name: Optional[str], device: "torch.device") -> Precision:
     """What --precision means on ``device``.
 
@@ -60,8 +67,7 @@ def resolve_precision(name: Optional[str], device: "torch.device") -> Precision:
     if name not in PRECISIONS:
         raise UserError(f"--precision {name}: choose one of {', '.join(PRECISIONS)}")
     if name == "auto":
-        native = torch.cuda.is_bf16_supported() if device.type == "cuda" else cpu_has_native_bf16()
-        name = "bf16" if native else "fp32-cl"
+        name = "bf16" if native_bf16(device) else "fp32-cl"
     if name == "fp32":
         # The original's layout: channels_last float32 changes results by up to 1e-6, enough to flip a few
         # uint8 pixels, so the exact path keeps the default layout.
