@@ -26,6 +26,7 @@ def media(shared, tmp_path_factory):
     d = tmp_path_factory.mktemp("media")
     ffmpeg("-i", str(shared / "data/audio/speech_en_16k.wav"), "-t", "1.6", str(d / "speech.wav"))
     ffmpeg("-i", str(shared / "data/audio/speech_en_16k.wav"), "-t", "1.6", str(d / "speech.mp3"))
+    ffmpeg("-i", str(shared / "data/audio/speech_en_16k.wav"), "-t", "0.8", str(d / "speech_short.wav"))
     ffmpeg("-i", str(shared / "data/audio/speech_en_16k.wav"), "-t", "0.1", str(d / "tiny.wav"))
     ffmpeg("-i", str(shared / "data/video/face3.mp4"), "-t", "2.4", "-c:v", "libx264", "-crf", "12", str(d / "face.mp4"))
     ffmpeg("-i", str(shared / "data/video/face3.mp4"), "-t", "0.8", "-c:v", "libx264", "-crf", "12", str(d / "short.mp4"))
@@ -127,10 +128,12 @@ def test_detection_resize_crop_rotate_and_cache(media, tmp_path, capsys):
 
 
 def test_emotion_all_writes_six_videos(media, tmp_path):
-    code, out = run(media, "--box", *map(str, BOX), emotion="all", out="clip.mp4", tmp=tmp_path)
+    code, out = run(media, "--box", *map(str, BOX), emotion="all", out="clip.mp4", tmp=tmp_path,
+                    audio_file="speech_short.wav")
     assert code == 0
     outputs = sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".mp4")
     assert outputs == [f"clip_{e}.mp4" for e in ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")]
+    assert len(video_info(str(tmp_path / "clip_SAD.mp4"))[2]) == 17  # 0.8 s of speech -> 17 mel windows
     a = video_info(str(tmp_path / "clip_ANG.mp4"))[2][10]
     b = video_info(str(tmp_path / "clip_HAP.mp4"))[2][10]
     y1, y2, x1, x2 = BOX
@@ -203,7 +206,7 @@ def test_shell_metacharacters_in_names(media, tmp_path):
     odd = tmp_path / "it's $(touch PWNED) a face.mp4"
     odd.write_bytes((media / "face.mp4").read_bytes())
     odd_audio = tmp_path / 'say "hi" `touch PWNED2`.wav'
-    odd_audio.write_bytes((media / "speech.wav").read_bytes())
+    odd_audio.write_bytes((media / "speech_short.wav").read_bytes())
     out = tmp_path / "out $(touch PWNED3).mp4"
     proc = subprocess.run([sys.executable, str(REPO_ROOT / "inference.py"), "--checkpoint_path",
                            str(media / "emogen.pth"), "--face", str(odd), "--audio", str(odd_audio), "--emotion",
@@ -258,7 +261,7 @@ def test_read_only_checkout_and_site_packages(media, tmp_path):
     home.mkdir()
     site_dir = site.getsitepackages()[0]
     base = [sys.executable, "inference.py", "--checkpoint_path", str(media / "emogen.pth"), "--face",
-            str(media / "face.mp4"), "--audio", str(media / "speech.wav"), "--emotion", "HAP", "--no_progress"]
+            str(media / "face.mp4"), "--audio", str(media / "speech_short.wav"), "--emotion", "HAP", "--no_progress"]
     runs = {
         "default_outfile": base + ["--box", *map(str, BOX)],                      # results/ in the read-only repo
         "fixed_box": base + ["--box", *map(str, BOX), "--outfile", str(tmp_path / "box.mp4")],

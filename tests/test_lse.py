@@ -165,7 +165,7 @@ def test_two_faces_side_by_side_give_two_tracks_averaged(shared, syncnet_file, t
     videos.mkdir()
     subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(shared / "data/video/face6.mp4"), "-i",
                     str(shared / "data/video/face7.mp4"), "-filter_complex", "[0:v][1:v]hstack=inputs=2[v]", "-map",
-                    "[v]", "-map", "0:a", "-t", "2.4", str(videos / "pair.mp4")], check=True)
+                    "[v]", "-map", "0:a", "-t", "1.6", str(videos / "pair.mp4")], check=True)
     out = tmp_path / "out"
     argv = ["--videos_dir", str(videos), "--syncnet_path", str(syncnet_file), "--out_dir", str(out),
             "--face_detector", "dlib", "--no_progress"]

@@ -157,13 +157,14 @@ def test_sync_switch_rule():
 
 
 def test_models_overfit_a_fixed_batch(tiny_dataset):
+    # Step counts: each loss ends about 2x below its threshold (measured).
     torch.manual_seed(0)
     root = str(tiny_dataset / "pre")
     batch = fixed_batch(SyncDataset(root, TRAIN, augment=False, seed=0), 8)
     model = SyncNet_color()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     losses = []
-    for _ in range(12):
+    for _ in range(8):
         opt.zero_grad()
         a, v = model(batch[1], batch[0])
         loss = cosine_loss(a, v, batch[2])
@@ -178,7 +179,7 @@ def test_models_overfit_a_fixed_batch(tiny_dataset):
     disc.apply(init_weights)  # as emotion_disc_train.py does
     opt = torch.optim.Adam(disc.parameters(), lr=1e-4, betas=(0.5, 0.999))
     losses = []
-    for _ in range(20):
+    for _ in range(14):
         opt.zero_grad()
         loss = torch.nn.functional.cross_entropy(disc(video), emotion.argmax(1))
         loss.backward()
@@ -192,7 +193,7 @@ def test_models_overfit_a_fixed_batch(tiny_dataset):
     critics = Critics(expert, disc, torch.optim.Adam(disc.parameters(), 1e-6), PerceptualLoss(allow_random=True))
     opt = torch.optim.Adam(gen.parameters(), lr=1e-3, betas=(0.5, 0.999))
     l1 = []
-    for _ in range(8):
+    for _ in range(6):
         set_requires_grad(disc, False)
         opt.zero_grad()
         _, _, _, _, terms = generator_losses(gen, critics, batch, hparams, torch.device("cpu"), with_sync=True)

@@ -27,7 +27,7 @@ def web_media(shared, tmp_path_factory):
     run = lambda *a: subprocess.run(["ffmpeg", "-loglevel", "error", "-y", *a], check=True)  # noqa: E731
     run("-i", str(shared / "data/video/face3.mp4"), "-t", "1.2", str(d / "face.mp4"))
     run("-i", str(shared / "data/audio/speech_en_16k.wav"), "-t", "1.6", str(d / "speech.wav"))
-    run("-i", str(shared / "data/audio/speech_en_16k.wav"), "-t", "2.4", str(d / "speech_play.wav"))
+    run("-i", str(shared / "data/audio/speech_en_16k.wav"), "-t", "0.8", str(d / "speech_short.wav"))
     (d / "notes.mp4").write_text("this is not a video")
     ckpt = d / "emogen.pth"
     torch.save({"state_dict": {"module." + k: v for k, v in seeded_state_dict("emogen_generator").items()}}, ckpt)
@@ -109,7 +109,7 @@ def test_playback_starts_while_generating(server, page, web_media):
     url, _ = server
     page.goto(url)
     page.set_input_files("#face", str(web_media / "face.mp4"))
-    page.set_input_files("#audio", str(web_media / "speech_play.wav"))
+    page.set_input_files("#audio", str(web_media / "speech.wav"))
     choose_emotions(page, "ANG", "DIS", "FEA", "HAP", "NEU", "SAD")
     page.screenshot(path=str(ARTIFACTS / "web_start.png"), full_page=True)
     page.click("#generate")
@@ -161,7 +161,7 @@ def test_examples_all_emotions_and_no_path_from_the_user(server, web_media):
                                          "audio_example": "example speech (English)"})
     assert bad.status_code == 400 and "unknown face example" in bad.get_json()["error"]
     assert client.get("/static/../app.py").status_code == 404
-    with open(web_media / "speech.wav", "rb") as audio:
+    with open(web_media / "speech_short.wav", "rb") as audio:
         resp = client.post("/api/jobs", data={"emotion": "all", "face_example": "example face (video)",
                                               "audio": (io.BytesIO(audio.read()), "my voice.wav")})
     assert resp.status_code == 202
@@ -273,7 +273,8 @@ def test_hostile_requests(server, web_media):
     client = app.test_client()
     host = url.split("//")[1]
     ok = client.post("/api/jobs", data={"emotion": "HAP", "face_example": "example face (video)",
-                                        "audio_example": "example speech (English)"}, headers={"Host": host})
+                                        "audio": (io.BytesIO((web_media / "speech_short.wav").read_bytes()), "v.wav")},
+                     headers={"Host": host})
     job_id = ok.get_json()["id"]
     assert len(job_id) >= 16  # 96 random bits, not guessable
     # (f) another Host (DNS rebinding) or a cross-site post is refused.
