@@ -13,9 +13,8 @@ from typing import Optional, Sequence
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of color_syncnet_train.py."""
-    from emogen.cli import ArgumentParser, positive_int
-    from emogen.hparams_cli import add_hparams_argument
-    from emogen.training import add_common_training_args
+    from emogen.common.cli import ArgumentParser, positive_int
+    from emogen.training.options import add_common_training_args, add_hparams_argument
 
     p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data_root", required=True, help="preprocessed dataset (preprocess_crema-d.py output)")
@@ -41,18 +40,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = get_args_parser().parse_args(argv)
     import torch
 
-    from emogen.datasets import SyncDataset
-    from emogen.distributed import init_distributed_mode, is_main_process, wrap_ddp
-    from emogen.engine_syncnet import SyncTrainConfig, train_syncnet
-    from emogen.errors import UserError
-    from emogen.hparams_cli import hparams_from_args
-    from emogen.train_loop import LoopConfig
-    from emogen.training import TrainState, checkpoint_to_resume, resume, seed_everything, split_loaders, training_log
+    from emogen.common.errors import UserError
+    from emogen.data.datasets import SyncDataset
+    from emogen.training.checkpoint_files import checkpoint_to_resume, resume
+    from emogen.training.distributed import is_main_process, wrap_ddp
+    from emogen.training.engine_syncnet import SyncTrainConfig, train_syncnet
+    from emogen.training.loaders import split_loaders, start_run
+    from emogen.training.loop import LoopConfig
+    from emogen.training.scalar_log import training_log
+    from emogen.training.state import TrainState
     from models import SyncNet_color
 
-    hp = hparams_from_args(args.hparams)
-    info = init_distributed_mode(args.device)
-    seed_everything(args.seed, info.rank)
+    hp, info = start_run(args)
     train_set, train_loader, val_loader = split_loaders(SyncDataset, args, hp, hp.syncnet_batch_size, info)
 
     model = SyncNet_color().to(info.device)
@@ -79,6 +78,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    from emogen.errors import run_cli
+    from emogen.common.errors import run_cli
 
     sys.exit(run_cli(main))

@@ -9,11 +9,12 @@ from typing import Optional, Sequence
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of convertFPS.py."""
-    from emogen.cli import ArgumentParser, int_range, positive_float
+    from emogen.common.cli import ArgumentParser, float_range, int_range
     p = ArgumentParser(description=__doc__)
     p.add_argument("-i", "--input_folder", required=True, help="folder with raw videos (searched recursively)")
     p.add_argument("-o", "--output_folder", required=True, help="where <same relative path>.mp4 files go")
-    p.add_argument("-fps", "--fps", type=positive_float, default=25.0, help="target frame rate (default 25)")
+    p.add_argument("-fps", "--fps", type=float_range(0, 240, low_open=True), default=25.0,
+                   help="target frame rate (default 25; at most 240)")
     p.add_argument("--workers", type=int_range(1, 256), default=min(4, os.cpu_count() or 1),
                    help="videos converted at the same time (default: up to 4)")
     p.add_argument("--overwrite", action="store_true", help="redo outputs that already exist and are complete")
@@ -24,7 +25,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Convert, print the summary; exit status 1 when any file failed."""
     args = get_args_parser().parse_args(argv)
-    from emogen.fps_conversion import convert_folder
+    from emogen.data.fps_conversion import convert_folder
 
     summary = convert_folder(args.input_folder, args.output_folder, args.fps, args.workers, args.overwrite,
                              progress=not args.no_progress)
@@ -33,6 +34,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    from emogen.errors import run_cli
+    from emogen.common.errors import run_cli
 
     sys.exit(run_cli(main))

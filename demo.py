@@ -10,11 +10,12 @@ from typing import Optional, Sequence
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of demo.py."""
-    from emogen.cli import ArgumentParser, positive_float, positive_int
+    from emogen.common.cli import ArgumentParser, float_range, int_range
     p = ArgumentParser(description=__doc__)
     p.add_argument("--work_dir", default="demo_run", help="where every artifact goes (default demo_run/)")
-    p.add_argument("--steps", type=positive_int, default=4, help="training steps per stage (default 4)")
-    p.add_argument("--audio_seconds", type=positive_float, default=None,
+    p.add_argument("--steps", type=int_range(1, 1000000), default=4,
+                   help="training steps per stage (default 4)")
+    p.add_argument("--audio_seconds", type=float_range(0, 3600, low_open=True), default=None,
                    help="use only the first seconds of the example speech (default: all 8 s)")
     p.add_argument("--generator", default=None,
                    help="generator checkpoint for inference (default: checkpoints/emogen_generator.pth if present, "
@@ -25,7 +26,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the demo and print its report."""
     args = get_args_parser().parse_args(argv)
-    from emogen.quickstart import DemoConfig, format_report, run_demo
+    from emogen.apps.quickstart import DemoConfig, format_report, run_demo
 
     report = run_demo(DemoConfig(work_dir=args.work_dir, steps=args.steps, audio_seconds=args.audio_seconds,
                                  generator=args.generator))
@@ -34,6 +35,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    from emogen.errors import run_cli
+    from emogen.common.errors import run_cli
 
     sys.exit(run_cli(main))

@@ -16,9 +16,8 @@ from typing import Optional, Sequence
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of emotion_disc_train.py."""
-    from emogen.cli import ArgumentParser, positive_float, positive_int
-    from emogen.hparams_cli import add_hparams_argument
-    from emogen.training import add_common_training_args
+    from emogen.common.cli import ArgumentParser, positive_float, positive_int
+    from emogen.training.options import add_common_training_args, add_hparams_argument
 
     p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-i", "--in-path", dest="in_path", required=True, help="preprocessed dataset folder")
@@ -40,24 +39,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = get_args_parser().parse_args(argv)
     import torch
 
-    from emogen.datasets import EmotionDataset
-    from emogen.distributed import init_distributed_mode, is_main_process, wrap_ddp
-    from emogen.engine_emotion_disc import (EmotionTrainConfig, emotion_checkpoints, init_weights,
-                                            resume_emotion_disc, train_emotion_disc)
-    from emogen.errors import UserError
-    from emogen.hparams_cli import hparams_from_args
-    from emogen.train_loop import LoopConfig
-    from emogen.training import (TrainState, load_split_datasets, make_loader, seed_everything, training_log,
-                                 worker_count)
+    from emogen.common.errors import UserError
+    from emogen.data.datasets import EmotionDataset
+    from emogen.training.checkpoint_files import emotion_checkpoints, resume_emotion_disc
+    from emogen.training.distributed import is_main_process, wrap_ddp
+    from emogen.training.engine_emotion_disc import EmotionTrainConfig, init_weights, train_emotion_disc
+    from emogen.training.loaders import load_split_datasets, make_loader, start_run, worker_count
+    from emogen.training.loop import LoopConfig
+    from emogen.training.scalar_log import training_log
+    from emogen.training.state import TrainState
     from models.emo_disc import DISCEMO
 
-    hp = hparams_from_args(args.hparams)
     existing = emotion_checkpoints(args.out_path)
     if existing and not args.resume:
         raise UserError(f"{args.out_path} already holds checkpoints ({os.path.basename(existing[-1])}); pass --resume "
                         "to continue that run or choose another --out-path (nothing is deleted)")
-    info = init_distributed_mode(args.device)
-    seed_everything(args.seed, info.rank)
+    hp, info = start_run(args)
     # The original trains on every clip folder of --in-path (no validation): --split random does the same.
     train_set, _ = load_split_datasets(EmotionDataset, args.in_path, args.filelist_dir, hp, not args.no_augment,
                                        args.seed, root_flag="--in-path", split=args.split)
@@ -87,6 +84,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    from emogen.errors import run_cli
+    from emogen.common.errors import run_cli
 
     sys.exit(run_cli(main))

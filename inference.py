@@ -16,11 +16,10 @@ def str2bool_flag(value: Optional[str]) -> bool:
 
 def get_args_parser() -> argparse.ArgumentParser:
     """The command line (the original's flags, plus detector, device, missing-face and caching options)."""
-    from emogen.cli import ArgumentParser, int_range, positive_float, positive_int
-    from emogen.detector_option import add_face_detector_argument
-    from emogen.precision import add_precision_argument
-
-    from emogen.device import add_device_argument
+    from emogen.common.cli import ArgumentParser, float_range, int_range
+    from emogen.common.device import add_device_argument
+    from emogen.common.precision import add_precision_argument
+    from face_detection.registry import add_face_detector_argument
 
     p = ArgumentParser(description=__doc__)
     p.add_argument("--checkpoint_path", required=True, help="EmoGen generator checkpoint (.pth)")
@@ -33,24 +32,29 @@ def get_args_parser() -> argparse.ArgumentParser:
                    help="output mp4 (default results/<EMOTION>.mp4; with --emotion all, <name>_<EMOTION>.mp4)")
     p.add_argument("--static", nargs="?", const=None, default=False, type=str2bool_flag,
                    help="use only the first frame of the face video")
-    p.add_argument("--fps", type=positive_float, default=25.0, help="frame rate for a still-image face (default 25)")
-    p.add_argument("--pads", nargs=4, type=int, default=[0, 10, 0, 0], metavar=("TOP", "BOTTOM", "LEFT", "RIGHT"),
-                   help="pixels added around the detected face; include the chin (default 0 10 0 0)")
-    p.add_argument("--face_det_batch_size", type=positive_int, default=16, help="frames per face-detection batch")
-    p.add_argument("--wav2lip_batch_size", type=positive_int, default=None,
-                   help="frames per generator batch (default 32 on CPU, 256 on CUDA as the original)")
-    p.add_argument("--resize_factor", type=positive_int, default=1, help="divide the input resolution by this factor")
-    p.add_argument("--crop", nargs=4, type=int, default=[0, -1, 0, -1], metavar=("TOP", "BOTTOM", "LEFT", "RIGHT"),
+    p.add_argument("--fps", type=float_range(0, 240, low_open=True), default=25.0,
+                   help="frame rate for a still-image face (default 25; at most 240)")
+    p.add_argument("--pads", nargs=4, type=int_range(-10000, 10000), default=[0, 10, 0, 0],
+                   metavar=("TOP", "BOTTOM", "LEFT", "RIGHT"),
+                   help="pixels added around the detected face; include the chin (default 0 10 0 0; each within "
+                        "+-10000)")
+    p.add_argument("--face_det_batch_size", type=int_range(1, 4096), default=16,
+                   help="frames per face-detection batch (default 16; at most 4096)")
+    p.add_argument("--wav2lip_batch_size", type=int_range(1, 4096), default=None,
+                   help="frames per generator batch (default 32 on CPU, 256 on CUDA as the original; at most 4096)")
+    p.add_argument("--resize_factor", type=int_range(1, 64), default=1,
+                   help="divide the input resolution by this factor (1 to 64)")
+    p.add_argument("--crop", nargs=4, type=int_range(-100000, 100000), default=[0, -1, 0, -1], metavar=("TOP", "BOTTOM", "LEFT", "RIGHT"),
                    help="crop the input frames (after resize and rotate); -1 means to the edge")
-    p.add_argument("--box", nargs=4, type=int, default=[-1, -1, -1, -1], metavar=("TOP", "BOTTOM", "LEFT", "RIGHT"),
+    p.add_argument("--box", nargs=4, type=int_range(-100000, 100000), default=[-1, -1, -1, -1], metavar=("TOP", "BOTTOM", "LEFT", "RIGHT"),
                    help="fixed face box used as given (no pads, no smoothing); skips face detection")
     p.add_argument("--rotate", action="store_true", help="rotate the input 90 degrees clockwise")
     p.add_argument("--nosmooth", action="store_true", help="do not average face boxes over 5 frames")
     add_face_detector_argument(p)
-    p.add_argument("--det_max_side", type=int_range(64), default=None,
-                   help="detect faces on a copy whose longest side is at most this many pixels (faster)")
-    p.add_argument("--det_stride", type=positive_int, default=1,
-                   help="run the detector on every k-th frame and interpolate between (faster)")
+    p.add_argument("--det_max_side", type=int_range(64, 16384), default=None,
+                   help="detect faces on a copy whose longest side is at most this many pixels (faster; 64 to 16384)")
+    p.add_argument("--det_stride", type=int_range(1, 250), default=1,
+                   help="run the detector on every k-th frame and interpolate between (faster; 1 to 250)")
     p.add_argument("--missing_face", default="interpolate", choices=["interpolate", "passthrough", "error"],
                    help="frames without a face: fill gaps up to 1 s from neighbours (default), leave them "
                         "unchanged, or stop as the original did")
@@ -71,18 +75,10 @@ def get_args_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Parse arguments, run inference, print one line per output."""
     args = get_args_parser().parse_args(argv)
-    from emogen.detection_cache import default_cache_dir
-    from emogen.inference_pipeline import InferenceOptions, run_inference
+    from emogen.inference.options import options_from_args
+    from emogen.inference.pipeline import run_inference
 
-    opts = InferenceOptions(
-        checkpoint_path=args.checkpoint_path, face=args.face, audio=args.audio, emotion=args.emotion,
-        outfile=args.outfile, static=bool(args.static), fps=args.fps, pads=args.pads,
-        face_det_batch_size=args.face_det_batch_size, wav2lip_batch_size=args.wav2lip_batch_size,
-        resize_factor=args.resize_factor, crop=args.crop, box=args.box, rotate=args.rotate, nosmooth=args.nosmooth,
-        face_detector=args.face_detector, device=args.device, missing_face=args.missing_face,
-        det_max_side=args.det_max_side, det_stride=args.det_stride,
-        cache_dir=None if args.no_detection_cache else (args.detection_cache_dir or default_cache_dir()),
-        precision=args.precision, pipelined=not args.serial, encoder=args.encoder, progress=not args.no_progress)
+    opts = options_from_args(args)
     start = time.perf_counter()
     results = run_inference(opts)
     for r in results:
@@ -106,6 +102,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    from emogen.errors import run_cli
+    from emogen.common.errors import run_cli
 
     sys.exit(run_cli(main))

@@ -15,15 +15,16 @@ from typing import Optional, Sequence
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of preprocess_crema-d.py."""
-    from emogen.cli import ArgumentParser, int_range, non_negative_float, non_negative_int, positive_int
-    from emogen.detector_option import add_face_detector_argument
+    from emogen.common.cli import ArgumentParser, int_range, non_negative_float, non_negative_int
+    from face_detection.registry import add_face_detector_argument
 
     p = ArgumentParser(description=__doc__)
     p.add_argument("--data_root", required=True, help="folder of 25 fps videos (from convertFPS.py)")
     p.add_argument("--preprocessed_root", required=True, help="output folder")
     p.add_argument("--ngpu", type=non_negative_int, default=0, help="GPUs to spread the videos over (0: CPU)")
     p.add_argument("--workers", type=int_range(1, 256), default=1, help="CPU worker processes when --ngpu 0")
-    p.add_argument("--batch_size", type=positive_int, default=32, help="frames per face-detection batch")
+    p.add_argument("--batch_size", type=int_range(1, 4096), default=32,
+                   help="frames per face-detection batch (default 32; at most 4096)")
     add_face_detector_argument(p)
     p.add_argument("--allow_any_names", action="store_true",
                    help="also process videos whose names are not ActorID_SentenceID_EMOTION_INTENSITY")
@@ -40,10 +41,13 @@ def get_args_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Preprocess, summarise, write filelists."""
     args = get_args_parser().parse_args(argv)
-    from emogen.errors import UserError
-    from emogen.filelists import split_by_actor, split_random, write_filelists
-    from emogen.preprocess import MIN_WINDOWS, preprocess_dataset, trainable
+    from emogen.common.atomic import check_creatable_dir
+    from emogen.common.errors import UserError
+    from emogen.data.filelists import split_by_actor, split_random, write_filelists
+    from emogen.data.preprocess import MIN_WINDOWS, preprocess_dataset, trainable
 
+    # Checked before the long work, not after it: the filelists are written last.
+    check_creatable_dir(args.filelist_dir, f"--filelist_dir {args.filelist_dir}")
     reports = preprocess_dataset(args.data_root, args.preprocessed_root, args.face_detector, args.ngpu, args.workers,
                                  args.batch_size, args.allow_any_names, progress=not args.no_progress)
     done = [r for r in reports if r.status == "done"]
@@ -73,6 +77,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    from emogen.errors import run_cli
+    from emogen.common.errors import run_cli
 
     sys.exit(run_cli(main))

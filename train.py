@@ -13,9 +13,8 @@ from typing import Optional, Sequence
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of train.py."""
-    from emogen.cli import ArgumentParser, positive_float, positive_int
-    from emogen.hparams_cli import add_hparams_argument
-    from emogen.training import add_common_training_args
+    from emogen.common.cli import ArgumentParser, positive_float, positive_int
+    from emogen.training.options import add_common_training_args, add_hparams_argument
 
     p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data_root", required=True, help="preprocessed dataset (preprocess_crema-d.py output)")
@@ -46,20 +45,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = get_args_parser().parse_args(argv)
     import torch
 
-    from emogen.checkpoints import load_weights
-    from emogen.datasets import GeneratorDataset
-    from emogen.distributed import init_distributed_mode, is_main_process, wrap_ddp
-    from emogen.engine_generator import Critics, GeneratorTrainConfig, set_requires_grad, train_generator
-    from emogen.hparams_cli import hparams_from_args
-    from emogen.perceptual import PerceptualLoss
-    from emogen.train_loop import LoopConfig
-    from emogen.training import TrainState, checkpoint_to_resume, resume, seed_everything, split_loaders, training_log
+    from emogen.common.checkpoint_io import load_weights
+    from emogen.data.datasets import GeneratorDataset
+    from emogen.training.checkpoint_files import checkpoint_to_resume, resume
+    from emogen.training.distributed import is_main_process, wrap_ddp
+    from emogen.training.engine_generator import Critics, GeneratorTrainConfig, set_requires_grad, train_generator
+    from emogen.training.loaders import split_loaders, start_run
+    from emogen.training.loop import LoopConfig
+    from emogen.training.losses import PerceptualLoss
+    from emogen.training.scalar_log import training_log
+    from emogen.training.state import TrainState
     from models import SyncNet_color, Wav2Lip
     from models.emo_disc import DISCEMO
 
-    hp = hparams_from_args(args.hparams)
-    info = init_distributed_mode(args.device)
-    seed_everything(args.seed, info.rank)
+    hp, info = start_run(args)
     device = info.device
 
     syncnet = SyncNet_color()
@@ -99,6 +98,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    from emogen.errors import run_cli
+    from emogen.common.errors import run_cli
 
     sys.exit(run_cli(main))

@@ -14,11 +14,10 @@ import time
 
 import numpy as np
 
-from common import shared_dir
-
 import audio
-from emogen.datasets import EmotionDataset, GeneratorDataset, SyncDataset
-from emogen.filelists import read_filelist
+from common import shared_dir
+from emogen.data.datasets import EmotionDataset, GeneratorDataset, SyncDataset
+from emogen.data.filelists import read_filelist
 from hparams import hparams
 
 CLIPS = {"1001_DFA_ANG_XX": "face2", "1002_IEO_HAP_HI": "face3", "1003_TIE_SAD_LO": "face5", "1004_DFA_NEU_XX": "face6"}
@@ -42,7 +41,7 @@ def rate(dataset, n: int) -> float:
 
 
 def build(tmp: str) -> tuple[str, list[str]]:
-    from emogen.preprocess import preprocess_video
+    from emogen.data.preprocess import preprocess_video
     from face_detection.detection.opencv import HaarDetector
 
     det = HaarDetector()

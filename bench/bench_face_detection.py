@@ -17,10 +17,9 @@ import numpy as np
 import torch
 
 from common import shared_dir
-
 from face_detection import DetectionSettings, create_detector, detect_video_boxes
-from face_detection.detection.sfd.net_s3fd import S3FD
-from face_detection.detection.sfd.sfd_detector import s3fd_weights_path
+from face_detection.detection.s3fd.net_s3fd import S3FD
+from face_detection.detection.s3fd.sfd_detector import s3fd_weights_path
 
 
 def read(path: str, limit: int) -> list[np.ndarray]:

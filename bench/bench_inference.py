@@ -25,13 +25,12 @@ import torch
 from common import ROOT, shared_dir
 
 sys.path.insert(0, str(ROOT / "tests"))
-from shared_data import seeded_state_dict  # noqa: E402
-
-from emogen import EMOTIONS  # noqa: E402
-from emogen.media import VideoWriter, choose_encoder, iter_frames  # noqa: E402
-from emogen.precision import Precision, native_bf16, resolve_precision  # noqa: E402
-from emogen.renderer import RenderOutput, RenderSettings, make_batches, one_hot_tensor, prepare_model, render  # noqa: E402
+from emogen.common.contract import EMOTIONS  # noqa: E402
+from emogen.common.media import VideoWriter, choose_encoder, iter_frames  # noqa: E402
+from emogen.common.precision import Precision, native_bf16, resolve_precision  # noqa: E402
+from emogen.inference.renderer import RenderOutput, RenderSettings, make_batches, one_hot_tensor, prepare_model, render  # noqa: E402
 from models import Wav2Lip  # noqa: E402
+from shared_data import seeded_state_dict  # noqa: E402
 
 FACE6_BOX = ["107", "484", "98", "406"]  # top bottom left right: dlib's box of face6.mp4 (512x512), frame 0
 

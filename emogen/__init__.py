@@ -1,4 +1,4 @@
-"""Importable library code behind the EmoGen command-line scripts."""
-
-EMOTIONS = ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")
-"""Emotion labels in the index order baked into the released generator's one-hot input."""
+"""Importable library code behind the EmoGen command-line scripts, in layers that import downwards only:
+``apps`` (demo, web page) over the stages ``inference``, ``training`` and ``data`` over the networks
+(``models``, ``face_detection``) over ``common`` (errors, files, devices, media, checkpoint I/O, weight files
+and the shared contract). README "Where things live" has the map."""

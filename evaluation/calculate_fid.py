@@ -11,9 +11,9 @@ if __package__ in (None, ""):
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of calculate_fid.py."""
-    from emogen.cli import ArgumentParser, positive_int
-    from emogen.detector_option import add_face_detector_argument
-    from emogen.device import add_device_argument
+    from emogen.common.cli import ArgumentParser, int_range, positive_int
+    from emogen.common.device import add_device_argument
+    from face_detection.registry import add_face_detector_argument
 
     p = ArgumentParser(description=__doc__)
     p.add_argument("--real_dir", required=True, help="folder of ground-truth videos")
@@ -28,7 +28,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--random_inception", action="store_true",
                    help="allow random Inception weights when none exist (tests only; the result is not FID)")
     p.add_argument("--max_frames", type=positive_int, default=None, help="at most this many frames per video")
-    p.add_argument("--batch_size", type=positive_int, default=32, help="frames per Inception batch")
+    p.add_argument("--batch_size", type=int_range(1, 4096), default=32,
+                   help="frames per Inception batch (default 32; at most 4096)")
     add_device_argument(p)
     p.add_argument("--no_progress", action="store_true", help="hide progress bars")
     return p
@@ -37,9 +38,9 @@ def get_args_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Extract features of both sets and print the FID."""
     args = get_args_parser().parse_args(argv)
-    from emogen.device import resolve_device
-    from evaluation.fid import build_inception, frechet_distance, video_features
-    from evaluation.video_lists import collect_videos
+    from emogen.common.device import resolve_device
+    from evaluation.metrics.fid import build_inception, frechet_distance, video_features
+    from evaluation.metrics.video_lists import collect_videos
     from face_detection import create_detector
 
     real, generated = collect_videos(args.real_dir, args.filelist), collect_videos(args.generated_dir)
@@ -57,6 +58,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    from emogen.errors import run_cli
+    from emogen.common.errors import run_cli
 
     sys.exit(run_cli(main))

@@ -16,11 +16,10 @@ if __package__ in (None, ""):
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of emotion_accuracy.py."""
-    from emogen.cli import ArgumentParser
-    from emogen.detector_option import add_face_detector_argument
-
-    from emogen.device import add_device_argument
-    from evaluation.video_lists import add_video_source_args
+    from emogen.common.cli import ArgumentParser
+    from emogen.common.device import add_device_argument
+    from evaluation.metrics.video_lists import add_video_source_args
+    from face_detection.registry import add_face_detector_argument
 
     p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_video_source_args(p, "generated videos")
@@ -40,12 +39,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = get_args_parser().parse_args(argv)
     from tqdm import tqdm
 
-    from emogen.checkpoints import load_weights
-    from emogen.device import resolve_device
-    from emogen.errors import UserError
-    from emogen.media import iter_frames
-    from evaluation.emotion_scoring import EmotionReport, classify, face_windows
-    from evaluation.video_lists import collect_videos, intended_emotion, reference_video
+    from emogen.common.checkpoint_io import load_weights
+    from emogen.common.device import resolve_device
+    from emogen.common.errors import UserError
+    from emogen.common.media import iter_frames
+    from evaluation.metrics.emotion_accuracy import EmotionReport, classify, face_windows
+    from evaluation.metrics.video_lists import collect_videos, intended_emotion, reference_video
     from face_detection import create_detector, detect_video_boxes
     from models.emo_disc import DISCEMO
 
@@ -89,6 +88,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    from emogen.errors import run_cli
+    from emogen.common.errors import run_cli
 
     sys.exit(run_cli(main))

@@ -17,11 +17,10 @@ if __package__ in (None, ""):
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of gen_videos_from_filelist.py."""
-    from emogen.cli import ArgumentParser
-    from emogen.detector_option import add_face_detector_argument
-
-    from emogen.device import add_device_argument
-    from emogen.precision import add_precision_argument
+    from emogen.common.cli import ArgumentParser
+    from emogen.common.device import add_device_argument
+    from emogen.common.precision import add_precision_argument
+    from face_detection.registry import add_face_detector_argument
 
     p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--filelist", required=True, help="clip names, one per line (e.g. filelists/test.txt)")
@@ -29,8 +28,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--audio_root", default=None, help="folder with <name>.wav speech (default: the video's audio)")
     p.add_argument("--checkpoint_path", required=True, help="EmoGen generator checkpoint")
     p.add_argument("--out_dir", required=True, help="where <name>_<EMOTION>.mp4 are written")
-    p.add_argument("--emotions", nargs="+", default=["ANG", "DIS", "FEA", "HAP", "NEU", "SAD"],
-                   help="emotions to generate (default all six)")
+    p.add_argument("--emotions", nargs="+", default=["all"],
+                   help="emotions to generate: labels (ANG DIS FEA HAP NEU SAD, or comma lists) or all (default)")
     add_face_detector_argument(p)
     p.add_argument("--missing_face", default="interpolate", choices=["interpolate", "passthrough", "error"],
                    help="frames without a face (see inference.py)")
@@ -46,17 +45,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = get_args_parser().parse_args(argv)
     from tqdm import tqdm
 
-    from emogen.detection_cache import default_cache_dir
-    from emogen.device import resolve_device
-    from emogen.errors import UserError
-    from emogen.filelists import read_filelist
-    from emogen.inference_pipeline import InferenceOptions, load_generator, run_inference
-    from emogen.lipsync import emotion_one_hot
+    from emogen.common.contract import parse_emotions
+    from emogen.common.device import resolve_device
+    from emogen.common.errors import UserError
+    from emogen.data.filelists import read_filelist
+    from emogen.inference.generator import load_generator
+    from emogen.inference.options import options_from_args
+    from emogen.inference.pipeline import run_inference
 
     names = read_filelist(args.filelist)
-    emotions = [e.upper() for e in args.emotions]
-    for e in emotions:
-        emotion_one_hot(e)
+    emotions = parse_emotions(args.emotions)
     device = resolve_device(args.device)
     model = load_generator(args.checkpoint_path, device)
     done = skipped = 0
@@ -69,12 +67,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if not todo:
             continue
         # One pass over the clip for all its missing emotions: <out_dir>/<name>_<EMOTION>.mp4 each.
-        opts = InferenceOptions(args.checkpoint_path, face, speech, ",".join(todo),
-                                outfile=os.path.join(args.out_dir, f"{name}.mp4") if len(todo) > 1 else
-                                os.path.join(args.out_dir, f"{name}_{todo[0]}.mp4"),
-                                face_detector=args.face_detector, device=str(device), missing_face=args.missing_face,
-                                cache_dir=args.detection_cache_dir or default_cache_dir(), precision=args.precision,
-                                progress=False)
+        opts = options_from_args(args, face=face, audio=speech, emotion=",".join(todo),
+                                 outfile=os.path.join(args.out_dir, f"{name}.mp4") if len(todo) > 1 else
+                                 os.path.join(args.out_dir, f"{name}_{todo[0]}.mp4"),
+                                 device=str(device), progress=False)
         try:
             run_inference(opts, model=model)
             done += len(todo)
@@ -87,6 +83,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    from emogen.errors import run_cli
+    from emogen.common.errors import run_cli
 
     sys.exit(run_cli(main))

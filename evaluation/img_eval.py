@@ -18,7 +18,7 @@ if __package__ in (None, ""):
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of img_eval.py."""
-    from emogen.cli import ArgumentParser, positive_int
+    from emogen.common.cli import ArgumentParser, positive_int
     p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--real_dir", required=True, help="folder of ground-truth videos")
     p.add_argument("--generated_dir", required=True, help="folder of generated videos with the same file names")
@@ -34,10 +34,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = get_args_parser().parse_args(argv)
     from tqdm import tqdm
 
-    from emogen.errors import UserError
-    from emogen.media import iter_frames
-    from evaluation.image_metrics import PairMetrics
-    from evaluation.video_lists import collect_videos, reference_video
+    from emogen.common.errors import UserError
+    from emogen.common.media import iter_frames
+    from evaluation.metrics.image_quality import PairMetrics
+    from evaluation.metrics.video_lists import collect_videos, reference_video
 
     generated = collect_videos(args.generated_dir)
     pairs = []
@@ -64,6 +64,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    from emogen.errors import run_cli
+    from emogen.common.errors import run_cli
 
     sys.exit(run_cli(main))

@@ -20,10 +20,10 @@ if __package__ in (None, ""):
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of score_lse.py."""
-    from emogen.cli import ArgumentParser, non_negative_int, positive_int
-
-    from emogen.device import add_device_argument
-    from evaluation.video_lists import add_video_source_args
+    from emogen.common.cli import ArgumentParser, non_negative_int, positive_int
+    from emogen.common.device import add_device_argument
+    from evaluation.metrics.video_lists import add_video_source_args
+    from face_detection.registry import add_face_detector_argument
 
     p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_video_source_args(p, "videos to score")
@@ -31,9 +31,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--syncnet_path", default=None,
                    help="syncnet_v2.model (default $EMOGEN_SYNCNET_PATH or checkpoints/syncnet_v2.model)")
     p.add_argument("--whole_frame", action="store_true", help="score the whole frame, no face tracking")
-    p.add_argument("--face_detector", default="reference", choices=["reference", "s3fd", "dlib", "opencv"],
-                   help="reference (default): syncnet_python's S3FD settings, the published protocol; s3fd, dlib, "
-                        "opencv: this project's detectors (results are labelled non-standard)")
+    add_face_detector_argument(p, default="reference", lse=True,
+                               help_extra="; anything but reference is labelled non-standard in the results")
     p.add_argument("--detector_path", default=None,
                    help="weights of the reference detector: sfd_face.pth or s3fd.pth (default "
                         "$EMOGEN_SFD_FACE_PATH, checkpoints/sfd_face.pth, or an installed s3fd.pth)")
@@ -54,23 +53,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = get_args_parser().parse_args(argv)
     from tqdm import tqdm
 
-    from emogen.atomic import atomic_path
-    from emogen.device import resolve_device
-    from emogen.errors import UserError
-    from evaluation.face_tracks import TrackSettings
-    from evaluation.sync_scoring import average, main_track, score_video
-    from evaluation.syncnet_eval import load_syncnet_eval
-    from evaluation.video_lists import collect_videos
-    from face_detection import create_detector
-    from face_detection.detection.syncnet_sfd import ReferenceSFDDetector
+    from emogen.common.atomic import atomic_path
+    from emogen.common.device import resolve_device
+    from emogen.common.errors import UserError
+    from evaluation.metrics.face_tracks import TrackSettings
+    from evaluation.metrics.lse import average, load_syncnet_eval, main_track, score_video
+    from evaluation.metrics.video_lists import collect_videos
+    from face_detection.registry import canonical_name, create_detector
 
     videos = collect_videos(args.videos_dir, args.filelist)
     device = str(resolve_device(args.device))
     model = load_syncnet_eval(args.syncnet_path, device)
     detector, label = None, "whole frame (no face tracking; non-standard)"
     if not args.whole_frame:
-        if args.face_detector == "reference":
-            detector = ReferenceSFDDetector(device, args.detector_path)
+        if canonical_name(args.face_detector) == "syncnet_s3fd":
+            detector = create_detector("syncnet_s3fd", device=device, weights_path=args.detector_path)
             label = f"reference S3FD ({detector.weights}; scale 0.25, confidence 0.9, NMS 0.1)"
         else:
             detector = create_detector(args.face_detector, device=device)
@@ -116,6 +113,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    from emogen.errors import run_cli
+    from emogen.common.errors import run_cli
 
     sys.exit(run_cli(main))

@@ -6,8 +6,9 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .detection.core import Box
-from .factory import create_detector
+from emogen.common.contract import Box
+
+from .registry import create_detector
 
 
 class LandmarksType(Enum):

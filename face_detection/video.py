@@ -12,9 +12,10 @@ import cv2
 import numpy as np
 import torch
 
-from emogen.errors import UserError
+from emogen.common.contract import Box, interpolate_box
+from emogen.common.errors import UserError
 
-from .detection.core import Box, FaceDetector
+from .detection.core import FaceDetector
 
 
 @dataclass(frozen=True)
@@ -79,11 +80,6 @@ def _upscale(box: Optional[Box], scale: float) -> Optional[Box]:
     if box is None or scale == 1.0:
         return box
     return tuple(int(v / scale) for v in box)  # type: ignore[return-value]
-
-
-def interpolate_box(a: Box, b: Box, t: float) -> Box:
-    """Linear interpolation between two boxes, rounded to pixels."""
-    return tuple(int(round((1 - t) * p + t * q)) for p, q in zip(a, b))  # type: ignore[return-value]
 
 
 def _with_last_flag(frames: Iterable[np.ndarray]) -> Iterator[tuple[np.ndarray, bool]]:

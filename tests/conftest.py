@@ -34,8 +34,8 @@ def tiny_dataset(shared, tmp_path_factory):
     """A preprocessed CREMA-D-style set made from real shared clips (1.6 s each), with filelists."""
     import subprocess
 
-    from emogen.filelists import write_filelists
-    from emogen.preprocess import preprocess_video
+    from emogen.data.filelists import write_filelists
+    from emogen.data.preprocess import preprocess_video
     from face_detection.detection.opencv import HaarDetector
 
     root = tmp_path_factory.mktemp("tiny")

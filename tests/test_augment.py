@@ -2,7 +2,7 @@ import random
 
 import numpy as np
 
-from emogen.augment import WindowAugment
+from emogen.data.augment import WindowAugment
 
 
 def window(seed=0):

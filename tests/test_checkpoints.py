@@ -3,7 +3,7 @@ import os
 import pytest
 import torch
 
-from emogen.checkpoints import (CheckpointError, identify_state_dict, load_weights, read_checkpoint,
+from emogen.common.checkpoint_io import (CheckpointError, identify_state_dict, load_weights, read_checkpoint,
                                 save_checkpoint, strip_module_prefix)
 from models import DISCEMO, SyncNet_color, Wav2Lip, Wav2Lip_disc_qual
 from shared_data import seeded_state_dict
@@ -83,6 +83,11 @@ def test_missing_and_corrupt_files(tmp_path):
     bad.write_bytes(b"this is not a checkpoint")
     with pytest.raises(CheckpointError, match="not a readable PyTorch checkpoint"):
         read_checkpoint(str(bad))
+    tiny = tmp_path / "tiny.pth"
+    tiny.write_bytes(b"hello\n!")  # 7 bytes of text: a broken download, not a pickle that could run code
+    with pytest.raises(CheckpointError, match="not a readable PyTorch checkpoint") as err:
+        read_checkpoint(str(tiny))
+    assert "could run code" not in str(err.value) and "7 bytes" in str(err.value)
     text = tmp_path / "list.pth"
     torch.save([1, 2, 3], text)
     with pytest.raises(CheckpointError, match="no state_dict"):
@@ -132,8 +137,8 @@ def test_strip_module_prefix():
 def test_saved_files_follow_the_umask(tmp_path):
     import os
 
-    from emogen.checkpoints import save_checkpoint
-    from emogen.detection_cache import DetectionCache
+    from emogen.common.checkpoint_io import save_checkpoint
+    from emogen.inference.detection_cache import DetectionCache
     from models import SyncNet_color
 
     face = tmp_path / "face.bin"

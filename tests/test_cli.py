@@ -14,7 +14,7 @@ import demo
 import emotion_disc_train
 import inference
 import train
-from emogen.errors import run_cli
+from emogen.common.errors import run_cli
 from shared_data import REPO_ROOT, seeded_state_dict
 
 
@@ -70,7 +70,7 @@ def inference_cases(d):
         (with_("--resize_factor", "-1"), "--resize_factor: must be at least 1"),
         (with_("--det_stride", "0"), "--det_stride: must be at least 1"),
         (with_("--det_max_side", "10"), "--det_max_side: must be at least 64"),
-        (with_("--pads", "0", "10", "x", "0"), "--pads: invalid int value: 'x'"),
+        (with_("--pads", "0", "10", "x", "0"), "--pads: expected a whole number, got 'x'"),
         (with_("--emotion", "JOY", drop=["--emotion"]), "unknown emotion 'JOY'"),
         (with_("--face", str(d / "folder"), drop=["--face"]), "--face " + str(d / "folder") + " is a folder"),
         (with_("--audio", str(d / "folder"), drop=["--audio"]), "--audio " + str(d / "folder") + " is a folder"),

@@ -1,6 +1,6 @@
 import pytest
 
-from emogen.crema_d import emotion_of, parse_crema_name
+from emogen.data.crema_d import emotion_of, parse_crema_name
 
 
 def test_parse_and_indices():

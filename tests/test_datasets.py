@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from emogen.datasets import EmotionDataset, GeneratorDataset, SyncDataset, index_clips
-from emogen.errors import UserError
+from emogen.data.datasets import EmotionDataset, GeneratorDataset, SyncDataset, index_clips
+from emogen.common.errors import UserError
 
 NAMES = ["1001_DFA_ANG_XX", "1001_IEO_HAP_HI", "1002_TIE_SAD_LO"]
 

@@ -3,9 +3,9 @@ import os
 import cv2
 
 import demo
-from emogen import EMOTIONS
-from emogen.errors import run_cli
-from emogen.media import probe
+from emogen.common.contract import EMOTIONS
+from emogen.common.errors import run_cli
+from emogen.common.media import probe
 
 
 def test_demo_end_to_end(shared, tmp_path, capsys, monkeypatch):

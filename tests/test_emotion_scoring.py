@@ -3,10 +3,10 @@ import subprocess
 import numpy as np
 import torch
 
-from emogen.errors import run_cli
+from emogen.common.errors import run_cli
 from evaluation import emotion_accuracy
-from evaluation.emotion_scoring import EmotionReport, classify, face_windows
-from evaluation.video_lists import intended_emotion
+from evaluation.metrics.emotion_accuracy import EmotionReport, classify, face_windows
+from evaluation.metrics.video_lists import intended_emotion
 from models.emo_disc import DISCEMO
 from shared_data import seeded_state_dict
 

@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from emogen.errors import UserError, run_cli
+from emogen.common.errors import UserError, run_cli
 
 
 def test_user_error_is_one_line(capsys):
@@ -49,3 +49,30 @@ def test_os_errors_without_a_path_keep_their_traceback(monkeypatch):
 
     with pytest.raises(BrokenPipeError):
         run_cli(main, [])
+
+
+def test_sigterm_is_ctrl_c_and_a_second_signal_does_not_abort_cleanup(capsys):
+    import signal
+
+    cleaned = []
+
+    def main(argv):
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            raise AssertionError("SIGTERM did not interrupt")
+        finally:
+            os.kill(os.getpid(), signal.SIGINT)  # during cleanup: noted, ignored
+            cleaned.append(True)
+
+    before = signal.getsignal(signal.SIGINT)
+    assert run_cli(lambda argv: 0, []) == 0
+    assert signal.getsignal(signal.SIGINT) is before  # a run that was not interrupted gives the handlers back
+    try:
+        assert run_cli(main, []) == 130
+        assert cleaned == [True]
+        err = capsys.readouterr().err
+        assert "interrupted" in err and "still cleaning up" in err
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN  # on the way out, further signals are ignored
+    finally:
+        signal.signal(signal.SIGINT, before)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -1,6 +1,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -8,12 +9,12 @@ import pytest
 import torch
 
 import face_detection
-from emogen.errors import UserError
+from emogen.common.errors import UserError
 from face_detection import DetectionSettings, FaceAlignment, LandmarksType, S3FD, create_detector, detect_video_boxes
 from face_detection.detection.core import FaceDetector
-from face_detection.detection.hog import HogDetector
+from face_detection.detection.dlib import HogDetector
 from face_detection.detection.opencv import HaarDetector
-from face_detection.detection.sfd.postprocess import boxes_from_maps, nms
+from face_detection.detection.s3fd.postprocess import boxes_from_maps, nms
 from shared_data import REPO_ROOT, manifest, seeded_state_dict, seeded_weights
 
 from face_annotations import ANNOTATION_SLACK, MOUTH_CHIN
@@ -106,7 +107,7 @@ def test_auto_falls_back_with_one_warning(tmp_path, monkeypatch, capsys):
 
 
 def test_auto_order_without_dlib_or_cascade(tmp_path, monkeypatch, capsys):
-    import face_detection.detection.hog.hog_detector as hog
+    import face_detection.detection.dlib.hog_detector as hog
     import face_detection.detection.opencv.haar_detector as haar
 
     monkeypatch.setenv("EMOGEN_S3FD_PATH", str(tmp_path / "absent.pth"))
@@ -280,3 +281,99 @@ def test_opencv5_without_cascade(opencv5_media, tmp_path, without_dlib):
             assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
             assert "--box" in lines[0] and "dlib-bin" in lines[0] and "s3fd.pth" in lines[0]
         assert not (tmp_path / "out.mp4").exists()
+
+
+def test_registry_folders_match_names_and_classes_load():
+    from face_detection.registry import DETECTORS
+
+    folders = {p.name for p in (REPO_ROOT / "face_detection" / "detection").iterdir() if (p / "__init__.py").exists()}
+    assert folders == set(DETECTORS)
+    for name, entry in DETECTORS.items():
+        assert entry.module.split(".")[0] == name
+        cls = entry.load_class()
+        assert issubclass(cls, FaceDetector) and cls.name == name
+
+
+def test_every_face_detector_option_reads_the_registry():
+    import importlib
+    import importlib.util
+
+    from face_detection.registry import DETECTOR_NAMES, choices
+
+    assert set(DETECTOR_NAMES) <= set(choices()) and "reference" in choices(lse=True)
+    for script in ("inference.py", "preprocess_crema-d.py", "app.py", "evaluation/calculate_fid.py",
+                   "evaluation/emotion_accuracy.py", "evaluation/gen_videos_from_filelist.py", "evaluation/score_lse.py"):
+        if script.startswith("evaluation/"):
+            module = importlib.import_module(script[:-3].replace("/", "."))
+        else:
+            spec = importlib.util.spec_from_file_location(script.replace("-", "_")[:-3], REPO_ROOT / script)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        action = next(a for a in module.get_args_parser()._actions if a.dest == "face_detector")
+        assert tuple(action.choices) == choices(lse=script.endswith("score_lse.py")), script
+
+
+def opencv5_dir():
+    """OpenCV 5 as pip installs it today, in a folder of its own (scripts/setup --dev puts it there)."""
+    folder = Path(os.environ.get("EMOGEN_OPENCV5_DIR") or REPO_ROOT / ".test-opencv5")
+    if not (folder / "cv2").is_dir():
+        message = f"OpenCV 5 not installed at {folder} (bash scripts/setup --dev installs it)"
+        if os.environ.get("EMOGEN_REQUIRE_SHARED") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return folder
+
+
+def test_haar_on_real_opencv5_is_one_line_in_every_script(opencv5_media, tmp_path):
+    d = opencv5_media
+    env = dict(os.environ, PYTHONPATH=str(opencv5_dir()), EMOGEN_S3FD_PATH=str(tmp_path / "absent.pth"))
+    version = subprocess.run([sys.executable, "-c", "import cv2; print(cv2.__version__, hasattr(cv2, 'CascadeClassifier'))"],
+                             env=env, capture_output=True, text=True).stdout.split()
+    assert version[0].startswith("5.") and version[1] == "False"
+    torch.save(seeded_state_dict("syncnet_eval"), d / "syncnet_v2.model")
+    torch.save(seeded_state_dict("emotion_disc"), d / "disc.pth")
+    (d / "list.txt").write_text("1001_DFA_HAP_XX\n")
+    face, videos = str(d / "1001_DFA_HAP_XX.mp4"), str(d)
+    commands = {
+        "inference": ["inference.py", "--checkpoint_path", str(d / "emogen.pth"), "--face", face, "--audio",
+                      str(d / "speech.wav"), "--emotion", "HAP", "--outfile", str(tmp_path / "o.mp4"),
+                      "--no_progress", "--no_detection_cache"],
+        "preprocess": ["preprocess_crema-d.py", "--data_root", videos, "--preprocessed_root", str(tmp_path / "p1"),
+                       "--filelist_dir", str(tmp_path / "f1"), "--no_progress"],
+        "preprocess workers": ["preprocess_crema-d.py", "--data_root", videos, "--preprocessed_root",
+                               str(tmp_path / "p2"), "--filelist_dir", str(tmp_path / "f2"), "--workers", "2",
+                               "--no_progress"],
+        "calculate_fid": ["evaluation/calculate_fid.py", "--real_dir", videos, "--generated_dir", videos,
+                          "--random_inception", "--no_progress"],
+        "emotion_accuracy": ["evaluation/emotion_accuracy.py", "--videos_dir", videos, "--emotion_disc_path",
+                             str(d / "disc.pth"), "--no_progress"],
+        "score_lse": ["evaluation/score_lse.py", "--videos_dir", videos, "--syncnet_path", str(d / "syncnet_v2.model"),
+                      "--out_dir", str(tmp_path / "lse"), "--no_progress"],
+        "gen_videos": ["evaluation/gen_videos_from_filelist.py", "--filelist", str(d / "list.txt"), "--video_root",
+                       videos, "--checkpoint_path", str(d / "emogen.pth"), "--out_dir", str(tmp_path / "gen"),
+                       "--emotions", "HAP", "--no_progress", "--detection_cache_dir", str(tmp_path / "cache")],
+    }
+    for name, argv in commands.items():
+        proc = subprocess.run([sys.executable, *argv, "--face_detector", "opencv"], cwd=REPO_ROOT, env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert "Traceback" not in proc.stderr and "AttributeError" not in proc.stderr + proc.stdout, (name, proc.stderr)
+        said = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "has no Haar cascade" in ln]
+        assert proc.returncode != 0 and len(said) == 1, (name, proc.returncode, proc.stdout, proc.stderr)
+        assert "--face_detector dlib" in said[0] and "opencv-python-headless<5" in said[0]
+    # A web job with the Haar detector fails with the same line on the page, not an AttributeError.
+    web = (f"import sys, time; sys.path.insert(0, {str(REPO_ROOT)!r})\n"
+           "from emogen.apps.web.server import WebConfig, create_app\n"
+           f"app = create_app(WebConfig({str(d / 'emogen.pth')!r}, device='cpu', face_detector='opencv', "
+           f"cache_dir=None, work_root={str(tmp_path / 'web')!r}))\n"
+           "c = app.test_client()\n"
+           "r = c.post('/api/jobs', data={'emotion': 'HAP', 'face_example': 'example face (video)', "
+           "'audio_example': 'example speech (English)'})\n"
+           "for _ in range(600):\n"
+           "    s = c.get('/api/jobs/' + r.get_json()['id']).get_json()\n"
+           "    if s['state'] in ('done', 'error'): break\n"
+           "    time.sleep(0.1)\n"
+           "print(s['state'], '|', s['error'])\n"
+           "app.extensions['emogen_queue'].shutdown()\n")
+    proc = subprocess.run([sys.executable, "-c", web], env=env, capture_output=True, text=True, timeout=300)
+    state, error = proc.stdout.strip().splitlines()[-1].split(" | ", 1)
+    assert state == "error" and "has no Haar cascade" in error and "AttributeError" not in error, proc.stdout

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from emogen.errors import UserError, run_cli
+from emogen.common.errors import UserError, run_cli
 from evaluation import calculate_fid
-from evaluation.fid import build_inception, face_crops, frechet_distance, video_features
+from evaluation.metrics.fid import build_inception, face_crops, frechet_distance, video_features
 from face_detection import create_detector
 
 
@@ -21,6 +21,25 @@ def test_missing_inception_weights(tmp_path, monkeypatch):
     monkeypatch.delenv("EMOGEN_INCEPTION_PATH", raising=False)
     with pytest.raises(UserError, match="pt_inception-2015-12-05-6726825d.pth"):
         build_inception()
+
+
+def test_another_models_weights_are_one_line(shared, tmp_path, capsys):
+    import torch
+
+    from shared_data import seeded_state_dict
+
+    wrong = tmp_path / "syncnet.pth"
+    torch.save({"state_dict": seeded_state_dict("syncnet_color")}, wrong)
+    import shutil
+
+    videos = tmp_path / "v"
+    videos.mkdir()
+    shutil.copy(shared / "data/video/face5.mp4", videos / "a.mp4")
+    argv = ["--real_dir", str(videos), "--generated_dir", str(videos), "--inception_path", str(wrong), "--no_progress"]
+    assert run_cli(calculate_fid.main, argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and len(err[0]) < 400, err
+    assert "is not pytorch-fid's Inception weights" in err[0] and "a Wav2Lip lip-sync expert" in err[0]
 
 
 def test_random_inception_features_and_script(shared, tmp_path, monkeypatch, capsys):

@@ -1,4 +1,4 @@
-from emogen.filelists import read_filelist, split_by_actor, split_random, write_filelists
+from emogen.data.filelists import read_filelist, split_by_actor, split_random, write_filelists
 
 NAMES = [f"{actor}_DFA_{emo}_XX" for actor in range(1001, 1021) for emo in ("ANG", "HAP", "SAD")]
 

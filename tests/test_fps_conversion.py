@@ -3,9 +3,9 @@ import shutil
 import pytest
 
 import convertFPS
-from emogen.errors import run_cli
-from emogen.fps_conversion import find_videos
-from emogen.media import probe
+from emogen.common.errors import run_cli
+from emogen.data.fps_conversion import find_videos
+from emogen.common.media import probe
 
 
 def stream(info, kind):
@@ -95,3 +95,36 @@ def test_output_inside_input_truncated_source_and_file_modes(shared, tmp_path, c
     assert run_cli(convertFPS.main, ["-i", str(raw), "-o", str(out), "--no_progress"]) == 0
     assert "converted 0, skipped 2" in capsys.readouterr().out
     assert not (out / "out25").exists()
+
+
+def test_another_rate_in_place_name_clashes_and_broken_links(shared, tmp_path, capsys):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    shutil.copy(shared / "data/video/face1_30fps.mp4", raw / "a.mp4")
+    out = tmp_path / "out"
+    assert run_cli(convertFPS.main, ["-i", str(raw), "-o", str(out), "-fps", "25", "--no_progress"]) == 0
+    assert "converted 1" in capsys.readouterr().out
+    # (a) another -fps is not "already done"
+    assert run_cli(convertFPS.main, ["-i", str(raw), "-o", str(out), "-fps", "10", "--no_progress"]) == 0
+    assert "converted 1, skipped 0" in capsys.readouterr().out
+    assert stream(probe(str(out / "a.mp4")), "video")[0]["r_frame_rate"] == "10/1"
+    # (b) the input folder as the output: refused in one line, the source untouched
+    before = (raw / "a.mp4").read_bytes()
+    assert run_cli(convertFPS.main, ["-i", str(raw), "-o", str(raw), "--no_progress"]) == 2
+    assert "converting in place would replace the sources" in capsys.readouterr().err
+    assert (raw / "a.mp4").read_bytes() == before
+    # (c) three sources, one output name: none converted, each named; (d) a dangling link is reported, not fatal
+    clash = tmp_path / "clash"
+    clash.mkdir()
+    for name in ("clip.mp4", "clip.mov", "clip.MP4"):
+        shutil.copy(shared / "data/video/face1_30fps.mp4", clash / name)
+    shutil.copy(shared / "data/video/face4_30fps.mp4", clash / "other.mp4")
+    (clash / "gone.mp4").symlink_to(tmp_path / "missing.mp4")
+    out2 = tmp_path / "out2"
+    assert run_cli(convertFPS.main, ["-i", str(clash), "-o", str(out2), "--no_progress"]) == 1
+    text = capsys.readouterr().out
+    assert "converted 1, skipped 0 (already done), failed 4" in text
+    for name in ("clip.mp4", "clip.mov", "clip.MP4"):
+        assert f"failed: {name}: same output name as" in text
+    assert "failed: gone.mp4: cannot be read" in text
+    assert sorted(p.name for p in out2.iterdir()) == ["other.mp4"]

@@ -2,8 +2,8 @@ import subprocess
 
 import torch
 
-from emogen.errors import run_cli
-from emogen.media import probe
+from emogen.common.errors import run_cli
+from emogen.common.media import probe
 from evaluation import gen_videos_from_filelist
 from shared_data import seeded_state_dict
 

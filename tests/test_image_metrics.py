@@ -4,10 +4,10 @@ import cv2
 import numpy as np
 import pytest
 
-from emogen.errors import run_cli
+from emogen.common.errors import run_cli
 from evaluation import img_eval
-from evaluation.cpbd import cpbd, edge_widths, sobel_edges
-from evaluation.image_metrics import PairMetrics, psnr, ssim
+from evaluation.metrics.cpbd import cpbd, edge_widths, sobel_edges
+from evaluation.metrics.image_quality import PairMetrics, psnr, ssim
 
 
 def test_psnr_known_values():

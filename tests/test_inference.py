@@ -9,9 +9,9 @@ import torch
 
 import audio
 import inference
-from emogen.errors import run_cli
-from emogen.lipsync import fill_gaps, mel_chunk_starts, smooth_boxes
-from emogen.media import probe
+from emogen.common.errors import run_cli
+from emogen.inference.geometry import fill_gaps, mel_chunk_starts, smooth_boxes
+from emogen.common.media import probe
 from shared_data import REPO_ROOT, seeded_state_dict
 
 BOX = (150, 470, 140, 450)  # top bottom left right, around the face in face3.mp4
@@ -245,9 +245,9 @@ def test_unsafe_checkpoint_and_missing_ffmpeg(media, tmp_path, capsys, monkeypat
     assert "could run code" in capsys.readouterr().err
     assert not (tmp_path / "PWNED_BY_CHECKPOINT").exists()
 
-    import emogen.media
+    import emogen.common.media
 
-    monkeypatch.setattr(emogen.media.shutil, "which", lambda name: None)
+    monkeypatch.setattr(emogen.common.media.shutil, "which", lambda name: None)
     code, out = run(media, "--box", *map(str, BOX), tmp=tmp_path)
     err = capsys.readouterr().err
     assert code == 2 and "ffmpeg was not found on PATH" in err and not os.path.exists(out)
@@ -298,3 +298,70 @@ def test_output_file_mode_follows_umask(media, tmp_path):
     finally:
         os.umask(old)
     assert code == 0 and os.stat(out).st_mode & 0o777 == 0o644
+
+
+def test_hostile_values_and_outputs_are_refused_before_any_work(media, tmp_path, capsys):
+    import soundfile
+
+    empty = tmp_path / "empty.wav"
+    soundfile.write(str(empty), np.zeros(0, np.float32), 16000)  # a header and no samples
+    folder = tmp_path / "adir"
+    folder.mkdir()
+    cases = {
+        "empty audio": (["--audio", str(empty)], "holds no sound"),
+        "existing folder": (["--outfile", str(folder)], "is a folder"),
+        "name ending in /": (["--outfile", str(tmp_path / "newdir") + "/"], "is a folder"),
+        "avi": (["--outfile", str(tmp_path / "x.avi")], "must end in .mp4, not .avi"),
+        "folder with all": (["--outfile", str(folder), "--emotion", "all"], "is a folder"),
+        "nvenc on cpu": (["--encoder", "h264_nvenc", "--device", "cpu"], "needs an NVIDIA GPU"),
+        "absurd fps": (["--fps", "1e9"], "--fps: must be at most 240"),
+        "absurd pads": (["--pads", "0", "99999999", "0", "0"], "--pads: must be at most 10000"),
+        "absurd batch": (["--wav2lip_batch_size", "100000000"], "must be at most 4096"),
+    }
+    for name, (extra, expected) in cases.items():
+        argv = ["--checkpoint_path", str(media / "emogen.pth"), "--face", str(media / "face.mp4"), "--audio",
+                str(media / "speech.wav"), "--emotion", "HAP", "--outfile", str(tmp_path / "ok.mp4"),
+                "--box", *map(str, BOX), "--no_progress"]
+        for i in range(0, len(extra), 2):  # later flags win in argparse, and --pads takes four values
+            argv += extra[i:] if extra[i] == "--pads" else extra[i:i + 2]
+            if extra[i] == "--pads":
+                break
+        code = run_cli(inference.main, argv) if name not in ("absurd fps", "absurd pads", "absurd batch") else None
+        if code is None:
+            with pytest.raises(SystemExit) as exit_info:
+                inference.main(argv)
+            code = exit_info.value.code
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1 and expected in err[0], (name, err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adir", "empty.wav"]  # nothing written
+    assert list(folder.iterdir()) == []
+
+
+def test_sigterm_leaves_no_partial_output_and_no_temporary_folder(media, tmp_path):
+    import signal
+    import time
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    out = tmp_path / "out" / "talk.mp4"
+    long_speech = tmp_path / "long.wav"
+    ffmpeg("-stream_loop", "6", "-i", str(media / "speech.wav"), str(long_speech))  # ~11 s: still running at the kill
+    proc = subprocess.Popen([sys.executable, str(REPO_ROOT / "inference.py"), "--checkpoint_path",
+                             str(media / "emogen.pth"), "--face", str(media / "face.mp4"), "--audio", str(long_speech),
+                             "--emotion", "HAP", "--outfile", str(out), "--box", *map(str, BOX), "--no_progress",
+                             "--precision", "fp32"], env=dict(os.environ, TMPDIR=str(tmp)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(600):  # until the encoder has started writing its hidden partial file
+            if out.parent.is_dir() and any(p.name.startswith(".talk.mp4.") for p in out.parent.iterdir()):
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.stderr.read()
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)  # a second one during cleanup is ignored
+        assert proc.wait(timeout=60) == 130
+    finally:
+        proc.kill()
+    assert "interrupted" in proc.stderr.read()
+    assert list(out.parent.iterdir()) == [] and list(tmp.iterdir()) == []

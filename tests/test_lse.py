@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from emogen.errors import UserError, run_cli
+from emogen.common.errors import UserError, run_cli
 from evaluation import score_lse
-from evaluation.face_tracks import TrackSettings, build_tracks, crop_face, crop_plan, track_faces
-from evaluation.lse import mfcc, score_embeddings
-from evaluation.sync_scoring import score_video
-from evaluation.syncnet_eval import load_syncnet_eval
-from face_detection.detection.syncnet_sfd import ReferenceSFDDetector
-from face_detection.detection.syncnet_sfd.postprocess import detect, priors
+from evaluation.metrics.face_tracks import TrackSettings, build_tracks, crop_face, crop_plan, track_faces
+from evaluation.metrics.lse import mfcc, score_embeddings
+from evaluation.metrics.lse import score_video
+from evaluation.metrics.lse import load_syncnet_eval
+from face_detection.detection.syncnet_s3fd import ReferenceSFDDetector
+from face_detection.detection.syncnet_s3fd.postprocess import detect, priors
 from models.syncnet_eval import SyncNetEval
 from shared_data import manifest, seeded_state_dict, seeded_weights
 

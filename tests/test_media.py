@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-import emogen.media as media
-from emogen.errors import UserError
+import emogen.common.media as media
+from emogen.common.errors import UserError
 
 
 def test_encoder_choice(monkeypatch):

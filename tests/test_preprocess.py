@@ -8,9 +8,9 @@ import pytest
 import soundfile
 
 import audio
-import emogen.preprocess as preprocess
-from emogen.errors import UserError, run_cli
-from emogen.filelists import read_filelist
+import emogen.data.preprocess as preprocess
+from emogen.common.errors import UserError, run_cli
+from emogen.data.filelists import read_filelist
 from shared_data import REPO_ROOT
 
 import importlib.util
@@ -136,7 +136,7 @@ def test_workers_stop_when_the_detector_cannot_start(dataset, tmp_path, capsys):
 
 
 def test_nothing_usable_is_exit_2_and_stops_the_demo(dataset, tmp_path, capsys):
-    from emogen.quickstart import run_stage
+    from emogen.apps.quickstart import run_stage
 
     only_bad = tmp_path / "bad"
     only_bad.mkdir()
@@ -150,3 +150,35 @@ def test_nothing_usable_is_exit_2_and_stops_the_demo(dataset, tmp_path, capsys):
     with pytest.raises(UserError) as stopped:
         run_stage("preprocess", args, str(tmp_path / "logs"))
     assert "stage 'preprocess' failed (exit 2): error: nothing usable" in str(stopped.value)
+
+
+def test_unwritable_filelist_dir_is_refused_before_any_video(dataset, tmp_path, capsys):
+    blocker = tmp_path / "a file"
+    blocker.write_text("x")
+    argv = ["--data_root", str(dataset / "videos"), "--preprocessed_root", str(tmp_path / "out"),
+            "--filelist_dir", str(blocker / "filelists"), "--face_detector", "opencv", "--no_progress"]
+    assert run_cli(script.main, argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--filelist_dir" in err[0] and "cannot write" in err[0]
+    assert not (tmp_path / "out").exists()  # not one video was processed first
+
+
+def test_ctrl_c_while_workers_start_is_one_line(dataset, tmp_path):
+    import signal
+    import time
+
+    # Where the workers are when the signal comes depends on the machine: try it at several moments of their
+    # start-up (importing torch, scipy, librosa), each a fresh run.
+    for delay in (1.5, 2.0, 2.5, 3.0):
+        argv = [sys.executable, str(REPO_ROOT / "preprocess_crema-d.py"), "--data_root", str(dataset / "videos"),
+                "--preprocessed_root", str(tmp_path / f"out{delay}"), "--filelist_dir", str(tmp_path / "fl"),
+                "--workers", "2", "--face_detector", "opencv", "--no_progress"]
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+        time.sleep(delay)
+        os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: to the whole process group
+        out, err = proc.communicate(timeout=120)
+        if proc.returncode == 0:
+            continue  # finished before the signal came
+        assert proc.returncode == 130, err
+        assert "Traceback" not in err and err.strip().splitlines() == ["interrupted"], (delay, err)

@@ -9,14 +9,17 @@ import torch
 import color_syncnet_train
 import emotion_disc_train
 import train
-from emogen.checkpoints import load_weights, read_checkpoint, state_dict_from_checkpoint
-from emogen.datasets import EmotionDataset, GeneratorDataset, SyncDataset
-from emogen.engine_emotion_disc import init_weights
-from emogen.engine_generator import Critics, generator_losses, maybe_enable_sync_loss, set_requires_grad, total_loss
-from emogen.errors import run_cli
-from emogen.perceptual import PerceptualLoss, vgg19_features
-from emogen.train_loop import LoopConfig, run_training
-from emogen.training import TrainState, cosine_loss, resume
+from emogen.common.checkpoint_io import load_weights, read_checkpoint, state_dict_from_checkpoint
+from emogen.data.datasets import EmotionDataset, GeneratorDataset, SyncDataset
+from emogen.training.engine_emotion_disc import init_weights
+from emogen.training.engine_generator import Critics, generator_losses, maybe_enable_sync_loss, set_requires_grad
+from emogen.training.losses import total_loss
+from emogen.common.errors import run_cli
+from emogen.training.losses import PerceptualLoss, vgg19_features
+from emogen.training.loop import LoopConfig, run_training
+from emogen.training.state import TrainState
+from emogen.training.losses import cosine_loss
+from emogen.training.checkpoint_files import resume
 from hparams import hparams
 from models import SyncNet_color, Wav2Lip
 from models.emo_disc import DISCEMO
@@ -117,7 +120,7 @@ def critic_files(shared, tmp_path_factory):
 
 
 def test_generator_script_switches_sync_loss_and_resumes(tiny_dataset, critic_files, tmp_path, monkeypatch, capsys):
-    import emogen.engine_generator as engine
+    import emogen.training.engine_generator as engine
 
     monkeypatch.setattr(engine, "evaluate_generator", lambda *a, **k: {"sync": 0.5, "l1": 0.1})
     ck = tmp_path / "gen"
@@ -315,7 +318,7 @@ def test_frozen_expert_batchnorm_mode_in_a_generator_step(tiny_dataset, shared, 
 
 
 def test_train_script_sets_the_expert_mode(tiny_dataset, critic_files, tmp_path, monkeypatch):
-    import emogen.engine_generator as engine
+    import emogen.training.engine_generator as engine
 
     seen = {}
     monkeypatch.setattr(engine, "train_generator", lambda model, opt, critics, *a, **k: seen.update(
@@ -329,8 +332,8 @@ def test_train_script_sets_the_expert_mode(tiny_dataset, critic_files, tmp_path,
 
 
 def test_loaders_keep_or_drop_the_last_batch_as_the_original(tiny_dataset):
-    from emogen.distributed import DistInfo
-    from emogen.training import make_loader
+    from emogen.training.distributed import DistInfo
+    from emogen.training.loaders import make_loader
 
     root = str(tiny_dataset / "pre")
     info = DistInfo(device=torch.device("cpu"))
@@ -344,7 +347,7 @@ def test_loaders_keep_or_drop_the_last_batch_as_the_original(tiny_dataset):
 
 
 def test_random_split_draws_from_every_clip_with_augmented_evaluation(tiny_dataset):
-    from emogen.training import load_split_datasets
+    from emogen.training.loaders import load_split_datasets
 
     root = str(tiny_dataset / "pre")
     train_set, val_set = load_split_datasets(SyncDataset, root, "unused", hparams, True, 0, split="random")
@@ -360,7 +363,7 @@ def test_random_split_draws_from_every_clip_with_augmented_evaluation(tiny_datas
 
 
 def test_generator_evaluation_cycles_the_loader():
-    from emogen.engine_generator import cycle_batches
+    from emogen.training.engine_generator import cycle_batches
 
     assert list(cycle_batches([1, 2], 5)) == [1, 2, 1, 2, 1]
     assert list(cycle_batches([], 3)) == []

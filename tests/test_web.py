@@ -12,9 +12,11 @@ import pytest
 import torch
 from werkzeug.serving import make_server
 
-from emogen.media import probe
-from emogen.web.jobs import Job, JobQueue, parse_emotions
-from emogen.web.server import WebConfig, create_app
+from emogen.common.media import probe
+from emogen.apps.web.jobs import Job, JobQueue
+from emogen.common.contract import parse_emotions
+from emogen.common.errors import UserError
+from emogen.apps.web.server import WebConfig, create_app
 from shared_data import REPO_ROOT, seeded_state_dict
 
 CHROMIUM = "/usr/bin/chromium"
@@ -201,7 +203,7 @@ def test_queue_positions_and_cleanup(tmp_path):
     assert parse_emotions("all") == ["ANG", "DIS", "FEA", "HAP", "NEU", "SAD"]
     assert parse_emotions(["SAD", "hap"]) == ["HAP", "SAD"] and parse_emotions("SAD,ANG") == ["ANG", "SAD"]
     for bad in ("JOY", [], ["../x"]):
-        with pytest.raises(ValueError):
+        with pytest.raises(UserError):
             parse_emotions(bad)
 
 
@@ -225,7 +227,7 @@ def test_limits_hold(server, web_media, shared, tmp_path):
     before = job_folders(root)
     # (a) a voice whose container declares no duration (as browser recordings do: simulated by hiding the
     # header's duration from the upload check) is measured on the decoded audio.
-    import emogen.web.server as web_server
+    import emogen.apps.web.server as web_server
 
     stream = tmp_path / "long.webm"
     subprocess.run(["ffmpeg", "-loglevel", "error", "-stream_loop", "3", "-i",
@@ -253,6 +255,15 @@ def test_limits_hold(server, web_media, shared, tmp_path):
                                           "audio_example": "example speech (English)"})
     assert resp.status_code == 400 and resp.get_json()["field"] == "face"
     assert "4000x4000 pixels; the limit is 8.3 megapixels" in resp.get_json()["error"]
+    # (c) a voice with a header and no samples is refused at once, next to its input.
+    import soundfile
+
+    silent = tmp_path / "empty.wav"
+    soundfile.write(str(silent), np.zeros(0, np.float32), 16000)
+    resp = client.post("/api/jobs", data={"emotion": "HAP", "face_example": "example face (video)",
+                                          "audio": (open(silent, "rb"), "empty.wav")})
+    assert resp.status_code == 400 and resp.get_json()["field"] == "audio"
+    assert resp.get_json()["error"] == "the audio file holds no sound"
     # (d) a refused oversized upload leaves no folder; an oversized form field is named as such.
     resp = client.post("/api/jobs", data={"emotion": "HAP", "face": (io.BytesIO(b"0" * 3_000_000), "f.mp4")})
     assert resp.status_code == 413 and "upload too large: the limit is 2 MB" in resp.get_json()["error"]
@@ -339,7 +350,40 @@ def test_per_client_cap_timer_cleanup_and_shutdown(tmp_path):
     queue.shutdown()
 
 
-def test_sigterm_removes_every_job_folder(web_media, tmp_path):
+def test_concurrent_posts_cannot_pass_the_limits(web_media, tmp_path):
+    """Admission is one atomic step: ten simultaneous posts from one client with a cap of 3 get 3 places."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    # per client 3: exactly 3 places (waiting or running); 2 waiting in all: 2, or 3 when the worker took the first
+    # before the others came (1 running + 2 waiting)
+    for per_client, queued, expected in ((3, 20, (3,)), (25, 2, (2, 3))):
+        cfg = WebConfig(str(web_media / "emogen.pth"), device="cpu", face_detector="opencv", max_seconds=20,
+                        cache_dir=str(web_media / "cache"), work_root=str(tmp_path / f"w{queued}"), max_queued=queued,
+                        max_per_client=per_client)
+        app = create_app(cfg)
+        queue = app.extensions["emogen_queue"]
+        gate = threading.Event()
+        queue.run = lambda job: gate.wait(30)
+        voice = (web_media / "speech.wav").read_bytes()
+
+        def post(_):
+            # An uploaded voice is saved and probed before the job is queued: the window the old check left open.
+            return app.test_client().post("/api/jobs", data={
+                "emotion": "HAP", "face_example": "example face (video)", "audio": (io.BytesIO(voice), "v.wav")},
+                content_type="multipart/form-data").status_code
+
+        with ThreadPoolExecutor(10) as pool:
+            codes = list(pool.map(post, range(10)))
+        assert set(codes) == {202, 429}, codes
+        assert codes.count(202) in expected, codes
+        assert sum(1 for j in queue.jobs.values() if j.state == "queued") <= queued
+        gate.set()
+        queue.shutdown()
+        assert job_folders(tmp_path / f"w{queued}") == []
+
+
+@pytest.mark.parametrize("signals", [("SIGTERM",), ("SIGINT", "SIGINT"), ("SIGTERM", "SIGTERM")])
+def test_sigterm_removes_every_job_folder(web_media, tmp_path, signals):
     import signal
     import socket
 
@@ -372,9 +416,32 @@ def test_sigterm_removes_every_job_folder(web_media, tmp_path):
         [root] = [p for p in tmp.iterdir() if p.name.startswith("emogen-web-")]
         assert any(root.iterdir())  # the upload is there while the job runs
         time.sleep(1.0)
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 130
+        for name in signals:  # a second signal 0.2 s later must not abort the cleanup the first one started
+            proc.send_signal(getattr(signal, name))
+            time.sleep(0.2)
+        assert proc.wait(timeout=60) == 130, proc.stderr.read()
     finally:
         proc.kill()
     assert not root.exists()
     assert list(tmp.iterdir()) == []  # nor the running job's temporary files (the decoded voice)
+
+
+def test_files_are_kept_after_a_job_ends_and_errors_hide_server_paths(tmp_path):
+    def run(job):
+        raise UserError(f"cannot read {os.path.join(job.folder, 'face.mp4')} (root {os.path.dirname(job.folder)})")
+
+    queue = JobQueue(run, str(tmp_path / "root"), keep_seconds=60, clean_every=3600)
+    job = queue.reserve("1.2.3.4")
+    job.created -= 1000  # it waited in the queue for a long time before it ran
+    queue.submit(job)
+    for _ in range(100):
+        if job.state == "error":
+            break
+        time.sleep(0.05)
+    assert job.state == "error" and str(tmp_path) not in job.error
+    assert job.error == "cannot read face.mp4 (root the server)"
+    queue.cleanup(now=time.time() + 30)  # 1030 s after submission, 30 s after it ended: kept
+    assert queue.get(job.id) is job and os.path.isdir(job.folder)
+    queue.cleanup(now=time.time() + 61)
+    assert queue.get(job.id) is None and not os.path.exists(job.folder)
+    queue.shutdown()

@@ -6,16 +6,16 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-Box = tuple[int, int, int, int]
-"""A face box (x1, y1, x2, y2) in pixels of the frame it was found in."""
+from emogen.common.contract import Box
 
 
 class FaceDetector(ABC):
-    """Base class: a detector turns BGR uint8 frames into scored face boxes."""
+    """Base class: a detector turns BGR uint8 frames into scored face boxes. Every detector is built as
+    ``cls(device, weights_path=None, verbose=False)`` (detectors without weight files ignore the path)."""
 
     name = "base"
 
-    def __init__(self, device: str = "cpu", verbose: bool = False) -> None:
+    def __init__(self, device: str = "cpu", weights_path: Optional[str] = None, verbose: bool = False) -> None:
         self.device = str(device)
         self.verbose = verbose
 

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from typing import Optional, Sequence
 
 import cv2
 import numpy as np
 
-from emogen.errors import UserError
+from emogen.common.errors import UserError
 
 from ..core import FaceDetector
 
@@ -38,9 +38,11 @@ class HaarDetector(FaceDetector):
 
     name = "opencv"
 
-    def __init__(self, device: str = "cpu", verbose: bool = False, min_neighbors: int = 5) -> None:
-        super().__init__("cpu", verbose)
-        self.cascade = cv2.CascadeClassifier(cascade_path())
+    def __init__(self, device: str = "cpu", weights_path: Optional[str] = None, verbose: bool = False,
+                 min_neighbors: int = 5) -> None:
+        super().__init__("cpu", None, verbose)
+        path = cascade_path()  # first: on OpenCV 5 this is the one-line error, before cv2.CascadeClassifier is read
+        self.cascade = cv2.CascadeClassifier(path)
         self.min_neighbors = min_neighbors
 
     def _detect_one(self, image: np.ndarray) -> np.ndarray:

@@ -1,0 +1,1 @@
+"""Applications over the stages: the quick-start demo and the local web page."""

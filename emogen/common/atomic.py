@@ -1,0 +1,75 @@
+"""Write-then-rename helpers, so an interrupted job never leaves a truncated output behind."""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import threading
+from typing import Iterator
+
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process umask (read by setting and restoring it, under a lock)."""
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def ensure_writable_dir(folder: str, what: str) -> None:
+    """Create ``folder`` if needed and check a file can be written there, before any long work starts.
+
+    ``what`` names the user's option (e.g. "--outfile results/x.mp4") in the one-line error.
+    """
+    from .errors import UserError
+
+    try:
+        os.makedirs(folder or ".", exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=folder or ".")
+        os.close(fd)
+        os.remove(probe)
+    except OSError as exc:
+        raise UserError(f"{what}: cannot write in {os.path.abspath(folder or '.')} ({exc.strerror}); choose a "
+                        "writable folder") from None
+
+
+def check_creatable_dir(folder: str, what: str) -> None:
+    """Check, before long work and without creating anything, that ``folder`` exists as a writable folder or
+    could be made (its nearest existing parent is a writable folder); ``what`` names the user's option."""
+    from .errors import UserError
+
+    probe_dir = os.path.abspath(folder or ".")
+    while not os.path.exists(probe_dir):
+        probe_dir = os.path.dirname(probe_dir)
+    try:
+        if not os.path.isdir(probe_dir):
+            raise NotADirectoryError(20, "Not a directory")
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=probe_dir)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as exc:
+        raise UserError(f"{what}: cannot write in {probe_dir} ({exc.strerror}); choose a writable folder") from None
+
+
+@contextlib.contextmanager
+def atomic_path(final_path: str, suffix: str = "") -> Iterator[str]:
+    """Yield a temporary path beside ``final_path``; rename it into place only if the block succeeds.
+
+    ``suffix`` keeps a meaningful extension on the temporary name (ffmpeg picks the container from it).
+    """
+    folder = os.path.dirname(os.path.abspath(final_path))
+    os.makedirs(folder, exist_ok=True)
+    base = os.path.basename(final_path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=suffix or ".part", dir=folder)
+    os.close(fd)
+    try:
+        yield tmp
+        # mkstemp makes the file private (0600); the final file gets what a plain open() would give it.
+        os.chmod(tmp, 0o666 & ~current_umask())
+        os.replace(tmp, final_path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+        raise

@@ -1,0 +1,108 @@
+"""User-facing errors and the wrapper that turns them into one line and a non-zero exit."""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from typing import Callable, Optional, Sequence
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """The first line of an exception's message (its type when empty), shortened at a word boundary."""
+    text = str(exc).strip()
+    line = text.splitlines()[0].strip() if text else type(exc).__name__
+    if len(line) <= limit:
+        return line
+    cut = line[:limit].rsplit(" ", 1)[0].rstrip(" ,;:(")
+    return cut + " ..."
+
+
+class UserError(Exception):
+    """A mistake the user can fix (bad path, bad flag, missing weights); printed as one line, no traceback."""
+
+    exit_code = 2
+
+
+def require_file(path: str, flag: str, expected: str) -> None:
+    """A UserError naming ``flag`` unless ``path`` is an existing regular file (a folder is called a folder)."""
+    if os.path.isdir(path):
+        raise UserError(f"{flag} {path} is a folder; pass {expected}")
+    if not os.path.isfile(path):
+        raise UserError(f"{flag} {path}: file not found; pass {expected}")
+    if not os.access(path, os.R_OK):
+        raise UserError(f"{flag} {path}: permission denied; make it readable or pass another file")
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM, raised once in the main thread so the run unwinds and removes its partial files."""
+
+
+class SignalPolicy:
+    """One policy for every script and the server: SIGTERM (kill, timeout, docker stop) is treated as Ctrl-C, and
+    only the first signal interrupts; any further one while the run cleans up is noted and ignored, so cleanup
+    (temporary files, a final checkpoint, job folders) always finishes."""
+
+    active: Optional["SignalPolicy"] = None  # the one run_cli installed, for code that must know a signal came
+
+    def __init__(self) -> None:
+        self.received: Optional[int] = None
+        self.previous: dict = {}
+
+    def install(self) -> "SignalPolicy":
+        """Take over SIGINT and SIGTERM (only possible in the main thread; elsewhere nothing changes)."""
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self.previous[signum] = signal.signal(signum, self._handle)
+            SignalPolicy.active = self
+        return self
+
+    def restore(self) -> None:
+        """Put back the handlers that were there before ``install``, unless a signal came: then the process is
+        on its way out, and further signals are ignored until it has exited (SIG_IGN, which, unlike a Python
+        handler, outlives the interpreter's shutdown, where unloading torch takes a moment)."""
+        if self.received is not None:
+            for signum in self.previous:
+                signal.signal(signum, signal.SIG_IGN)
+            return
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+        self.previous = {}
+        if SignalPolicy.active is self:
+            SignalPolicy.active = None
+
+    def _handle(self, signum: int, _frame) -> None:
+        if self.received is not None:
+            print("still cleaning up; please wait", file=sys.stderr, flush=True)
+            return
+        self.received = signum
+        raise Interrupted()
+
+
+def run_cli(main: Callable[[Optional[Sequence[str]]], Optional[int]], argv: Optional[Sequence[str]] = None) -> int:
+    """Run a script's ``main(argv)``; UserError, file-system errors, Ctrl-C and SIGTERM become one line and a
+    non-zero status (SignalPolicy: a second signal during cleanup does not abort it).
+
+    Set EMOGEN_DEBUG=1 to get the full traceback of a file-system error instead.
+    """
+    policy = SignalPolicy().install()
+    try:
+        code = main(argv)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except OSError as exc:
+        # A path that cannot be created, read or written (permissions, a missing parent, a full disk) is the
+        # user's to fix; the traceback would only hide the one line that matters.
+        # Errors without a file name (a broken pipe, a reset socket) are not about a path: keep their traceback.
+        if os.environ.get("EMOGEN_DEBUG") or exc.strerror is None or exc.filename is None:
+            raise
+        print(f"error: {exc.filename}: {exc.strerror}; check the path, its permissions and the free disk space "
+              "(EMOGEN_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    finally:
+        policy.restore()
+    return int(code or 0)

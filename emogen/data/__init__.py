@@ -1,0 +1,1 @@
+"""Data preparation: CREMA-D names, frame-rate conversion, preprocessing, filelists and training datasets."""

@@ -1,0 +1,1 @@
+"""Inference: options, face sources and boxes, the original's crop/paste geometry, rendering and the pipeline."""

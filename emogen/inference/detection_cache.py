@@ -1,0 +1,70 @@
+"""A small on-disk cache of per-frame face boxes, keyed by the face file's content and the detection settings."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from typing import Optional
+
+from emogen.common.atomic import atomic_path
+
+Box = tuple[int, int, int, int]
+
+
+def default_cache_dir() -> str:
+    """$EMOGEN_CACHE_DIR, else $XDG_CACHE_HOME/emogen/detections, else ~/.cache/emogen/detections."""
+    root = os.environ.get("EMOGEN_CACHE_DIR")
+    if root:
+        return root
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "emogen", "detections")
+
+
+def file_digest(path: str) -> str:
+    """SHA-256 of a file's bytes (read in blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class DetectionCache:
+    """Boxes for the first frames of a face file; a later run needing no more frames than stored reuses them."""
+
+    def __init__(self, folder: Optional[str]) -> None:
+        self.folder = folder
+
+    def _path(self, face_path: str, settings: dict) -> str:
+        blob = json.dumps({"file": file_digest(face_path), "settings": settings}, sort_keys=True)
+        return os.path.join(self.folder or "", hashlib.sha256(blob.encode()).hexdigest() + ".json")
+
+    def load(self, face_path: str, settings: dict, frames_needed: int) -> Optional[list[Optional[Box]]]:
+        """Cached boxes covering ``frames_needed`` frames (or the whole video), else None."""
+        if not self.folder:
+            return None
+        path = self._path(face_path, settings)
+        try:
+            with open(path) as handle:
+                data = json.load(handle)
+        except (OSError, ValueError):
+            return None
+        boxes = [tuple(b) if b is not None else None for b in data.get("boxes", [])]
+        if len(boxes) >= frames_needed or data.get("complete"):
+            return boxes[:frames_needed]  # type: ignore[return-value]
+        return None
+
+    def store(self, face_path: str, settings: dict, boxes: list[Optional[Box]], complete: bool) -> None:
+        """Save boxes (``complete``: they cover the whole video)."""
+        if not self.folder:
+            return
+        try:
+            os.makedirs(self.folder, exist_ok=True)
+            with atomic_path(self._path(face_path, settings), suffix=".tmp") as tmp:
+                with open(tmp, "w") as handle:
+                    json.dump({"boxes": [list(b) if b is not None else None for b in boxes], "complete": complete},
+                              handle)
+        except OSError as exc:  # a cache is an optimisation: the run goes on without it
+            print(f"warning: face boxes not cached: cannot write in {self.folder} ({exc.strerror}); point "
+                  "--detection_cache_dir or EMOGEN_CACHE_DIR at a writable folder", file=sys.stderr)

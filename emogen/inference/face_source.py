@@ -1,0 +1,59 @@
+"""The face input of a run: a still image (or a video's first frame with --static) or a video, read with the
+per-frame transform (--resize_factor, --rotate, --crop)."""
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+
+from emogen.common.errors import UserError
+from emogen.common.media import FrameTransform, is_image_path, iter_frames, read_image, video_fps
+
+from .options import InferenceOptions
+
+
+class FaceSource:
+    """The face input: a still image (or --static first frame) or a video, with the per-frame transform."""
+
+    def __init__(self, opts: InferenceOptions) -> None:
+        self.path = opts.face
+        self.transform = FrameTransform(opts.resize_factor, opts.rotate, tuple(opts.crop))
+        self.is_image = is_image_path(opts.face)
+        self.static = opts.static or self.is_image
+        if self.is_image:
+            self.fps = float(opts.fps)
+            first = self.transform(read_image(opts.face))
+        else:
+            fps = video_fps(opts.face)
+            self.fps = fps if fps > 0 else float(opts.fps)
+            first = next(iter_frames(opts.face, self.transform, limit=1), None)
+            if first is None:
+                raise UserError(f"--face {opts.face}: the video has no readable frames")
+        if first.size == 0:
+            raise UserError("--crop leaves an empty frame; check top bottom left right against the frame size")
+        self.first = first
+        self.height, self.width = first.shape[:2]
+
+    def frames(self, limit: int) -> Iterator[np.ndarray]:
+        """Up to ``limit`` distinct input frames (one for a still)."""
+        if self.static:
+            yield self.first
+        else:
+            yield from iter_frames(self.path, self.transform, limit=limit)
+
+    def cycle(self, n_distinct: int, total: int) -> Iterator[np.ndarray]:
+        """``total`` output frames: frame i is input frame i mod n_distinct (always the still for images)."""
+        produced = 0
+        while produced < total:
+            for frame in self.frames(n_distinct):
+                yield frame.copy()
+                produced += 1
+                if produced >= total:
+                    return
+
+    def frame_at(self, index: int) -> np.ndarray:
+        """One input frame (for saving the frame where no face was found)."""
+        for i, frame in enumerate(self.frames(index + 1)):
+            if i == index:
+                return frame
+        return self.first

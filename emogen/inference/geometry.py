@@ -1,0 +1,130 @@
+"""The original's inference geometry: mel chunks per frame, face boxes (pads, smoothing, gaps), crop and paste.
+
+Everything here must stay exactly as the original does it: the released generator was trained on it.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from emogen.common.contract import MEL_STEP_SIZE, WINDOW, Box, Coords, interpolate_box, mel_index
+from emogen.common.errors import UserError
+
+
+def mel_chunk_starts(mel_frames: int, fps: float) -> list[int]:
+    """Start index of the 16-step mel window of every output frame: int(i * 80 / fps); the last is the final window."""
+    if mel_frames < MEL_STEP_SIZE:
+        raise UserError(f"the audio is too short: it gives {mel_frames} mel steps and one frame needs "
+                        f"{MEL_STEP_SIZE} (0.2 s); use a longer audio file")
+    starts = []
+    i = 0
+    while True:
+        start = mel_index(i, fps)
+        if start + MEL_STEP_SIZE > mel_frames:
+            starts.append(mel_frames - MEL_STEP_SIZE)
+            return starts
+        starts.append(start)
+        i += 1
+
+
+def mel_chunks(mel: np.ndarray, fps: float) -> list[np.ndarray]:
+    """The (80, 16) mel window of every output frame."""
+    return [mel[:, s:s + MEL_STEP_SIZE] for s in mel_chunk_starts(mel.shape[1], fps)]
+
+
+def pad_box(box: Box, pads: Sequence[int], frame_shape: Sequence[int]) -> Box:
+    """Apply pads (top, bottom, left, right) to an (x1, y1, x2, y2) box and clip it to the frame."""
+    pady1, pady2, padx1, padx2 = pads
+    x1, y1, x2, y2 = box
+    return (max(0, x1 - padx1), max(0, y1 - pady1), min(frame_shape[1], x2 + padx2), min(frame_shape[0], y2 + pady2))
+
+
+def smooth_boxes(boxes: np.ndarray, T: int = WINDOW) -> np.ndarray:
+    """Replace each box by the mean of it and the next T-1 (the last window clamped at the end), as the original.
+
+    Like the original, boxes are replaced in place, so a clamped tail window averages some already smoothed boxes.
+    """
+    boxes = np.asarray(boxes, dtype=np.float64).copy()
+    n = len(boxes)
+    for i in range(n):
+        window = boxes[n - T:] if i + T > n else boxes[i:i + T]
+        boxes[i] = np.mean(window, axis=0)
+    return boxes
+
+
+def fill_gaps(boxes: Sequence[Optional[Box]], max_gap: int) -> tuple[list[Optional[Box]], int]:
+    """Fill runs of missing boxes no longer than ``max_gap`` from the boxes on either side; return (boxes, filled).
+
+    An inner gap is interpolated linearly; a gap at the start or end (one neighbour only) holds that neighbour.
+    Longer gaps stay empty.
+    """
+    out = list(boxes)
+    filled = 0
+    n = len(out)
+    i = 0
+    while i < n:
+        if out[i] is not None:
+            i += 1
+            continue
+        j = i
+        while j < n and out[j] is None:
+            j += 1
+        length = j - i
+        before = out[i - 1] if i > 0 else None
+        after = out[j] if j < n else None
+        if length <= max_gap and (before is not None or after is not None):
+            for k in range(i, j):
+                if before is not None and after is not None:
+                    out[k] = interpolate_box(before, after, (k - i + 1) / (length + 1))
+                else:
+                    out[k] = before if before is not None else after
+            filled += length
+        i = j
+    return out, filled
+
+
+def crop_coords(raw_boxes: Sequence[Optional[Box]], frame_shape: Sequence[int], pads: Sequence[int],
+                nosmooth: bool) -> list[Optional[Coords]]:
+    """Padded, (optionally) smoothed crop coordinates (y1, y2, x1, x2) per frame; None stays None.
+
+    Smoothing runs over each contiguous stretch of frames with a face, which is the original's behaviour when
+    every frame has one.
+    """
+    padded = [pad_box(b, pads, frame_shape) if b is not None else None for b in raw_boxes]
+    coords: list[Optional[Coords]] = [None] * len(padded)
+    i = 0
+    while i < len(padded):
+        if padded[i] is None:
+            i += 1
+            continue
+        j = i
+        while j < len(padded) and padded[j] is not None:
+            j += 1
+        segment = np.array(padded[i:j], dtype=np.float64)
+        if not nosmooth:
+            segment = smooth_boxes(segment)
+        for k, (x1, y1, x2, y2) in enumerate(segment.astype(int)):
+            coords[i + k] = (int(y1), int(y2), int(x1), int(x2))
+        i = j
+    return coords
+
+
+def generator_inputs(faces: Sequence[np.ndarray], mels: Sequence[np.ndarray],
+                     img_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """CPU batch tensors: mels (N,1,80,16), faces (N,6,96,96) = [zeros (whole face masked), crop] BGR in [0,1]."""
+    crops = np.stack([cv2.resize(f, (img_size, img_size)) for f in faces]).astype(np.float32) / 255.0
+    faces_t = torch.from_numpy(crops).permute(0, 3, 1, 2)
+    faces_t = torch.cat([torch.zeros_like(faces_t), faces_t], dim=1)
+    mel_t = torch.from_numpy(np.stack(mels).astype(np.float32)).unsqueeze(1)
+    return mel_t, faces_t
+
+
+def paste(frame: np.ndarray, generated: np.ndarray, coords: Coords) -> np.ndarray:
+    """Resize a generated face (96,96,3 float in [0,1]) back to its box and paste it into ``frame`` in place."""
+    y1, y2, x1, x2 = coords
+    face = (generated * 255.0).astype(np.uint8)
+    frame[y1:y2, x1:x2] = cv2.resize(face, (x2 - x1, y2 - y1))
+    return frame

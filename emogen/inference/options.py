@@ -1,0 +1,108 @@
+"""What one inference run is asked to do: the options dataclass, its checks, and its construction from any
+script's parsed command line (inference.py, gen_videos_from_filelist.py and app.py share it)."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Sequence
+
+from emogen.common.contract import parse_emotions
+from emogen.common.errors import UserError, require_file
+
+from .detection_cache import default_cache_dir
+
+MISSING_FACE_MODES = ("interpolate", "passthrough", "error")
+
+
+@dataclass
+class InferenceOptions:
+    """Everything a run needs; defaults follow the original command line."""
+
+    checkpoint_path: str
+    face: str
+    audio: str
+    emotion: str
+    outfile: Optional[str] = None
+    static: bool = False
+    fps: float = 25.0
+    pads: Sequence[int] = (0, 10, 0, 0)
+    face_det_batch_size: int = 16
+    wav2lip_batch_size: Optional[int] = None
+    resize_factor: int = 1
+    crop: Sequence[int] = (0, -1, 0, -1)
+    box: Sequence[int] = (-1, -1, -1, -1)
+    rotate: bool = False
+    nosmooth: bool = False
+    face_detector: str = "auto"
+    device: Optional[str] = None
+    missing_face: str = "interpolate"
+    det_max_side: Optional[int] = None
+    det_stride: int = 1
+    cache_dir: Optional[str] = field(default_factory=default_cache_dir)
+    precision: str = "auto"   # generator: auto (bf16 where native), fp32 (exact), bf16, fp16
+    pipelined: bool = True    # overlap decode, generation and encoding (False: one stage after another)
+    encoder: str = "auto"     # auto (h264_nvenc on CUDA when ffmpeg has it, else libx264), libx264, h264_nvenc
+    progress: bool = True
+    on_progress: Optional[Callable[[str, int, int], None]] = None  # (stage, done, total), e.g. for a web page
+    live: bool = False        # fragmented MP4 that can be played while it is written (the web page streams it)
+    on_output: Optional[Callable[[str, str], None]] = None  # (emotion, file being written) once encoding starts
+    max_seconds: Optional[float] = None  # refuse speech longer than this, measured on the decoded audio
+
+
+def options_from_args(args: argparse.Namespace, **fields: Any) -> InferenceOptions:
+    """InferenceOptions from a parsed command line: every option named like a field is taken as it is, the
+    script-level switches are translated (--serial, --no_progress, --detection_cache_dir,
+    --no_detection_cache, --static), and ``fields`` set or override the rest."""
+    names = {f.name for f in dataclasses.fields(InferenceOptions)}
+    values = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    if "serial" in vars(args):
+        values["pipelined"] = not args.serial
+    if "no_progress" in vars(args):
+        values["progress"] = not args.no_progress
+    if "detection_cache_dir" in vars(args) or "no_detection_cache" in vars(args):
+        values["cache_dir"] = None if getattr(args, "no_detection_cache", False) else \
+            (getattr(args, "detection_cache_dir", None) or default_cache_dir())
+    if "static" in values:
+        values["static"] = bool(values["static"])
+    values.update(fields)
+    return InferenceOptions(**values)
+
+
+def validate(opts: InferenceOptions) -> list[str]:
+    """Check the inputs and option values before any work; return the emotions to generate."""
+    require_file(opts.face, "--face", "a video or an image (jpg, jpeg, png)")
+    require_file(opts.audio, "--audio", "any audio or video file ffmpeg can read")
+    emotions = parse_emotions(opts.emotion)
+    if opts.missing_face not in MISSING_FACE_MODES:
+        raise UserError(f"--missing_face must be one of {', '.join(MISSING_FACE_MODES)}")
+    if opts.resize_factor < 1:
+        raise UserError("--resize_factor must be 1 or more")
+    if not opts.fps > 0:
+        raise UserError(f"--fps must be positive, got {opts.fps}")
+    if len(opts.pads) != 4 or len(opts.crop) != 4 or len(opts.box) != 4:
+        raise UserError("--pads, --crop and --box take four integers: top bottom left right")
+    return emotions
+
+
+def check_outfile(outfile: str) -> None:
+    """A UserError, before any work, for an --outfile that is a folder or does not name an MP4 file."""
+    if outfile.endswith(("/", os.sep)) or os.path.isdir(outfile):
+        raise UserError(f"--outfile {outfile} is a folder; give a file name in it, e.g. "
+                        f"{os.path.join(outfile, 'result.mp4')}")
+    ext = os.path.splitext(outfile)[1]
+    if ext.lower() != ".mp4":
+        raise UserError(f"--outfile {outfile}: the output is an MP4 video (H.264 and AAC), so its name must end in "
+                        f".mp4{f', not {ext}' if ext else ''}")
+
+
+def output_paths(outfile: Optional[str], emotions: Sequence[str]) -> dict[str, str]:
+    """results/<EMOTION>.mp4 by default; with several emotions an explicit name gets a _<EMOTION> suffix."""
+    if not outfile:
+        return {e: os.path.join("results", f"{e}.mp4") for e in emotions}
+    check_outfile(outfile)
+    if len(emotions) == 1:
+        return {emotions[0]: outfile}
+    stem, ext = os.path.splitext(outfile)
+    return {e: f"{stem}_{e}{ext or '.mp4'}" for e in emotions}

@@ -1,0 +1,103 @@
+"""Inference: an emotional lip-synced video from a face video or image and any speech, streamed in chunks.
+
+Two passes over the face video keep memory bounded whatever its length: the first only detects face boxes
+(or reads them from the detection cache), the second reads frames again, generates faces in batches and
+pipes the finished frames straight into ffmpeg.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+from emogen.common.atomic import atomic_path, ensure_writable_dir
+from emogen.common.device import resolve_device
+from emogen.common.errors import UserError
+from emogen.common.media import VideoWriter, choose_encoder
+from emogen.common.precision import resolve_precision
+from hparams import hparams
+from models import Wav2Lip
+
+from .face_boxes import face_coords
+from .face_source import FaceSource
+from .generator import default_batch_size, load_generator
+from .geometry import mel_chunk_starts
+from .options import InferenceOptions, output_paths, validate
+from .renderer import RenderOutput, RenderSettings, make_batches, one_hot_tensor, prepare_model, render
+from .speech import load_audio_mel
+
+
+@dataclass
+class InferenceResult:
+    """What one output video holds."""
+
+    outfile: str
+    emotion: str
+    frames: int
+    fps: float
+    seconds: float
+    filled: int          # distinct input frames whose missing face box was interpolated
+    passed_through: int  # output frames left unchanged for lack of a face
+    detection_cached: bool
+    timings: dict
+    settings: dict = field(default_factory=dict)  # precision, encoder, pipelined: what the run used
+
+
+def run_inference(opts: InferenceOptions, model: Optional[Wav2Lip] = None) -> list[InferenceResult]:
+    """Run the whole pipeline for one or several emotions; every output is written atomically.
+
+    ``model`` lets callers that generate many videos load the generator once (it must be on ``opts.device``).
+    """
+    emotions = validate(opts)
+    outfiles = output_paths(opts.outfile, emotions)
+    for outfile in outfiles.values():  # fail now, not after all the work
+        ensure_writable_dir(os.path.dirname(os.path.abspath(outfile)), f"--outfile {outfile}")
+    device = resolve_device(opts.device)
+    precision = resolve_precision(opts.precision, device)
+    encoder = choose_encoder(opts.encoder, device.type)
+    timings: dict = {}
+    started = time.perf_counter()
+    if model is None:
+        model = load_generator(opts.checkpoint_path, device)
+    model = prepare_model(model, precision)
+    timings["load model"] = time.perf_counter() - started
+    settings = RenderSettings(device, opts.wav2lip_batch_size or default_batch_size(device), precision.dtype,
+                              opts.pipelined, encoder, opts.progress, opts.on_progress)
+    with tempfile.TemporaryDirectory(prefix="emogen-") as workdir:
+        t = time.perf_counter()
+        mel, duration = load_audio_mel(opts.audio, workdir)
+        if opts.max_seconds is not None and duration > opts.max_seconds:
+            raise UserError(f"the voice lasts {duration:.1f} s; the limit is {opts.max_seconds:g} s")
+        source = FaceSource(opts)
+        starts = mel_chunk_starts(mel.shape[1], source.fps)
+        timings["audio"] = time.perf_counter() - t
+        coords, filled, hit = face_coords(opts, source, len(starts), outfiles[emotions[0]], timings)
+        t = time.perf_counter()
+        with contextlib.ExitStack() as stack:
+            outputs = []
+            try:
+                for emotion in emotions:
+                    tmp = stack.enter_context(atomic_path(outfiles[emotion], suffix=".mp4"))
+                    writer = VideoWriter(tmp, source.width, source.height, source.fps, audio_path=opts.audio,
+                                         encoder=encoder, fragmented=opts.live)
+                    outputs.append(RenderOutput(emotion, outfiles[emotion], writer, one_hot_tensor(emotion)))
+                    if opts.on_output:
+                        opts.on_output(emotion, tmp)
+                batches = make_batches(source.cycle(len(coords), len(starts)), coords, source.static, mel, starts,
+                                       hparams.img_size, settings)
+                render(model, batches, outputs, len(starts), settings, timings, started)
+                for out in outputs:
+                    out.writer.close()
+            except BaseException:
+                for out in outputs:
+                    out.writer.abort()
+                raise
+        timings["generate"] = time.perf_counter() - t
+        timings["first frame"] = timings.get("first frame", 0.0)
+    n = len(starts)
+    info = {"precision": precision.name, "encoder": encoder, "pipelined": opts.pipelined}
+    return [InferenceResult(out.path, out.emotion, n, source.fps, n / source.fps, filled, out.passed, hit,
+                            dict(timings), info) for out in outputs]

@@ -1,0 +1,260 @@
+"""Rendering output videos from decoded frames: crops, generator batches, paste, encode.
+
+Two schedules give the same frames. ``serial`` runs the stages one after another in one thread (the order the
+original uses, kept for comparison). ``pipelined`` overlaps them: a reader thread decodes frames and builds the
+generator's input tensors, the calling thread runs the generator, and one writer thread per output pastes the
+faces and feeds its encoder; bounded queues keep memory flat in the input's length. Several emotions share one
+decode and one set of input tensors: each batch is generated once per emotion.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Optional, Sequence
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from emogen.common.contract import MEL_STEP_SIZE, Coords, emotion_one_hot
+from emogen.common.media import VideoWriter
+from emogen.common.precision import Precision, autocast
+
+from .geometry import generator_inputs, paste
+
+QUEUE_BATCHES = 2  # batches waiting between two stages; with the one in work, memory is a few batches
+
+
+@dataclass
+class RenderSettings:
+    """How to run the generator and schedule the stages."""
+
+    device: torch.device
+    batch_size: int
+    dtype: Optional[torch.dtype] = None   # autocast dtype; None: float32, the exact path
+    pipelined: bool = True
+    encoder: str = "libx264"
+    progress: bool = True
+    on_progress: Optional[Callable[[str, int, int], None]] = None
+
+
+@dataclass
+class Batch:
+    """Consecutive output frames with their crop boxes and, for the frames with a face, the generator inputs."""
+
+    frames: list[np.ndarray]
+    coords: list[Optional[Coords]]
+    with_face: list[int]
+    mel_t: Optional[torch.Tensor] = None
+    face_t: Optional[torch.Tensor] = None
+
+
+@dataclass
+class RenderOutput:
+    """One video being written: its emotion, encoder and counters."""
+
+    emotion: str
+    path: str
+    writer: VideoWriter
+    one_hot: torch.Tensor
+    passed: int = 0
+    written: int = 0
+    error: Optional[BaseException] = None
+    inbox: "queue.Queue" = field(default_factory=lambda: queue.Queue(QUEUE_BATCHES))
+
+
+def prepare_model(model: torch.nn.Module, precision: Precision) -> torch.nn.Module:
+    """The weights in the precision's layout: channels_last (faster), or the default layout for exact fp32."""
+    return model.to(memory_format=torch.channels_last if precision.channels_last else torch.contiguous_format)
+
+
+def _to_device(t: torch.Tensor, device: torch.device, layout: torch.memory_format) -> torch.Tensor:
+    if device.type == "cuda":
+        # Pinned host memory lets the copy run asynchronously while the GPU still works on the previous batch.
+        return t.contiguous(memory_format=layout).pin_memory().to(device, non_blocking=True)
+    return t.contiguous(memory_format=layout)
+
+
+def make_batches(frames: Iterator[np.ndarray], coords: Sequence[Optional[Coords]], static: bool, mel: np.ndarray,
+                 starts: Sequence[int], img_size: int, settings: RenderSettings) -> Iterator[Batch]:
+    """Group the output frames into generator batches and build their input tensors on the device.
+
+    The face tensor keeps the NHWC (channels_last) strides it is built with, which is what the original feeds
+    its generator; a float32 model in the default layout then gives the original's numbers exactly.
+    """
+
+    def finish(b: Batch, first: int) -> Batch:
+        if b.with_face:
+            faces = [b.frames[i][y1:y2, x1:x2] for i in b.with_face for (y1, y2, x1, x2) in [b.coords[i]]]
+            mels = [mel[:, starts[first + i]:starts[first + i] + MEL_STEP_SIZE] for i in b.with_face]
+            mel_t, face_t = generator_inputs(faces, mels, img_size)
+            b.mel_t = _to_device(mel_t, settings.device, torch.contiguous_format)
+            b.face_t = _to_device(face_t, settings.device, torch.channels_last)
+        return b
+
+    batch, first = Batch([], [], []), 0
+    for i, frame in enumerate(frames):
+        c = coords[0 if static else i % len(coords)]
+        if c is not None:
+            batch.with_face.append(len(batch.frames))
+        batch.frames.append(frame)
+        batch.coords.append(c)
+        if len(batch.frames) >= settings.batch_size:
+            yield finish(batch, first)
+            batch, first = Batch([], [], []), i + 1
+    if batch.frames:
+        yield finish(batch, first)
+
+
+def generate(model: torch.nn.Module, batch: Batch, one_hot: torch.Tensor, settings: RenderSettings) -> np.ndarray:
+    """Generated faces (N, 96, 96, 3) float32 in [0, 1] for the frames of ``batch`` that have a face."""
+    if not batch.with_face:
+        return np.zeros((0,), np.float32)
+    emo_t = one_hot.to(settings.device).repeat(len(batch.with_face), 1)  # contiguous, as the original
+    with torch.inference_mode(), autocast(settings.device, settings.dtype):
+        pred = model(batch.mel_t, batch.face_t, emo_t)
+    return pred.float().cpu().numpy().transpose(0, 2, 3, 1)
+
+
+def write_batch(out: RenderOutput, batch: Batch, pred: np.ndarray, copy: bool) -> None:
+    """Paste the generated faces into the batch's frames (a copy when other emotions share them) and encode."""
+    generated = dict(zip(batch.with_face, pred))
+    for i, frame in enumerate(batch.frames):
+        if i in generated:
+            frame = frame.copy() if copy else frame
+            paste(frame, generated[i], batch.coords[i])
+        else:
+            out.passed += 1
+        out.writer.write(frame)
+        out.written += 1
+
+
+class _Progress:
+    """One bar over all outputs' frames, the caller's (stage, done, total) callback per output, and the time the
+    first frame reached an encoder."""
+
+    def __init__(self, outputs: list[RenderOutput], total: int, settings: RenderSettings, timings: dict,
+                 started: float) -> None:
+        self.total, self.settings, self.timings, self.started = total, settings, timings, started
+        label = outputs[0].emotion if len(outputs) == 1 else f"{len(outputs)} emotions"
+        self.bar = tqdm(total=total * len(outputs), desc=f"generating {label}", unit="frame",
+                        disable=not settings.progress)
+        self.lock = threading.Lock()
+
+    def advance(self, out: RenderOutput, n: int) -> None:
+        """Count ``n`` frames written to ``out``."""
+        with self.lock:
+            self.timings.setdefault("first frame", time.perf_counter() - self.started)
+            self.bar.update(n)
+            if self.settings.on_progress:
+                self.settings.on_progress(f"generating {out.emotion}", out.written, self.total)
+
+    def close(self) -> None:
+        """Close the bar."""
+        self.bar.close()
+
+
+def _put(q: "queue.Queue", item, stop: threading.Event) -> bool:
+    """Put unless ``stop`` is set first (the consumer is gone); True if the item was queued."""
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _reader(batches: Iterator[Batch], inbox: "queue.Queue", stop: threading.Event) -> None:
+    try:
+        for batch in batches:
+            if not _put(inbox, batch, stop):
+                return
+        _put(inbox, None, stop)
+    except BaseException as exc:  # handed to the consumer, which re-raises it
+        _put(inbox, exc, stop)
+
+
+def _writer(out: RenderOutput, copy: bool, progress: _Progress) -> None:
+    try:
+        while True:
+            item = out.inbox.get()
+            if item is None:
+                return
+            batch, pred = item
+            write_batch(out, batch, pred, copy)
+            progress.advance(out, len(batch.frames))
+    except BaseException as exc:
+        out.error = exc
+        while out.inbox.get() is not None:  # keep draining so the producer never blocks on a dead writer
+            pass
+
+
+def _hand_over(out: RenderOutput, item) -> None:
+    while True:
+        if out.error is not None:
+            raise out.error
+        try:
+            out.inbox.put(item, timeout=0.1)
+            return
+        except queue.Full:
+            continue
+
+
+def render(model: torch.nn.Module, batches: Iterator[Batch], outputs: list[RenderOutput], total: int,
+           settings: RenderSettings, timings: dict, started: float) -> None:
+    """Generate every output from the same batches; ``timings['first frame']`` is when the first frame reached
+    an encoder, in seconds after ``started``."""
+    copy = len(outputs) > 1
+    progress = _Progress(outputs, total, settings, timings, started)
+    try:
+        if settings.pipelined:
+            _render_pipelined(model, batches, outputs, settings, progress, copy)
+        else:
+            for batch in batches:
+                for out in outputs:
+                    write_batch(out, batch, generate(model, batch, out.one_hot, settings), copy)
+                    progress.advance(out, len(batch.frames))
+    finally:
+        progress.close()
+
+
+def _render_pipelined(model: torch.nn.Module, batches: Iterator[Batch], outputs: list[RenderOutput],
+                      settings: RenderSettings, progress: _Progress, copy: bool) -> None:
+    inbox: queue.Queue = queue.Queue(QUEUE_BATCHES)
+    stop = threading.Event()
+    reader = threading.Thread(target=_reader, args=(batches, inbox, stop), name="emogen-decode", daemon=True)
+    writers = [threading.Thread(target=_writer, args=(out, copy, progress), name=f"emogen-encode-{out.emotion}",
+                                daemon=True) for out in outputs]
+    try:
+        # Started inside the try: an interrupt (Ctrl-C, SIGTERM) can land between two starts, and the finally must
+        # still stop and join every thread that runs, or native code would still be running at exit.
+        reader.start()
+        for w in writers:
+            w.start()
+        while True:
+            item = inbox.get()
+            if item is None:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            for out in outputs:
+                _hand_over(out, (item, generate(model, item, out.one_hot, settings)))
+    finally:
+        stop.set()
+        for out, w in zip(outputs, writers):
+            if w.ident is not None:
+                out.inbox.put(None)
+                w.join()
+        if reader.ident is not None:
+            reader.join(timeout=5)
+    for out in outputs:
+        if out.error is not None:
+            raise out.error
+
+
+def one_hot_tensor(emotion: str) -> torch.Tensor:
+    """(1, 6) float32 one-hot in the order ANG, DIS, FEA, HAP, NEU, SAD."""
+    return torch.from_numpy(emotion_one_hot(emotion))[None]

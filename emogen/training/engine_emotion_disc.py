@@ -1,0 +1,68 @@
+"""Training the video emotion discriminator (DISCEMO): cross-entropy on the clip's emotion.
+
+Files as the original writes them: ``disc_emo_<N>.pth`` is a bare state_dict (the original ``train.py`` reads
+it with a plain ``load_state_dict(torch.load(path))``), where N is the original's step counter at the save
+(the first file is ``disc_emo_0.pth``, written after the first step). What a resume needs beyond the weights
+(optimizer, scheduler, step, epoch) goes beside it into ``disc_emo_<N>.state.pth``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from .checkpoint_files import save_emotion_checkpoint
+from .loop import LoopConfig, run_training
+from .scalar_log import ScalarLog
+from .state import TrainState
+
+
+@dataclass
+class EmotionTrainConfig:
+    """Output folder and save interval."""
+
+    out_path: str
+    save_interval: int = 1000
+
+
+
+
+def init_weights(module: nn.Module) -> None:
+    """Xavier-uniform weights for Linear and Conv layers (the original's initialisation)."""
+    if isinstance(module, (nn.Linear, nn.Conv2d, nn.Conv1d)):
+        nn.init.xavier_uniform_(module.weight)
+
+
+def train_emotion_disc(model: nn.Module, optimizer: torch.optim.Optimizer,
+                       scheduler: torch.optim.lr_scheduler.LRScheduler, loader: DataLoader, state: TrainState,
+                       cfg: EmotionTrainConfig, loop: LoopConfig, device: torch.device, log: ScalarLog) -> None:
+    """Train; the step LR schedule advances once per epoch; saves as the original, after the first step and
+    then every ``save_interval`` steps."""
+    criterion = nn.CrossEntropyLoss()
+
+    def save(reason: str = "") -> None:
+        save_emotion_checkpoint(cfg.out_path, model, optimizer, scheduler, state)
+
+    def step(batch) -> dict[str, float]:
+        video, emotion = batch[0].to(device), batch[1].to(device)
+        model.train()
+        optimizer.zero_grad()
+        logits = model(video)
+        loss = criterion(logits, emotion.argmax(dim=1))
+        loss.backward()
+        optimizer.step()
+        acc = (logits.argmax(dim=1) == emotion.argmax(dim=1)).float().mean().item()
+        return {"loss": loss.item(), "acc": acc}
+
+    def after(losses: dict[str, float]) -> None:
+        log.add("classification_loss/step", losses["loss"], state.global_step)
+        if (state.global_step - 1) % cfg.save_interval == 0:  # the original tests its counter before the increment
+            save()
+
+    def end_epoch(means: dict[str, float], batches: int) -> None:
+        log.add("classification_loss", means.get("loss", 0.0), state.global_epoch)
+        scheduler.step()
+
+    run_training(loader, state, loop, step, after, end_epoch, save)

@@ -1,0 +1,197 @@
+"""Training the EmoGen generator: L1 + perceptual + emotion + (once synced enough) lip-sync losses, with the
+emotion discriminator taking one step on the real frames after every generator step."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Optional
+
+import cv2
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from hparams import HParams
+
+from .distributed import all_reduce_mean, is_main_process
+from .loop import LoopConfig, run_training
+from .scalar_log import ScalarLog
+from .state import TrainState
+from .checkpoint_files import checkpoint_name, save_training_checkpoint
+from .losses import sync_loss, total_loss
+
+SYNC_SWITCH_THRESHOLD = 0.75
+SYNC_WEIGHT_AFTER_SWITCH = 0.03
+
+
+@dataclass
+class GeneratorTrainConfig:
+    """Where to save, how often, and the (mutable) hyper-parameters of this run."""
+
+    checkpoint_dir: str
+    hp: HParams
+    eval_batches: int = 51
+
+
+@dataclass
+class Critics:
+    """The frozen lip-sync expert, the emotion discriminator with its optimizer, and the perceptual loss."""
+
+    syncnet: nn.Module
+    disc_emo: nn.Module
+    disc_optimizer: torch.optim.Optimizer
+    perceptual: nn.Module
+
+
+def set_requires_grad(module: nn.Module, flag: bool) -> None:
+    """Freeze or unfreeze every parameter."""
+    for p in module.parameters():
+        p.requires_grad_(flag)
+
+
+def average_gradients(module: nn.Module) -> None:
+    """Mean of the gradients over all ranks (the discriminator is not wrapped in DDP)."""
+    if not dist.is_initialized():
+        return
+    world = dist.get_world_size()
+    for p in module.parameters():
+        if p.grad is not None:
+            dist.all_reduce(p.grad)
+            p.grad /= world
+
+
+
+
+def maybe_enable_sync_loss(hp: HParams, average_sync_loss: float) -> bool:
+    """Switch the sync loss on (weight 0.03) once the evaluation sync loss falls below 0.75; True if switched."""
+    if average_sync_loss < SYNC_SWITCH_THRESHOLD and hp.syncnet_wt != SYNC_WEIGHT_AFTER_SWITCH:
+        hp.set_hparam("syncnet_wt", SYNC_WEIGHT_AFTER_SWITCH)
+        return True
+    return False
+
+
+def generator_losses(model: nn.Module, critics: Critics, batch, hp: HParams, device: torch.device,
+                     with_sync: bool):
+    """Forward pass and all loss terms; returns (g, gt, x, dict of tensors)."""
+    x, indiv_mels, mel, gt, emotion = (t.to(device) for t in batch)
+    g = model(indiv_mels, x, emotion)
+    labels = emotion.argmax(dim=1)
+    terms = {
+        "l1": nn.functional.l1_loss(g, gt),
+        "perceptual": critics.perceptual(g, gt),
+        "emotion": nn.functional.cross_entropy(critics.disc_emo(g), labels),
+    }
+    terms["sync"] = sync_loss(critics.syncnet, mel, g) if with_sync else torch.zeros((), device=device)
+    return g, gt, x, labels, terms
+
+
+
+
+def evaluate_generator(model: nn.Module, critics: Critics, loader: DataLoader, hp: HParams, device: torch.device,
+                       max_batches: int) -> dict[str, float]:
+    """Mean validation losses (the sync loss always computed) over ``max_batches`` batches, cycling the loader as
+    the original does when it is shorter. The expert keeps the mode it was given (the original's stays in train
+    mode, so its BatchNorm uses batch statistics here too)."""
+    model.eval()
+    critics.disc_emo.eval()
+    sums: dict[str, float] = {}
+    n = 0
+    with torch.no_grad():
+        for batch in cycle_batches(loader, max_batches):
+            g, gt, _, labels, terms = generator_losses(model, critics, batch, hp, device, with_sync=True)
+            terms["emotion_real"] = nn.functional.cross_entropy(critics.disc_emo(gt), labels)
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + float(v)
+            n += 1
+    model.train()
+    critics.disc_emo.train()
+    return {k: all_reduce_mean(v / max(1, n), device) for k, v in sums.items()}
+
+
+def cycle_batches(loader: DataLoader, count: int):
+    """``count`` batches from ``loader``, starting it again as often as needed (none if it is empty)."""
+    produced = 0
+    while produced < count:
+        started = produced
+        for batch in loader:
+            yield batch
+            produced += 1
+            if produced >= count:
+                return
+        if produced == started:
+            return
+
+
+def save_sample_images(x: torch.Tensor, g: torch.Tensor, gt: torch.Tensor, step: int, checkpoint_dir: str) -> str:
+    """Collages (reference | masked input | generated | ground truth) per item and frame, as JPEGs."""
+    def to_np(t: torch.Tensor) -> np.ndarray:
+        return (t.detach().float().cpu().numpy().transpose(0, 2, 3, 4, 1) * 255.0).astype(np.uint8)
+
+    xs, gs, gts = to_np(x), to_np(g), to_np(gt)
+    refs, inputs = xs[..., 3:], xs[..., :3]
+    folder = os.path.join(checkpoint_dir, f"samples_step{step:09d}")
+    os.makedirs(folder, exist_ok=True)
+    collage = np.concatenate((refs, inputs, gs, gts), axis=-2)
+    for b, clip in enumerate(collage):
+        for t, frame in enumerate(clip):
+            cv2.imwrite(os.path.join(folder, f"{b}_{t}.jpg"), np.ascontiguousarray(frame))
+    return folder
+
+
+def train_generator(model: nn.Module, optimizer: torch.optim.Optimizer, critics: Critics, train_loader: DataLoader,
+                    val_loader: Optional[DataLoader], state: TrainState, cfg: GeneratorTrainConfig,
+                    loop: LoopConfig, device: torch.device, log: ScalarLog) -> None:
+    """Train the generator; checkpoints (generator and disc_emo_ prefixed discriminator), samples, evaluation."""
+    hp = cfg.hp
+    last: dict = {}
+
+    def save(reason: str = "") -> None:
+        save_training_checkpoint(checkpoint_name(cfg.checkpoint_dir, state.global_step), model, optimizer, state,
+                                 hp.save_optimizer_state, syncnet_wt=hp.syncnet_wt)
+        save_training_checkpoint(checkpoint_name(cfg.checkpoint_dir, state.global_step, "disc_emo_"),
+                                 critics.disc_emo, critics.disc_optimizer, state, hp.save_optimizer_state)
+        if last and is_main_process():
+            save_sample_images(last["x"], last["g"], last["gt"], state.global_step, cfg.checkpoint_dir)
+
+    def step(batch) -> dict[str, float]:
+        model.train()
+        critics.disc_emo.train()
+        set_requires_grad(critics.disc_emo, False)
+        optimizer.zero_grad()
+        g, gt, x, labels, terms = generator_losses(model, critics, batch, hp, device, with_sync=hp.syncnet_wt > 0)
+        total_loss(terms, hp).backward()
+        optimizer.step()
+        set_requires_grad(critics.disc_emo, True)
+
+        critics.disc_optimizer.zero_grad()
+        loss_real = nn.functional.cross_entropy(critics.disc_emo(gt), labels)
+        loss_real.backward()
+        average_gradients(critics.disc_emo)
+        critics.disc_optimizer.step()
+        last.update(x=x, g=g.detach(), gt=gt)
+        out = {k: float(v.detach()) for k, v in terms.items()}
+        out["emotion_real"] = loss_real.item()
+        return out
+
+    def after(losses: dict[str, float]) -> None:
+        for k, v in losses.items():
+            log.add(f"train/{k}", v, state.global_step)
+        if state.global_step == 1 or state.global_step % hp.checkpoint_interval == 0:
+            save()
+        if val_loader is not None and (state.global_step == 1 or state.global_step % hp.eval_interval == 0):
+            val = evaluate_generator(model, critics, val_loader, hp, device, cfg.eval_batches)
+            for k, v in val.items():
+                log.add(f"val/{k}", v, state.global_step)
+            switched = maybe_enable_sync_loss(hp, val["sync"])
+            if is_main_process():
+                tqdm.write(f"step {state.global_step}: " + ", ".join(f"{k} {v:.4f}" for k, v in val.items())
+                           + (" -> sync loss on (syncnet_wt 0.03)" if switched else ""))
+
+    def end_epoch(means: dict[str, float], batches: int) -> None:
+        for k, v in means.items():
+            log.add(f"epoch/{k}", v, state.global_epoch)
+
+    run_training(train_loader, state, loop, step, after, end_epoch, save)
