@@ -20,7 +20,8 @@ def get_args_parser() -> argparse.ArgumentParser:
 
     p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint_path", default=None,
-                   help="EmoGen generator checkpoint (default checkpoints/emogen_generator.pth in this checkout)")
+                   help="EmoGen generator checkpoint (default checkpoints/emogen_generator.pth in this checkout; "
+                        "without it, the generator demo.py trained, with a note on the page)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int_range(0, 65535), default=7860, help="port (default 7860)")
     p.add_argument("--max_upload_mb", type=float_range(0, 10240, low_open=True), default=50,
@@ -30,7 +31,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep_minutes", type=float_range(0, 10080, low_open=True), default=30,
                    help="minutes a request's files are kept after it ends (30; at most 10080, a week)")
     p.add_argument("--max_megapixels", type=float_range(0, 100, low_open=True), default=8.3,
-                   help="largest face frame in megapixels, checked before decoding (default 8.3: 3840x2160; at most 100)")
+                   help="largest face frame in megapixels, checked before decoding (default 8.3: 3840x2160; at "
+                        "most 100)")
     p.add_argument("--max_queued", type=int_range(1, 10000), default=20,
                    help="requests allowed to wait in all (20; at most 10000)")
     p.add_argument("--max_per_client", type=int_range(1, 1000), default=3,
@@ -52,14 +54,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     from emogen.apps.web.server import WebConfig, create_app
     from emogen.common.errors import SignalPolicy
-    from emogen.common.weights import weight_path
+    from emogen.apps.quickstart import choose_generator
     from emogen.inference.detection_cache import default_cache_dir
 
-    app = create_app(WebConfig(weight_path("emogen_generator", args.checkpoint_path), args.device,
+    checkpoint, notice = choose_generator(args.checkpoint_path)
+    app = create_app(WebConfig(checkpoint, args.device,
                                args.face_detector, args.max_upload_mb, args.max_seconds, args.keep_minutes,
                                args.detection_cache_dir or default_cache_dir(), precision=args.precision,
                                max_pixels=int(args.max_megapixels * 1e6), max_queued=args.max_queued,
-                               max_per_client=args.max_per_client, allowed_hosts=tuple(args.allowed_hosts)))
+                               max_per_client=args.max_per_client, allowed_hosts=tuple(args.allowed_hosts),
+                               notice=notice))
     server = make_server(args.host, args.port, app, threaded=True)
     app.config.update(EMOGEN_HOST=args.host, EMOGEN_PORT=server.server_port)
     # SIGTERM and Ctrl-C both stop the server (run_cli's SignalPolicy), so users' uploads and partial results are

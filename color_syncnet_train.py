@@ -46,12 +46,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from emogen.training.distributed import is_main_process, wrap_ddp
     from emogen.training.engine_syncnet import SyncTrainConfig, train_syncnet
     from emogen.training.loaders import split_loaders, start_run
+    from emogen.common.precision import resolve_training_precision
     from emogen.training.loop import LoopConfig
+    from emogen.training.mixed_precision import MixedPrecision
     from emogen.training.scalar_log import training_log
     from emogen.training.state import TrainState
     from models import SyncNet_color
 
     hp, info = start_run(args)
+    amp = MixedPrecision(resolve_training_precision(args.precision, info.device), info.device)
     train_set, train_loader, val_loader = split_loaders(SyncDataset, args, hp, hp.syncnet_batch_size, info)
 
     model = SyncNet_color().to(info.device)
@@ -63,6 +66,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     path = checkpoint_to_resume(args.checkpoint_dir, args.checkpoint_path)
     if path:
         resume(path, model, optimizer, state, "lip-sync expert (SyncNet_color)", info.device)
+    amp.prepare(model)
     model = wrap_ddp(model, info)
     if is_main_process():
         print(f"training the lip-sync expert on {info.device} ({info.world_size} process(es)), "
@@ -73,7 +77,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                           args.eval_batches, hp.save_optimizer_state, args.schedule, args.save_every_epochs)
     with training_log(args.log_dir or os.path.join(args.checkpoint_dir, "runs")) as log:
         train_syncnet(model, optimizer, train_loader, val_loader, state, cfg,
-                      LoopConfig(hp.nepochs, args.max_steps, not args.no_progress, "syncnet"), info.device, log)
+                      LoopConfig(hp.nepochs, args.max_steps, not args.no_progress, "syncnet", args.max_minutes),
+                      info.device, log, amp)
     return 0
 
 

@@ -45,7 +45,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from emogen.training.distributed import is_main_process, wrap_ddp
     from emogen.training.engine_emotion_disc import EmotionTrainConfig, init_weights, train_emotion_disc
     from emogen.training.loaders import load_split_datasets, make_loader, start_run, worker_count
+    from emogen.common.precision import resolve_training_precision
     from emogen.training.loop import LoopConfig
+    from emogen.training.mixed_precision import MixedPrecision
     from emogen.training.scalar_log import training_log
     from emogen.training.state import TrainState
     from models.emo_disc import DISCEMO
@@ -55,6 +57,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         raise UserError(f"{args.out_path} already holds checkpoints ({os.path.basename(existing[-1])}); pass --resume "
                         "to continue that run or choose another --out-path (nothing is deleted)")
     hp, info = start_run(args)
+    amp = MixedPrecision(resolve_training_precision(args.precision, info.device), info.device)
     # The original trains on every clip folder of --in-path (no validation): --split random does the same.
     train_set, _ = load_split_datasets(EmotionDataset, args.in_path, args.filelist_dir, hp, not args.no_augment,
                                        args.seed, root_flag="--in-path", split=args.split)
@@ -78,8 +81,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     with training_log(args.log_dir or os.path.join(args.out_path, "runs")) as log:
         train_emotion_disc(model, optimizer, scheduler, loader, state,
                            EmotionTrainConfig(args.out_path, args.save_interval),
-                           LoopConfig(args.num_epochs, args.max_steps, not args.no_progress, "emotion disc"),
-                           info.device, log)
+                           LoopConfig(args.num_epochs, args.max_steps, not args.no_progress, "emotion disc",
+                                      args.max_minutes), info.device, log, amp)
     return 0
 
 

@@ -24,6 +24,15 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint_path", default=None,
                    help="resume the generator from this checkpoint ('latest': newest in --checkpoint_dir); the "
                         "matching disc_emo_ checkpoint beside it is resumed too")
+    p.add_argument("--init_from", default=None,
+                   help="start a new run from these generator weights (e.g. the released generator, to fine-tune "
+                        "on your own face); the optimizer and step start fresh (--checkpoint_path resumes instead)")
+    p.add_argument("--freeze_emotion_disc", action="store_true",
+                   help="keep the emotion discriminator as loaded (by default, as the original, it takes one step on "
+                        "the real frames after every generator step); faster when emo_wt is 0")
+    p.add_argument("--no_sync_switch", action="store_true",
+                   help="keep syncnet_wt as hparams gives it (by default, as the original, it becomes 0.03 once the "
+                        "evaluation sync loss falls below 0.75)")
     p.add_argument("--vgg_path", default=None, help="VGG19 ImageNet weights (default: torchvision's cache)")
     p.add_argument("--random_vgg", action="store_true",
                    help="allow a randomly initialised VGG19 when no weights exist (tests; not the paper's loss)")
@@ -51,7 +60,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from emogen.training.distributed import is_main_process, wrap_ddp
     from emogen.training.engine_generator import Critics, GeneratorTrainConfig, set_requires_grad, train_generator
     from emogen.training.loaders import split_loaders, start_run
+    from emogen.common.precision import resolve_training_precision
     from emogen.training.loop import LoopConfig
+    from emogen.training.mixed_precision import MixedPrecision
     from emogen.training.losses import PerceptualLoss
     from emogen.training.scalar_log import training_log
     from emogen.training.state import TrainState
@@ -59,6 +70,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from models.emo_disc import DISCEMO
 
     hp, info = start_run(args)
+    amp = MixedPrecision(resolve_training_precision(args.precision, info.device), info.device)
     device = info.device
 
     syncnet = SyncNet_color()
@@ -86,14 +98,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         disc_path = os.path.join(os.path.dirname(path), "disc_emo_" + os.path.basename(path))
         if os.path.isfile(disc_path):
             resume(disc_path, disc_emo, disc_optimizer, TrainState(), "emotion discriminator", device)
+    elif args.init_from:
+        load_weights(model, args.init_from, "EmoGen generator")  # weights only: a new run, fresh optimizer
+    amp.prepare(model, syncnet, critics.perceptual)  # not DISCEMO: its reshape quirk (a plain view) needs NCHW
     model = wrap_ddp(model, info)
     if is_main_process():
+        start = f", starting from {args.init_from}" if args.init_from and not path else ""
         print(f"training the EmoGen generator on {device} ({info.world_size} process(es)), {len(train_set)} clips, "
-              f"batch {hp.batch_size}, syncnet_wt {hp.syncnet_wt}")
+              f"batch {hp.batch_size}, syncnet_wt {hp.syncnet_wt}, {amp.precision.name}{start}")
     with training_log(args.log_dir or os.path.join(args.checkpoint_dir, "runs")) as log:
         train_generator(model, optimizer, critics, train_loader, val_loader, state,
-                        GeneratorTrainConfig(args.checkpoint_dir, hp, args.eval_batches),
-                        LoopConfig(hp.nepochs, args.max_steps, not args.no_progress, "generator"), device, log)
+                        GeneratorTrainConfig(args.checkpoint_dir, hp, args.eval_batches,
+                                             not args.freeze_emotion_disc, not args.no_sync_switch),
+                        LoopConfig(hp.nepochs, args.max_steps, not args.no_progress, "generator", args.max_minutes),
+                        device, log, amp)
     return 0
 
 

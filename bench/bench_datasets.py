@@ -13,9 +13,9 @@ import tempfile
 import time
 
 import numpy as np
+from common import shared_dir  # isort: skip  (first: it puts the checkout on sys.path)
 
 import audio
-from common import shared_dir
 from emogen.data.datasets import EmotionDataset, GeneratorDataset, SyncDataset
 from emogen.data.filelists import read_filelist
 from hparams import hparams

@@ -367,3 +367,63 @@ def test_generator_evaluation_cycles_the_loader():
 
     assert list(cycle_batches([1, 2], 5)) == [1, 2, 1, 2, 1]
     assert list(cycle_batches([], 3)) == []
+
+
+def test_time_budget_stops_and_saves_with_a_loss_summary(capsys):
+    import time
+
+    saved = []
+    state = TrainState()
+
+    def step(batch):
+        time.sleep(0.02)
+        return {"l1": 1.0 / (state.global_step + 1)}
+
+    run_training([0] * 10_000, state, LoopConfig(nepochs=1, progress=False, max_minutes=0.005), step,
+                 lambda losses: None, lambda means, n: None, saved.append)
+    assert saved == ["time limit"] and 5 < state.global_step < 10_000
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith(f"stopped at step {state.global_step}: time limit; losses, first 10 steps -> last 10")
+    first, last = map(float, line.split("l1 ")[1].split(" -> "))
+    assert first == pytest.approx(sum(1 / (k + 1) for k in range(10)) / 10, abs=1e-4) and last < first
+
+
+def test_generator_trains_in_bf16_where_native_and_is_refused_elsewhere(tiny_dataset, critic_files, tmp_path,
+                                                                       monkeypatch, capsys):
+    import emogen.common.precision as precision
+
+    argv = ["--data_root", str(tiny_dataset / "pre"), "--syncnet_checkpoint_path", str(critic_files / "expert.pth"),
+            "--emotion_disc_path", str(critic_files / "disc.pth"), "--random_vgg", "--max_steps", "1", "--hparams",
+            "batch_size=2", "--eval_batches", "1", "--precision", "bf16", *common(tiny_dataset)]
+    if precision.cpu_has_native_bf16():
+        assert run_cli(train.main, ["--checkpoint_dir", str(tmp_path / "bf16"), *argv]) == 0
+        out = capsys.readouterr().out
+        assert ", bf16" in out and "stopped at step 1: step limit" in out
+        assert all_finite(str(tmp_path / "bf16" / "checkpoint_step000000001.pth"))
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: False)  # an AVX2-only CPU
+    assert run_cli(train.main, ["--checkpoint_dir", str(tmp_path / "refused"), *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "does not run bfloat16 natively" in err[0] and "--precision fp32" in err[0]
+    assert not (tmp_path / "refused").exists() or not any((tmp_path / "refused").glob("*.pth"))
+    for script in (color_syncnet_train, emotion_disc_train):  # the other trainers share the option and the check
+        action = next(a for a in script.get_args_parser()._actions if a.dest == "precision")
+        assert action.default == "fp32" and set(action.choices) == {"auto", "fp32", "bf16", "fp16"}
+
+
+def test_fine_tune_starts_from_given_weights(tiny_dataset, critic_files, tmp_path, capsys):
+    start = tmp_path / "released.pth"
+    torch.save({"state_dict": seeded_state_dict("emogen_generator")}, start)
+    ck = tmp_path / "ft"
+    argv = ["--data_root", str(tiny_dataset / "pre"), "--checkpoint_dir", str(ck), "--syncnet_checkpoint_path",
+            str(critic_files / "expert.pth"), "--emotion_disc_path", str(critic_files / "disc.pth"), "--random_vgg",
+            "--max_steps", "1", "--hparams", "batch_size=2", "--hparams", "initial_learning_rate=0", "--eval_batches",
+            "1", "--init_from", str(start), "--freeze_emotion_disc", *common(tiny_dataset)]
+    assert run_cli(train.main, argv) == 0
+    assert f"starting from {start}" in capsys.readouterr().out
+    saved = state_dict_from_checkpoint(read_checkpoint(str(ck / "checkpoint_step000000001.pth")))
+    reference = seeded_state_dict("emogen_generator")
+    # lr 0: the convolution weights are the given ones (BatchNorm statistics moved in the one training step).
+    assert all(torch.equal(saved[k], reference[k]) for k in reference if k.endswith("conv_block.0.weight"))
+    disc_saved = state_dict_from_checkpoint(read_checkpoint(str(ck / "disc_emo_checkpoint_step000000001.pth")))
+    disc_given = state_dict_from_checkpoint(read_checkpoint(str(critic_files / "disc.pth")))
+    assert all(torch.equal(disc_saved[k], disc_given[k]) for k in disc_given)  # --freeze_emotion_disc

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     import torch
 
 PRECISIONS = ("auto", "fp32", "fp32-cl", "bf16", "fp16")
+TRAINING_PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 @dataclass(frozen=True)
@@ -25,13 +26,20 @@ class Precision:
     channels_last: bool
 
 
-def add_precision_argument(p) -> None:
-    """The --precision option of every script that runs the generator."""
-    p.add_argument("--precision", default="auto", choices=PRECISIONS,
-                   help="generator arithmetic: auto (default) = bf16 where the device runs it natively (CUDA with "
-                        "bf16, a CPU with AVX512_BF16 or AMX), else fp32-cl; fp32 = the original's exact output; "
-                        "fp32-cl = float32 with channels_last weights (faster on CPUs; differs from fp32 by under "
-                        "1e-6, a few pixels by one level); bf16; fp16 (CUDA only)")
+def add_precision_argument(p, training: bool = False) -> None:
+    """The --precision option: of every script that runs the generator, or (``training``) of the trainers."""
+    if training:
+        default, choices, text = "fp32", TRAINING_PRECISIONS, (
+            "training arithmetic: fp32 (default, the original's), bf16 (autocast, channels_last weights; only where "
+            "the device runs bfloat16 natively: a CUDA GPU with bf16, a CPU with AVX512_BF16 or AMX), fp16 (autocast "
+            "with a gradient scaler; CUDA only), auto (bf16 where native, else fp32)")
+    else:
+        default, choices, text = "auto", PRECISIONS, (
+            "generator arithmetic: auto (default) = bf16 where the device runs it natively (CUDA with bf16, a CPU "
+            "with AVX512_BF16 or AMX), else fp32-cl; fp32 = the original's exact output; fp32-cl = float32 with "
+            "channels_last weights (faster on CPUs; differs from fp32 by under 1e-6, a few pixels by one level); "
+            "bf16; fp16 (CUDA only)")
+    p.add_argument("--precision", default=default, choices=choices, help=text)
 
 
 @functools.lru_cache(maxsize=1)
@@ -79,6 +87,24 @@ def resolve_precision(name: Optional[str], device: "torch.device") -> Precision:
             raise UserError("--precision fp16 needs a CUDA device; on a CPU use bf16, fp32-cl or fp32")
         return Precision("fp16", torch.float16, True)
     return Precision("bf16", torch.bfloat16, True)
+
+
+def resolve_training_precision(name: Optional[str], device: "torch.device") -> Precision:
+    """What a trainer's --precision means on ``device``; reduced precision the device only emulates is refused
+    (emulated bfloat16 trains several times slower than float32)."""
+    name = (name or "fp32").lower()
+    if name not in TRAINING_PRECISIONS:
+        raise UserError(f"--precision {name}: choose one of {', '.join(TRAINING_PRECISIONS)}")
+    if name == "auto":
+        name = "bf16" if native_bf16(device) else "fp32"
+    if name == "fp16" and device.type != "cuda":
+        raise UserError("--precision fp16 trains on CUDA only (it needs a gradient scaler and fast float16); use "
+                        "fp32, or bf16 on a CPU with AVX512_BF16 or AMX")
+    if name == "bf16" and not native_bf16(device):
+        where = "this GPU" if device.type == "cuda" else "this CPU (no AVX512_BF16 or AMX)"
+        raise UserError(f"--precision bf16: {where} does not run bfloat16 natively, so it would train slower than "
+                        "fp32; use --precision fp32 (or auto)")
+    return resolve_precision(name, device)
 
 
 def autocast(device: "torch.device", dtype: Optional["torch.dtype"]):

@@ -8,6 +8,7 @@ it with a plain ``load_state_dict(torch.load(path))``), where N is the original'
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 from torch import nn
@@ -15,6 +16,7 @@ from torch.utils.data import DataLoader
 
 from .checkpoint_files import save_emotion_checkpoint
 from .loop import LoopConfig, run_training
+from .mixed_precision import FP32, MixedPrecision
 from .scalar_log import ScalarLog
 from .state import TrainState
 
@@ -37,10 +39,12 @@ def init_weights(module: nn.Module) -> None:
 
 def train_emotion_disc(model: nn.Module, optimizer: torch.optim.Optimizer,
                        scheduler: torch.optim.lr_scheduler.LRScheduler, loader: DataLoader, state: TrainState,
-                       cfg: EmotionTrainConfig, loop: LoopConfig, device: torch.device, log: ScalarLog) -> None:
+                       cfg: EmotionTrainConfig, loop: LoopConfig, device: torch.device, log: ScalarLog,
+                       amp: Optional[MixedPrecision] = None) -> None:
     """Train; the step LR schedule advances once per epoch; saves as the original, after the first step and
     then every ``save_interval`` steps."""
     criterion = nn.CrossEntropyLoss()
+    amp = amp or MixedPrecision(FP32, device)
 
     def save(reason: str = "") -> None:
         save_emotion_checkpoint(cfg.out_path, model, optimizer, scheduler, state)
@@ -49,10 +53,10 @@ def train_emotion_disc(model: nn.Module, optimizer: torch.optim.Optimizer,
         video, emotion = batch[0].to(device), batch[1].to(device)
         model.train()
         optimizer.zero_grad()
-        logits = model(video)
-        loss = criterion(logits, emotion.argmax(dim=1))
-        loss.backward()
-        optimizer.step()
+        with amp.forward():
+            logits = model(video)
+            loss = criterion(logits, emotion.argmax(dim=1))
+        amp.step(loss, optimizer)
         acc = (logits.argmax(dim=1) == emotion.argmax(dim=1)).float().mean().item()
         return {"loss": loss.item(), "acc": acc}
 

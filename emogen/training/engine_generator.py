@@ -18,6 +18,7 @@ from hparams import HParams
 
 from .distributed import all_reduce_mean, is_main_process
 from .loop import LoopConfig, run_training
+from .mixed_precision import FP32, MixedPrecision
 from .scalar_log import ScalarLog
 from .state import TrainState
 from .checkpoint_files import checkpoint_name, save_training_checkpoint
@@ -34,6 +35,8 @@ class GeneratorTrainConfig:
     checkpoint_dir: str
     hp: HParams
     eval_batches: int = 51
+    update_emotion_disc: bool = True  # one discriminator step on the real frames per generator step (original)
+    sync_switch: bool = True          # turn the sync loss on once the evaluation sync loss is below 0.75 (original)
 
 
 @dataclass
@@ -74,17 +77,20 @@ def maybe_enable_sync_loss(hp: HParams, average_sync_loss: float) -> bool:
 
 
 def generator_losses(model: nn.Module, critics: Critics, batch, hp: HParams, device: torch.device,
-                     with_sync: bool):
-    """Forward pass and all loss terms; returns (g, gt, x, dict of tensors)."""
+                     with_sync: bool, weighted_only: bool = False):
+    """Forward pass and all loss terms; returns (g, gt, x, labels, dict of tensors). ``weighted_only`` skips the
+    terms whose weight is 0 (they would not change the step; with the paper's weights nothing is skipped)."""
     x, indiv_mels, mel, gt, emotion = (t.to(device) for t in batch)
     g = model(indiv_mels, x, emotion)
     labels = emotion.argmax(dim=1)
+    zero = torch.zeros((), device=device)
     terms = {
-        "l1": nn.functional.l1_loss(g, gt),
-        "perceptual": critics.perceptual(g, gt),
-        "emotion": nn.functional.cross_entropy(critics.disc_emo(g), labels),
+        "l1": nn.functional.l1_loss(g.float(), gt),
+        "perceptual": critics.perceptual(g, gt) if hp.pl_wt or not weighted_only else zero,
+        "emotion": nn.functional.cross_entropy(critics.disc_emo(g), labels) if hp.emo_wt or not weighted_only
+        else zero,
     }
-    terms["sync"] = sync_loss(critics.syncnet, mel, g) if with_sync else torch.zeros((), device=device)
+    terms["sync"] = sync_loss(critics.syncnet, mel, g) if with_sync else zero
     return g, gt, x, labels, terms
 
 
@@ -143,10 +149,13 @@ def save_sample_images(x: torch.Tensor, g: torch.Tensor, gt: torch.Tensor, step:
 
 def train_generator(model: nn.Module, optimizer: torch.optim.Optimizer, critics: Critics, train_loader: DataLoader,
                     val_loader: Optional[DataLoader], state: TrainState, cfg: GeneratorTrainConfig,
-                    loop: LoopConfig, device: torch.device, log: ScalarLog) -> None:
+                    loop: LoopConfig, device: torch.device, log: ScalarLog,
+                    amp: Optional[MixedPrecision] = None) -> None:
     """Train the generator; checkpoints (generator and disc_emo_ prefixed discriminator), samples, evaluation."""
     hp = cfg.hp
     last: dict = {}
+    amp = amp or MixedPrecision(FP32, device)
+    disc_amp = MixedPrecision(amp.precision, device)  # its own gradient scale for the second optimizer
 
     def save(reason: str = "") -> None:
         save_training_checkpoint(checkpoint_name(cfg.checkpoint_dir, state.global_step), model, optimizer, state,
@@ -161,19 +170,21 @@ def train_generator(model: nn.Module, optimizer: torch.optim.Optimizer, critics:
         critics.disc_emo.train()
         set_requires_grad(critics.disc_emo, False)
         optimizer.zero_grad()
-        g, gt, x, labels, terms = generator_losses(model, critics, batch, hp, device, with_sync=hp.syncnet_wt > 0)
-        total_loss(terms, hp).backward()
-        optimizer.step()
+        with amp.forward():
+            g, gt, x, labels, terms = generator_losses(model, critics, batch, hp, device,
+                                                       with_sync=hp.syncnet_wt > 0, weighted_only=True)
+            loss = total_loss(terms, hp)
+        amp.step(loss, optimizer)
         set_requires_grad(critics.disc_emo, True)
-
-        critics.disc_optimizer.zero_grad()
-        loss_real = nn.functional.cross_entropy(critics.disc_emo(gt), labels)
-        loss_real.backward()
-        average_gradients(critics.disc_emo)
-        critics.disc_optimizer.step()
-        last.update(x=x, g=g.detach(), gt=gt)
-        out = {k: float(v.detach()) for k, v in terms.items()}
-        out["emotion_real"] = loss_real.item()
+        last.update(x=x, g=g.detach().float(), gt=gt)
+        skipped = {k for k, w in (("perceptual", hp.pl_wt), ("emotion", hp.emo_wt)) if not w}
+        out = {k: float(v.detach()) for k, v in terms.items() if k not in skipped}
+        if cfg.update_emotion_disc:
+            critics.disc_optimizer.zero_grad()
+            with disc_amp.forward():
+                loss_real = nn.functional.cross_entropy(critics.disc_emo(gt), labels)
+            disc_amp.step(loss_real, critics.disc_optimizer, before_step=lambda: average_gradients(critics.disc_emo))
+            out["emotion_real"] = loss_real.item()
         return out
 
     def after(losses: dict[str, float]) -> None:
@@ -185,7 +196,7 @@ def train_generator(model: nn.Module, optimizer: torch.optim.Optimizer, critics:
             val = evaluate_generator(model, critics, val_loader, hp, device, cfg.eval_batches)
             for k, v in val.items():
                 log.add(f"val/{k}", v, state.global_step)
-            switched = maybe_enable_sync_loss(hp, val["sync"])
+            switched = cfg.sync_switch and maybe_enable_sync_loss(hp, val["sync"])
             if is_main_process():
                 tqdm.write(f"step {state.global_step}: " + ", ".join(f"{k} {v:.4f}" for k, v in val.items())
                            + (" -> sync loss on (syncnet_wt 0.03)" if switched else ""))

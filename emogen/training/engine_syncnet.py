@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from .distributed import all_reduce_mean, is_main_process
 from .loop import LoopConfig, run_training
+from .mixed_precision import FP32, MixedPrecision
 from .scalar_log import ScalarLog
 from .state import TrainState
 from .checkpoint_files import checkpoint_name, save_training_checkpoint
@@ -52,8 +53,9 @@ def evaluate_syncnet(model: nn.Module, loader: DataLoader, device: torch.device,
 
 def train_syncnet(model: nn.Module, optimizer: torch.optim.Optimizer, train_loader: DataLoader,
                   val_loader: Optional[DataLoader], state: TrainState, cfg: SyncTrainConfig, loop: LoopConfig,
-                  device: torch.device, log: ScalarLog) -> None:
+                  device: torch.device, log: ScalarLog, amp: Optional[MixedPrecision] = None) -> None:
     """Train until ``loop`` stops; checkpoints and evaluation at the configured intervals."""
+    amp = amp or MixedPrecision(FP32, device)
 
     def save(reason: str = "") -> None:
         save_training_checkpoint(checkpoint_name(cfg.checkpoint_dir, state.global_step), model, optimizer, state,
@@ -63,10 +65,10 @@ def train_syncnet(model: nn.Module, optimizer: torch.optim.Optimizer, train_load
         x, mel, y = (t.to(device) for t in batch)
         model.train()
         optimizer.zero_grad()
-        a, v = model(mel, x)
+        with amp.forward():
+            a, v = model(mel, x)
         loss = cosine_loss(a, v, y)
-        loss.backward()
-        optimizer.step()
+        amp.step(loss, optimizer)
         return {"loss": loss.item()}
 
     def validate() -> None:

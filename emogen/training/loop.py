@@ -1,6 +1,7 @@
 """The epoch/step loop shared by the three trainers: progress, step limit, and a checkpoint on Ctrl-C."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -19,6 +20,31 @@ class LoopConfig:
     max_steps: Optional[int] = None
     progress: bool = True
     desc: str = "train"
+    max_minutes: Optional[float] = None  # wall-clock budget; a checkpoint is saved when it runs out
+
+
+class LossTrend:
+    """The mean losses of a run's first and last ``window`` steps, to say in one line whether training learns."""
+
+    def __init__(self, window: int = 10) -> None:
+        self.window = window
+        self.first: list[dict[str, float]] = []
+        self.last: list[dict[str, float]] = []
+
+    def add(self, losses: dict[str, float]) -> None:
+        """Record one step's losses."""
+        if len(self.first) < self.window:
+            self.first.append(losses)
+        self.last = (self.last + [losses])[-self.window:]
+
+    def summary(self) -> str:
+        """'losses, first N steps -> last N steps: l1 0.4123 -> 0.1234, ...'."""
+        def mean(rows: list[dict[str, float]], key: str) -> float:
+            return sum(r[key] for r in rows if key in r) / max(1, sum(key in r for r in rows))
+
+        keys = list(self.last[-1]) if self.last else []
+        parts = [f"{k} {mean(self.first, k):.4f} -> {mean(self.last, k):.4f}" for k in keys]
+        return f"losses, first {len(self.first)} steps -> last {len(self.last)} steps: " + ", ".join(parts)
 
 
 def run_training(loader: DataLoader, state: TrainState, cfg: LoopConfig,
@@ -27,8 +53,11 @@ def run_training(loader: DataLoader, state: TrainState, cfg: LoopConfig,
                  end_epoch: Callable[[dict[str, float], int], None],
                  save: Callable[[str], None]) -> None:
     """Call ``train_step`` per batch (it returns its losses), ``after_step`` once the step counter moved on,
-    ``end_epoch`` with the epoch's mean losses; ``save(reason)`` on Ctrl-C and when the step limit stops the run.
+    ``end_epoch`` with the epoch's mean losses; ``save(reason)`` on Ctrl-C (or SIGTERM) and when the step limit or
+    the time budget stops the run.
     """
+    deadline = None if cfg.max_minutes is None else time.monotonic() + 60.0 * cfg.max_minutes
+    trend = LossTrend()
     try:
         while state.global_epoch < cfg.nepochs:
             if isinstance(getattr(loader, "sampler", None), DistributedSampler):
@@ -44,11 +73,16 @@ def run_training(loader: DataLoader, state: TrainState, cfg: LoopConfig,
                 for k, v in losses.items():
                     totals[k] = totals.get(k, 0.0) + v
                 bar.set_postfix({k: f"{v / batches:.4f}" for k, v in totals.items()})
+                trend.add(losses)
                 after_step(losses)
-                if cfg.max_steps is not None and state.global_step >= cfg.max_steps:
+                limit = "step limit" if cfg.max_steps is not None and state.global_step >= cfg.max_steps else \
+                    "time limit" if deadline is not None and time.monotonic() >= deadline else None
+                if limit:
                     bar.close()
                     if state.saved_step != state.global_step:
-                        save("step limit")
+                        save(limit)
+                    if is_main_process():
+                        tqdm.write(f"stopped at step {state.global_step}: {limit}; {trend.summary()}")
                     return
             end_epoch({k: v / max(1, batches) for k, v in totals.items()}, batches)
             state.global_epoch += 1

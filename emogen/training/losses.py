@@ -23,8 +23,10 @@ _BCE = nn.BCELoss()
 
 def cosine_loss(a: torch.Tensor, v: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """BCE of the cosine similarity of audio and face embeddings against the sync label (the expert's loss)."""
-    d = nn.functional.cosine_similarity(a, v).clamp(0.0, 1.0)
-    return _BCE(d.unsqueeze(1), y)
+    # In float32 even under autocast: BCE is unsafe in reduced precision (and a no-op cast in float32).
+    with torch.autocast(a.device.type, enabled=False):
+        d = nn.functional.cosine_similarity(a.float(), v.float()).clamp(0.0, 1.0)
+        return _BCE(d.unsqueeze(1), y.float())
 
 
 def sync_loss(syncnet: nn.Module, mel: torch.Tensor, g: torch.Tensor) -> torch.Tensor:

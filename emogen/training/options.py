@@ -4,9 +4,10 @@ from __future__ import annotations
 import argparse
 from typing import Iterable
 
-from emogen.common.cli import non_negative_int, positive_int
+from emogen.common.cli import float_range, non_negative_int, positive_int
 from emogen.common.device import add_device_argument
 from emogen.common.errors import UserError
+from emogen.common.precision import add_precision_argument
 from hparams import HParams
 from hparams import hparams as default_hparams
 
@@ -20,6 +21,9 @@ def add_common_training_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num_workers", type=non_negative_int, default=None, help="DataLoader workers (default: hparams.num_workers, "
                                                                   "at most the CPU count)")
     p.add_argument("--max_steps", type=positive_int, default=None, help="stop after this global step (bounded runs)")
+    p.add_argument("--max_minutes", type=float_range(0, 525600, low_open=True), default=None,
+                   help="stop (saving a checkpoint) once this many minutes of training have passed")
+    add_precision_argument(p, training=True)
     p.add_argument("--log_dir", default=None, help="TensorBoard folder (default <checkpoint dir>/runs)")
     p.add_argument("--filelist_dir", default="filelists", help="folder with train.txt and val.txt")
     p.add_argument("--split", choices=SPLIT_MODES, default="filelists",

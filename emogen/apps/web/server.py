@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
-import shutil
 import time
 from dataclasses import dataclass, field
 from typing import Optional
@@ -61,6 +60,7 @@ class WebConfig:
     max_queued: int = 20            # jobs waiting in all
     max_per_client: int = 3         # jobs waiting or running per client address
     allowed_hosts: tuple = ()       # extra Host names accepted (besides the address it listens on)
+    notice: str = ""                # a line the page shows above everything (e.g. which generator this is)
 
 
 class RejectedUpload(Exception):
@@ -153,7 +153,8 @@ def create_app(cfg: WebConfig) -> Flask:
     if not os.path.isfile(cfg.checkpoint_path):
         state["missing"] = (f"Generator checkpoint not found at {cfg.checkpoint_path}. Download the EmoGen "
                             "generator (see checkpoints/README.md), put it at checkpoints/emogen_generator.pth "
-                            "and restart, or pass --checkpoint_path.")
+                            "and restart, or pass --checkpoint_path; or run python3 demo.py first, which trains "
+                            "one on the example face in a few minutes.")
     else:
         try:
             state["model"] = load_generator(cfg.checkpoint_path, device)
@@ -222,7 +223,8 @@ def create_app(cfg: WebConfig) -> Flask:
 
     @app.get("/api/config")
     def config():
-        return jsonify(ready=state["model"] is not None, missing=state["missing"], emotions=list(EMOTIONS),
+        return jsonify(ready=state["model"] is not None, missing=state["missing"], notice=cfg.notice,
+                       emotions=list(EMOTIONS),
                        emotion_words=EMOTION_WORDS, examples={k: sorted(v) for k, v in cfg.examples.items()},
                        max_upload_mb=cfg.max_upload_mb, max_seconds=cfg.max_seconds)
 

@@ -88,6 +88,7 @@ async function init() {
     show("missing", cfg.missing);
     $("generate").disabled = true;
   }
+  show("notice", cfg.notice);
   refreshFace();
   refreshAudio();
 }

@@ -1,0 +1,108 @@
+"""How well a generated video redraws a face it never saw in training: PSNR and SSIM inside the face box
+against the real frames, how the generated mouth moves with the speech, and a side-by-side picture."""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import cv2
+import numpy as np
+
+import audio
+from emogen.common.atomic import atomic_path
+from emogen.common.contract import Coords
+from emogen.common.media import iter_frames
+from evaluation.metrics.image_quality import psnr, ssim
+from hparams import hparams
+
+
+@dataclass
+class FaceBoxScore:
+    """Mean per-frame PSNR (dB, colour) and SSIM (grayscale) inside the face box, over ``frames`` frames."""
+
+    psnr: float
+    ssim: float
+    frames: int
+
+
+def face_box_score(real_video: str, generated_video: str, coords: Sequence[Optional[Coords]]) -> FaceBoxScore:
+    """Score the face region (the crop the generator redraws) of every frame pair that has a box."""
+    psnrs, ssims = [], []
+    for i, (real, fake) in enumerate(zip(iter_frames(real_video), iter_frames(generated_video))):
+        box = coords[i % len(coords)]
+        if box is None:
+            continue
+        y1, y2, x1, x2 = box
+        a, b = real[y1:y2, x1:x2], fake[y1:y2, x1:x2]
+        psnrs.append(psnr(a, b))
+        ssims.append(ssim(cv2.cvtColor(a, cv2.COLOR_BGR2GRAY), cv2.cvtColor(b, cv2.COLOR_BGR2GRAY)))
+    finite = [p for p in psnrs if math.isfinite(p)]
+    return FaceBoxScore(float(np.mean(finite)) if finite else math.inf, float(np.mean(ssims)) if ssims else 0.0,
+                        len(psnrs))
+
+
+def speech_energy(wav_path: str, fps: float, frames: int) -> np.ndarray:
+    """RMS of the 16 kHz speech under each video frame."""
+    wav = audio.load_wav(wav_path, hparams.sample_rate)
+    bounds = (np.arange(frames + 1) * hparams.sample_rate / fps).astype(int)
+    return np.array([float(np.sqrt(np.mean(wav[a:b] ** 2))) if min(b, len(wav)) > a else 0.0
+                     for a, b in zip(bounds[:-1], bounds[1:])])
+
+
+def mouth_motion(video: str, coords: Sequence[Optional[Coords]]) -> np.ndarray:
+    """Mean absolute change of the lower half of the face box from the previous frame (0 for the first)."""
+    changes, previous = [], None
+    for i, frame in enumerate(iter_frames(video)):
+        box = coords[i % len(coords)]
+        if box is None:
+            changes.append(0.0)
+            previous = None
+            continue
+        y1, y2, x1, x2 = box
+        mouth = cv2.cvtColor(frame[(y1 + y2) // 2:y2, x1:x2], cv2.COLOR_BGR2GRAY).astype(np.float32)
+        changes.append(float(np.mean(np.abs(mouth - previous))) if previous is not None and
+                       previous.shape == mouth.shape else 0.0)
+        previous = mouth
+    return np.array(changes)
+
+
+def mouth_speech_correlation(video: str, wav_path: str, fps: float, coords: Sequence[Optional[Coords]]) -> float:
+    """Pearson r between the generated mouth region's frame-to-frame change and the speech energy."""
+    motion = mouth_motion(video, coords)
+    energy = speech_energy(wav_path, fps, len(motion))
+    motion, energy = motion[1:], energy[1:]
+    if len(motion) < 3 or motion.std() == 0 or energy.std() == 0:
+        return 0.0
+    return float(np.corrcoef(motion, energy)[0, 1])
+
+
+def side_by_side(real_video: str, generated_videos: Sequence[tuple[str, str]], coords: Sequence[Optional[Coords]],
+                 out_path: str, count: int = 4, height: int = 160) -> str:
+    """A PNG with ``count`` frames spread over the video: rows real | each generated video, face boxes only,
+    labelled; written atomically."""
+    real = list(iter_frames(real_video))
+    fakes = [(label, list(iter_frames(path))) for label, path in generated_videos]
+    n = min([len(real)] + [len(f) for _, f in fakes])
+    picks = [i for i in np.linspace(0, n - 1, count).round().astype(int) if coords[i % len(coords)] is not None]
+    columns = [("real", real)] + fakes
+    rows = []
+    for i in picks:
+        y1, y2, x1, x2 = coords[i % len(coords)]
+        tiles = []
+        for _, frames in columns:
+            crop = frames[i][y1:y2, x1:x2]
+            tiles.append(cv2.resize(crop, (round(height * crop.shape[1] / crop.shape[0]), height)))
+        rows.append(np.concatenate(tiles, axis=1))
+    grid = np.concatenate(rows, axis=0)
+    header = np.full((28, grid.shape[1], 3), 255, np.uint8)
+    tile_w = grid.shape[1] // len(columns)
+    for k, (label, _) in enumerate(columns):
+        cv2.putText(header, label, (k * tile_w + 6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
+    image = np.concatenate([header, grid], axis=0)
+    os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
+    with atomic_path(out_path, suffix=".png") as tmp:
+        if not cv2.imwrite(tmp, image):
+            raise OSError(5, "could not write the image", out_path)
+    return out_path
