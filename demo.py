@@ -25,6 +25,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--train_minutes", type=float_range(0, 10080, low_open=True), default=None,
                    help="the generator's training budget in minutes (default 4, which keeps the quick start, "
                         "install included, within 10 minutes on 2 CPU cores); give it longer for a sharper face")
+    p.add_argument("--train_steps", type=int_range(1, 10000000), default=None,
+                   help="also stop the generator after this many steps (whichever of the two limits comes first)")
     p.add_argument("--audio_seconds", type=float_range(0, 3600, low_open=True), default=None,
                    help="use only the first seconds of the example speech (default: all 8 s)")
     p.add_argument("--generator", default=None,
@@ -39,6 +41,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from emogen.apps.quickstart import DemoConfig, format_report, run_demo
 
     given = {k: v for k, v in (("face", args.face), ("speech", args.speech), ("train_minutes", args.train_minutes),
+                               ("train_steps", args.train_steps),
                                ("work_dir", args.work_dir)) if v is not None}
     report = run_demo(DemoConfig(steps=args.steps, audio_seconds=args.audio_seconds, generator=args.generator,
                                  **given))

@@ -234,6 +234,12 @@ def test_torchrun_two_processes_gloo(tiny_dataset, tmp_path):
     ckpt = load_weights(SyncNet_color(), str(ck / "checkpoint_step000000002.pth"), "expert")
     assert ckpt["global_step"] == 2
     assert proc.stdout.count("saved checkpoint") == 2  # rank 0 only: steps 1 and 2
+    # A time budget under torchrun: the ranks agree on the step to stop at (an all-reduce), then rank 0 saves.
+    timed = [str(tmp_path / "timed") if c == str(ck) else c for c in cmd] + ["--max_minutes", "0.0001",
+                                                                             "--max_steps", "50"]
+    proc = subprocess.run(timed, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count("time limit") == 1 and (tmp_path / "timed" / "checkpoint_step000000001.pth").exists()
 
 
 def test_expert_emogen_schedule_evaluates_per_epoch_and_keeps_partial_batches(tiny_dataset, tmp_path, capsys):

@@ -17,7 +17,7 @@ from typing import Optional
 from emogen.common.atomic import ensure_writable_dir
 from emogen.common.contract import EMOTIONS
 from emogen.common.errors import UserError, require_file
-from emogen.common.media import input_arg, probe, require_tool, run_ffmpeg
+from emogen.common.media import input_arg, probe, require_tool, run_ffmpeg, video_fps
 from emogen.common.weights import CHECKOUT, WEIGHTS
 
 ROOT = CHECKOUT
@@ -62,6 +62,7 @@ class DemoConfig:
     work_dir: str = DEFAULT_WORK_DIR
     steps: int = 4                   # training steps of the lip-sync expert and the emotion discriminator
     train_minutes: float = DEFAULT_TRAIN_MINUTES  # the generator's training budget
+    train_steps: Optional[int] = None  # or a number of generator steps, whichever comes first (tests use it)
     audio_seconds: Optional[float] = None
     face: str = EXAMPLE_FACE
     speech: str = EXAMPLE_SPEECH
@@ -182,8 +183,6 @@ def score_heldout(face: str, start: float, generator: str, folder: str, cache: s
     before, after = (face_box_score(real, rendered[k], coords) for k in ("untrained", "trained"))
     wav = os.path.join(folder, "heldout_16k.wav")
     run_ffmpeg(["-i", input_arg(real), "-vn", "-ac", "1", "-ar", "16000", input_arg(wav)], "read the held-out speech")
-    from emogen.common.media import video_fps
-
     fps = video_fps(real)
     r = mouth_speech_correlation(rendered["trained"], wav, fps, coords)
     r_real = mouth_speech_correlation(real, wav, fps, coords)
@@ -244,7 +243,8 @@ def run_demo(cfg: DemoConfig) -> DemoReport:
     start = ["--init_from", released] if released and not _has_checkpoints(generator_dir) else []
     origin = f"fine-tuned from the released {released}" if released else \
         "trained from scratch (no checkpoints/emogen_generator.pth)"
-    report.notes.append(f"the generator was {origin} for {cfg.train_minutes:g} min with the demo's recipe: "
+    limit = f"{cfg.train_minutes:g} min" + (f" or {cfg.train_steps} steps" if cfg.train_steps else "")
+    report.notes.append(f"the generator was {origin} for {limit} with the demo's recipe: "
                         + ", ".join(f"{k}={v:g}" for k, v in DEMO_GENERATOR_RECIPE.items())
                         + ", --precision auto, no emotion-discriminator updates (train.py's defaults are the paper's)")
     recipe = [arg for k, v in DEMO_GENERATOR_RECIPE.items() for arg in ("--hparams", f"{k}={v:g}")]
@@ -254,6 +254,7 @@ def run_demo(cfg: DemoConfig) -> DemoReport:
                                         "checkpoint_interval=1000000", "--eval_batches", "1", "--split", "random",
                                         "--precision", "auto", "--freeze_emotion_disc", "--no_sync_switch",
                                         "--max_minutes", f"{cfg.train_minutes:g}", "--random_vgg", *start, *common,
+                                        *(["--max_steps", str(cfg.train_steps)] if cfg.train_steps else []),
                                         *_resume(generator_dir)], logs)
     m = re.search(r"l1 ([\d.]+) -> ([\d.]+)", out)
     if m:

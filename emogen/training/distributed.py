@@ -64,6 +64,16 @@ def all_reduce_mean(value: float, device: torch.device) -> float:
     return float(t.item()) / dist.get_world_size()
 
 
+def any_rank(flag: bool) -> bool:
+    """True on every rank when ``flag`` is True on any (so all ranks stop at the same step)."""
+    if not dist.is_initialized():
+        return flag
+    device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else None
+    t = torch.tensor([1.0 if flag else 0.0], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
+
+
 def cleanup() -> None:
     """Leave the process group."""
     if dist.is_initialized():

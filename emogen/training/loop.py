@@ -8,7 +8,7 @@ from typing import Callable, Optional
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
-from .distributed import is_main_process
+from .distributed import any_rank, is_main_process
 from .state import TrainState
 
 
@@ -75,8 +75,9 @@ def run_training(loader: DataLoader, state: TrainState, cfg: LoopConfig,
                 bar.set_postfix({k: f"{v / batches:.4f}" for k, v in totals.items()})
                 trend.add(losses)
                 after_step(losses)
+                # Each rank's clock differs: under torchrun all stop at the step where the first one runs out.
                 limit = "step limit" if cfg.max_steps is not None and state.global_step >= cfg.max_steps else \
-                    "time limit" if deadline is not None and time.monotonic() >= deadline else None
+                    "time limit" if deadline is not None and any_rank(time.monotonic() >= deadline) else None
                 if limit:
                     bar.close()
                     if state.saved_step != state.global_step:
