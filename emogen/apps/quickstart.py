@@ -1,7 +1,8 @@
 """The end-to-end demo: a tiny CREMA-D-style set from the bundled example, the real scripts on it, a report.
 
 Every stage is the project's own script run as a subprocess with the arguments printed, so a user can copy
-the commands and scale them up. A smoke-scale run shows the pipeline working, not the paper's quality.
+the commands and scale them up. The generator learns the example face for a few minutes; the video's last
+seconds are kept out of training and scored, which shows the pipeline working, not the paper's quality.
 """
 from __future__ import annotations
 

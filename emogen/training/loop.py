@@ -1,4 +1,4 @@
-"""The epoch/step loop shared by the three trainers: progress, step limit, and a checkpoint on Ctrl-C."""
+"""The epoch/step loop shared by the three trainers: progress, step and time limits, and a checkpoint on Ctrl-C."""
 from __future__ import annotations
 
 import time

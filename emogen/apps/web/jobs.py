@@ -1,7 +1,7 @@
 """Generation jobs for the web interface: one worker runs them one at a time, others wait in a visible queue.
 
 Bounded: at most ``max_queued`` jobs wait in all and ``max_per_client`` per client address; finished jobs are
-forgotten (and their private folders deleted) ``keep_seconds`` after they were created, by a cleaner thread
+forgotten (and their private folders deleted) ``keep_seconds`` after they ended, by a cleaner thread
 that runs whether or not the worker is busy; ``shutdown`` deletes every job folder.
 """
 from __future__ import annotations
