@@ -15,6 +15,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     """Command line of app.py."""
     from emogen.common.cli import ArgumentParser, float_range, int_range
     from emogen.common.device import add_device_argument
+    from emogen.common.backends import add_backend_argument
     from emogen.common.precision import add_precision_argument
     from face_detection.registry import add_face_detector_argument
 
@@ -35,6 +36,8 @@ def get_args_parser() -> argparse.ArgumentParser:
                         "most 100)")
     p.add_argument("--max_queued", type=int_range(1, 10000), default=20,
                    help="requests allowed to wait in all (20; at most 10000)")
+    p.add_argument("--live_max_minutes", type=float_range(0, 1440, low_open=True), default=10,
+                   help="longest Live-tab session in minutes (default 10; one live session per client address)")
     p.add_argument("--max_per_client", type=int_range(1, 1000), default=3,
                    help="requests one client address may have waiting or running (3; at most 1000)")
     p.add_argument("--allowed_hosts", nargs="*", default=[],
@@ -42,6 +45,7 @@ def get_args_parser() -> argparse.ArgumentParser:
                         "always allowed; other Host headers are refused against DNS rebinding)")
     add_face_detector_argument(p)
     add_precision_argument(p)
+    add_backend_argument(p)
     add_device_argument(p)
     p.add_argument("--detection_cache_dir", default=None, help="detection cache (default as inference.py)")
     return p
@@ -52,6 +56,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = get_args_parser().parse_args(argv)
     from werkzeug.serving import make_server
 
+    from emogen.apps.web.live import LiveLimits
     from emogen.apps.web.server import WebConfig, create_app
     from emogen.common.errors import SignalPolicy
     from emogen.apps.quickstart import choose_generator
@@ -61,8 +66,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     app = create_app(WebConfig(checkpoint, args.device,
                                args.face_detector, args.max_upload_mb, args.max_seconds, args.keep_minutes,
                                args.detection_cache_dir or default_cache_dir(), precision=args.precision,
-                               max_pixels=int(args.max_megapixels * 1e6), max_queued=args.max_queued,
+                               backend=args.backend, max_pixels=int(args.max_megapixels * 1e6),
+                               max_queued=args.max_queued,
                                max_per_client=args.max_per_client, allowed_hosts=tuple(args.allowed_hosts),
+                               live=LiveLimits(max_minutes=args.live_max_minutes),
                                notice=notice))
     server = make_server(args.host, args.port, app, threaded=True)
     app.config.update(EMOGEN_HOST=args.host, EMOGEN_PORT=server.server_port)

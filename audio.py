@@ -77,12 +77,18 @@ def _stft(y: np.ndarray, hp: HParams) -> np.ndarray:
 def stft(y: np.ndarray, n_fft: int, hop_length: int, win_length: int) -> np.ndarray:
     """librosa.stft's defaults: centred frames (n_fft // 2 zeros each side, what the reference mel was made
     with), a periodic Hann window centred in n_fft; shape (1 + n_fft // 2, 1 + len(y) // hop_length)."""
+    padded = np.pad(y, (n_fft // 2, n_fft // 2), mode="constant")
+    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop_length]
+    return stft_frames(frames, n_fft, win_length)
+
+
+def stft_frames(frames: np.ndarray, n_fft: int, win_length: int) -> np.ndarray:
+    """The STFT columns of signal frames (F, n_fft) already cut out: periodic Hann window centred in n_fft, then
+    the real FFT; shape (1 + n_fft // 2, F). The live mel calls this on the frames it has, stft on all."""
     window = signal.get_window("hann", win_length, fftbins=True)
     if win_length < n_fft:
         left = (n_fft - win_length) // 2
         window = np.pad(window, (left, n_fft - win_length - left))
-    padded = np.pad(y, (n_fft // 2, n_fft // 2), mode="constant")
-    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop_length]
     return np.fft.rfft(frames * window, axis=-1).T
 
 
@@ -153,6 +159,11 @@ def linearspectrogram(wav: np.ndarray, hp: Optional[HParams] = None) -> np.ndarr
 def melspectrogram(wav: np.ndarray, hp: Optional[HParams] = None) -> np.ndarray:
     """Normalized mel spectrogram, shape (num_mels, frames); 80 frames per second at 16 kHz."""
     hp = _hp(hp)
-    D = _stft(preemphasis(wav, hp.preemphasis, hp.preemphasize), hp)
+    return mel_from_stft(_stft(preemphasis(wav, hp.preemphasis, hp.preemphasize), hp), hp)
+
+
+def mel_from_stft(D: np.ndarray, hp: Optional[HParams] = None) -> np.ndarray:
+    """Normalized mel spectrogram of STFT columns ``D`` (the second half of :func:`melspectrogram`)."""
+    hp = _hp(hp)
     S = _amp_to_db(_linear_to_mel(np.abs(D), hp), hp) - hp.ref_level_db
     return _normalize(S, hp) if hp.signal_normalization else S

@@ -18,6 +18,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     """The command line (the original's flags, plus detector, device, missing-face and caching options)."""
     from emogen.common.cli import ArgumentParser, float_range, int_range
     from emogen.common.device import add_device_argument
+    from emogen.common.backends import add_backend_argument
     from emogen.common.precision import add_precision_argument
     from face_detection.registry import add_face_detector_argument
 
@@ -59,6 +60,7 @@ def get_args_parser() -> argparse.ArgumentParser:
                    help="frames without a face: fill gaps up to 1 s from neighbours (default), leave them "
                         "unchanged, or stop as the original did")
     add_precision_argument(p)
+    add_backend_argument(p)
     p.add_argument("--serial", action="store_true",
                    help="run decoding, generation and encoding one after another in one thread (the original's "
                         "schedule, for comparison; same frames) instead of overlapping them")
@@ -96,7 +98,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         steps = ", ".join(f"{k} {v:.1f} s" for k, v in results[-1].timings.items())
         used = results[-1].settings
         print(f"timings: {steps}")
-        print(f"generator {used['precision']}, encoder {used['encoder']}, "
+        print(f"generator {used['precision']} on {used['backend']}, encoder {used['encoder']}, "
               f"{'pipelined' if used['pipelined'] else 'serial'}")
     return 0
 

@@ -42,9 +42,9 @@ def rate(dataset, n: int) -> float:
 
 def build(tmp: str) -> tuple[str, list[str]]:
     from emogen.data.preprocess import preprocess_video
-    from face_detection.detection.opencv import HaarDetector
+    from face_detection.registry import create_detector, download_free_detector
 
-    det = HaarDetector()
+    det = create_detector(download_free_detector(), device="cpu")  # dlib, or Haar where dlib is missing
     for name, src in CLIPS.items():
         video = os.path.join(tmp, name + ".mp4")
         subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(shared_dir() / f"data/video/{src}.mp4"),

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import resource
 import sys
 from pathlib import Path
 
@@ -18,4 +17,6 @@ def shared_dir() -> Path:
 
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far, in MiB."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    from emogen.common.device import peak_rss_mib
+
+    return peak_rss_mib()

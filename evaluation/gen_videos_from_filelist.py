@@ -19,6 +19,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     """Command line of gen_videos_from_filelist.py."""
     from emogen.common.cli import ArgumentParser
     from emogen.common.device import add_device_argument
+    from emogen.common.backends import add_backend_argument
     from emogen.common.precision import add_precision_argument
     from face_detection.registry import add_face_detector_argument
 
@@ -35,6 +36,7 @@ def get_args_parser() -> argparse.ArgumentParser:
                    help="frames without a face (see inference.py)")
     p.add_argument("--detection_cache_dir", default=None, help="detection cache folder (default as inference.py)")
     add_precision_argument(p)
+    add_backend_argument(p)
     add_device_argument(p)
     p.add_argument("--no_progress", action="store_true", help="hide progress bars")
     return p
@@ -49,14 +51,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from emogen.common.device import resolve_device
     from emogen.common.errors import UserError
     from emogen.data.filelists import read_filelist
-    from emogen.inference.generator import load_generator
     from emogen.inference.options import options_from_args
-    from emogen.inference.pipeline import run_inference
+    from emogen.inference.pipeline import generator_for, run_inference
 
     names = read_filelist(args.filelist)
     emotions = parse_emotions(args.emotions)
     device = resolve_device(args.device)
-    model = load_generator(args.checkpoint_path, device)
+    model = generator_for(options_from_args(args, face="", audio="", emotion="NEU", device=str(device)))
     done = skipped = 0
     failed = []
     for name in tqdm(names, desc="clips", unit="clip", disable=args.no_progress):

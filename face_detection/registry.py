@@ -46,6 +46,7 @@ class DetectorEntry:
     available: Callable[[Optional[str]], bool] = lambda weights_path=None: True
     download_free: bool = False       # may stand in for S3FD under 'auto'
     lse_only: bool = False            # only for LSE scoring (score_lse.py), never picked by 'auto'
+    backends: tuple[str, ...] = ("torch",)  # runtimes its network runs on (see emogen.common.backends)
 
     def load_class(self) -> type:
         """The detector class (imports its module now)."""
@@ -57,7 +58,7 @@ class DetectorEntry:
 # the speed, and works with OpenCV 5 (which removed the cascade) (bench/bench_download_free_detectors.py).
 DETECTORS: dict[str, DetectorEntry] = {e.name: e for e in (
     DetectorEntry("s3fd", "s3fd.sfd_detector", "SFDDetector", "s3fd (needs s3fd.pth)", aliases=("sfd",),
-                  available=_s3fd_weights_exist),
+                  available=_s3fd_weights_exist, backends=("torch", "openvino")),
     DetectorEntry("dlib", "dlib.hog_detector", "HogDetector", "dlib (dlib's HOG model, no download, works with OpenCV 5)",
                   aliases=("hog",), available=_dlib_installed, download_free=True),
     DetectorEntry("opencv", "opencv.haar_detector", "HaarDetector", "opencv (OpenCV 4's Haar cascade, no download)",
@@ -135,8 +136,11 @@ def resolve_detector_name(name: str = "auto", weights_path: Optional[str] = None
 
 
 def create_detector(name: str = "auto", device: Optional[str] = None, weights_path: Optional[str] = None,
-                    verbose: bool = False):
-    """Build the named detector on ``device`` (default: CUDA if available, else CPU)."""
+                    verbose: bool = False, backend: str = "torch"):
+    """Build the named detector on ``device`` (default: CUDA if available, else CPU); ``backend`` (a resolved
+    'torch' or 'openvino') applies to detectors whose network runs there, the others ignore it."""
     concrete = resolve_detector_name(name, weights_path)
     dev = str(resolve_device(device))
-    return DETECTORS[concrete].load_class()(dev, weights_path=weights_path, verbose=verbose)
+    entry = DETECTORS[concrete]
+    extra = {"backend": backend} if backend != "torch" and backend in entry.backends else {}
+    return entry.load_class()(dev, weights_path=weights_path, verbose=verbose, **extra)

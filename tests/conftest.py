@@ -1,4 +1,8 @@
+import atexit
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +15,13 @@ for p in (str(ROOT), str(ROOT / "tests")):
         sys.path.insert(0, p)
 
 torch.set_num_threads(max(1, torch.get_num_threads()))
+
+# One OpenVINO model cache for the whole session (scripts run as subprocesses inherit it): each seeded weight
+# file is converted once, and nothing lands in the user's ~/.cache.
+if "EMOGEN_MODEL_CACHE_DIR" not in os.environ:
+    _models = tempfile.mkdtemp(prefix="emogen-test-models-")
+    os.environ["EMOGEN_MODEL_CACHE_DIR"] = _models
+    atexit.register(shutil.rmtree, _models, True)
 
 
 @pytest.fixture(scope="session")

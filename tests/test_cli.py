@@ -99,7 +99,9 @@ def test_other_scripts_sweep(files, tmp_path, capsys):
     fid = importlib.import_module("evaluation.calculate_fid")
     img = importlib.import_module("evaluation.img_eval")
     lse = importlib.import_module("evaluation.score_lse")
+    live = _script("live.py")
     f = str(files / "face.mp4")
+    live_args = ["--face", f, "--audio", f, "--emotion", "HAP", "--outfile", str(tmp_path / "l.mp4")]
     training = ["--data_root", str(files / "folder"), "--checkpoint_dir", str(tmp_path / "ck")]
     cases = [
         (convertFPS.main, ["-i", str(files), "-o", str(tmp_path / "o"), "-fps", "0"], "-fps/--fps: must be above 0"),
@@ -133,6 +135,10 @@ def test_other_scripts_sweep(files, tmp_path, capsys):
         (img.main, ["--real_dir", str(files), "--generated_dir", str(files), "--max_frames", "-2"],
          "--max_frames: must be at least 1"),
         (lse.main, ["--videos_dir", str(files), "--min_track", "0"], "--min_track: must be at least 1"),
+        (live.main, live_args + ["--chunk_ms", "0"], "--chunk_ms: must be at least 1"),
+        (live.main, live_args + ["--pace", "-1"], "--pace: must be at least 0"),
+        (live.main, live_args + ["--max_waiting", "abc"], "--max_waiting: expected a whole number, got 'abc'"),
+        (app.main, ["--live_max_minutes", "0"], "--live_max_minutes: must be above 0"),
     ]
     for main, argv, expected in cases:
         code, lines = outcome(main, argv, capsys)

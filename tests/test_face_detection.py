@@ -10,6 +10,7 @@ import torch
 
 import face_detection
 from emogen.common.errors import UserError
+from emogen.common.media import iter_frames
 from face_detection import DetectionSettings, FaceAlignment, LandmarksType, S3FD, create_detector, detect_video_boxes
 from face_detection.detection.core import FaceDetector
 from face_detection.detection.dlib import HogDetector
@@ -51,6 +52,22 @@ def test_s3fd_manifest_and_parity(shared, parity):
     assert len(maps) == 12
     for i, m in enumerate(maps):
         np.testing.assert_allclose(m.numpy(), parity[f"s3fd.olist{i}"], atol=1e-4, err_msg=f"olist{i}")
+
+
+def test_s3fd_on_openvino_matches_the_parity_maps_and_the_torch_boxes(shared, parity, seeded_s3fd_file):
+    """The converted S3FD (any frame size, float32) gives the original's maps, and the same boxes on real frames."""
+    ov_det = create_detector("s3fd", device="cpu", weights_path=str(seeded_s3fd_file), backend="openvino")
+    torch_det = create_detector("s3fd", device="cpu", weights_path=str(seeded_s3fd_file))
+    assert ov_det.backend == "openvino" and torch_det.backend == "torch"
+    image = seeded_weights().seeded_inputs("s3fd", 11)["image"]
+    maps = ov_det.face_detector(image)
+    assert len(maps) == 12
+    for i, m in enumerate(maps):
+        np.testing.assert_allclose(m.numpy(), parity[f"s3fd.olist{i}"], atol=1e-3, err_msg=f"olist{i}")
+    frames = [f[:300, :360] for f in iter_frames(str(shared / "data/video/face3.mp4"), limit=3)]
+    for ours, theirs in zip(ov_det.detect_from_batch(frames), torch_det.detect_from_batch(frames)):
+        assert ours.shape == theirs.shape and len(ours) > 0
+        np.testing.assert_allclose(ours, theirs, atol=0.05)
 
 
 def test_postprocess_matches_original_boxes(shared):

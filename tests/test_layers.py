@@ -8,7 +8,7 @@ from shared_data import REPO_ROOT
 
 SCRIPTS = ["inference.py", "convertFPS.py", "preprocess_crema-d.py", "color_syncnet_train.py", "emotion_disc_train.py",
            "train.py", "demo.py", "app.py", "evaluation/calculate_fid.py", "evaluation/emotion_accuracy.py",
-           "evaluation/score_lse.py", "evaluation/img_eval.py", "evaluation/gen_videos_from_filelist.py"]
+           "evaluation/score_lse.py", "evaluation/img_eval.py", "evaluation/gen_videos_from_filelist.py", "live.py"]
 
 
 def lint_imports(folder) -> subprocess.CompletedProcess:

@@ -10,7 +10,8 @@ from emogen.common.contract import EMOTIONS
 from emogen.common.contract import MEL_STEP_SIZE, emotion_one_hot
 from emogen.inference.geometry import generator_inputs, paste
 from emogen.common.precision import Precision, cpu_has_native_bf16, resolve_precision
-from emogen.inference.renderer import RenderOutput, RenderSettings, make_batches, one_hot_tensor, prepare_model, render
+from emogen.inference.generator import prepare_model
+from emogen.inference.renderer import RenderOutput, RenderSettings, make_batches, one_hot_tensor, render
 from models import Wav2Lip
 from shared_data import seeded_state_dict
 

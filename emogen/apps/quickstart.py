@@ -18,12 +18,11 @@ from typing import Optional
 from emogen.common.atomic import ensure_writable_dir
 from emogen.common.contract import EMOTIONS
 from emogen.common.errors import UserError, require_file
+from emogen.common.examples import EXAMPLE_FACE, EXAMPLE_SPEECH
 from emogen.common.media import input_arg, probe, require_tool, run_ffmpeg, video_fps
 from emogen.common.weights import CHECKOUT, WEIGHTS
 
 ROOT = CHECKOUT
-EXAMPLE_FACE = os.path.join(ROOT, "examples", "face.mp4")
-EXAMPLE_SPEECH = os.path.join(ROOT, "examples", "speech.wav")
 RELEASED_GENERATOR = WEIGHTS["emogen_generator"].default
 ACTORS = ("1001", "1002")
 SENTENCES = ("DFA", "IEO", "TIE", "IOM", "ITH", "MTI")

@@ -23,12 +23,17 @@ class CheckpointError(UserError):
     """A checkpoint that is missing, unreadable, unsafe, or made for another model."""
 
 
-def read_checkpoint(path: str, map_location: Any = "cpu") -> Any:
-    """Load a checkpoint file with ``weights_only=True``; problems become one readable CheckpointError."""
+def check_checkpoint_path(path: str) -> None:
+    """A CheckpointError unless ``path`` names an existing file (a folder is called a folder)."""
     if path and os.path.isdir(path):
         raise CheckpointError(f"checkpoint {path} is a folder; pass the checkpoint file inside it")
     if not path or not os.path.isfile(path):
         raise CheckpointError(f"checkpoint file not found: {path}")
+
+
+def read_checkpoint(path: str, map_location: Any = "cpu") -> Any:
+    """Load a checkpoint file with ``weights_only=True``; problems become one readable CheckpointError."""
+    check_checkpoint_path(path)
     with open(path, "rb") as handle:
         head = handle.read(4)
     # A checkpoint is a zip archive (torch.save) or a pickle (protocol 2+ starts with 0x80); anything else (a text

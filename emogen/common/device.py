@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING, Optional
 
 from .errors import UserError
@@ -30,3 +31,19 @@ def resolve_device(name: Optional[str] = None) -> torch.device:
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
         raise UserError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) visible")
     return device
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory in MiB: VmHWM on Linux (getrusage's figure survives fork and exec, so a
+    child of a large process would report its parent's), getrusage elsewhere."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    scale = 1 if sys.platform != "darwin" else 1 / 1024  # macOS reports bytes, Linux kilobytes
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 1024

@@ -12,7 +12,7 @@ from .errors import UserError
 if TYPE_CHECKING:
     import torch
 
-PRECISIONS = ("auto", "fp32", "fp32-cl", "bf16", "fp16")
+PRECISIONS = ("auto", "fp32", "fp32-cl", "bf16", "fp16", "int8")
 TRAINING_PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
@@ -38,7 +38,8 @@ def add_precision_argument(p, training: bool = False) -> None:
             "generator arithmetic: auto (default) = bf16 where the device runs it natively (CUDA with bf16, a CPU "
             "with AVX512_BF16 or AMX), else fp32-cl; fp32 = the original's exact output; fp32-cl = float32 with "
             "channels_last weights (faster on CPUs; differs from fp32 by under 1e-6, a few pixels by one level); "
-            "bf16; fp16 (CUDA only)")
+            "bf16; fp16 (CUDA only); int8 (opt-in, OpenVINO on a CPU: the generator quantized once, calibrated on "
+            "the example video; needs requirements-int8.txt for that first run)")
     p.add_argument("--precision", default=default, choices=choices, help=text)
 
 
@@ -82,6 +83,10 @@ def resolve_precision(name: Optional[str], device: "torch.device") -> Precision:
         return Precision("fp32", None, False)
     if name == "fp32-cl":
         return Precision("fp32-cl", None, True)
+    if name == "int8":
+        if device.type != "cpu":
+            raise UserError("--precision int8 runs on a CPU (OpenVINO); on CUDA use bf16 or fp16")
+        return Precision("int8", None, False)
     if name == "fp16":
         if device.type != "cuda":
             raise UserError("--precision fp16 needs a CUDA device; on a CPU use bf16, fp32-cl or fp32")

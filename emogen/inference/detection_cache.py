@@ -8,6 +8,7 @@ import sys
 from typing import Optional
 
 from emogen.common.atomic import atomic_path
+from emogen.common.digest import file_digest
 
 Box = tuple[int, int, int, int]
 
@@ -19,15 +20,6 @@ def default_cache_dir() -> str:
         return root
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "emogen", "detections")
-
-
-def file_digest(path: str) -> str:
-    """SHA-256 of a file's bytes (read in blocks)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class DetectionCache:

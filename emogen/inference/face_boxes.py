@@ -11,7 +11,11 @@ from tqdm import tqdm
 
 from emogen.common.contract import Coords
 from emogen.common.errors import UserError
+from emogen.common.backends import resolve_backend
+from emogen.common.device import resolve_device
+from emogen.common.precision import resolve_precision
 from face_detection import DetectionSettings, create_detector, detect_video_boxes, resolve_detector_name
+from face_detection.registry import DETECTORS
 
 from .detection_cache import DetectionCache
 from .face_source import FaceSource
@@ -32,10 +36,13 @@ def detect_boxes(opts: InferenceOptions, source: FaceSource, frames_needed: int,
                  timings: dict) -> tuple[list, bool]:
     """Raw face boxes for the distinct input frames (cached by file content and settings); (boxes, cache hit)."""
     detector_name = resolve_detector_name(opts.face_detector)
+    backend = detection_backend(opts, detector_name)
     settings = DetectionSettings(max_side=opts.det_max_side, stride=opts.det_stride,
                                  batch_size=opts.face_det_batch_size)
     key = {"detector": detector_name, "max_side": settings.max_side, "stride": settings.stride,
            "transform": source.transform.key(), "static": source.static}
+    if backend != "torch":  # the same boxes up to float rounding; kept apart all the same
+        key["backend"] = backend
     cache = DetectionCache(opts.cache_dir)
     needed = 1 if source.static else frames_needed
     start = time.perf_counter()
@@ -43,7 +50,7 @@ def detect_boxes(opts: InferenceOptions, source: FaceSource, frames_needed: int,
     if cached is not None:
         timings["detection"] = time.perf_counter() - start
         return cached, True
-    detector = create_detector(detector_name, device=opts.device)
+    detector = create_detector(detector_name, device=opts.device, backend=backend)
     bar = tqdm(total=needed, desc="face detection", unit="frame", disable=not opts.progress)
 
     done = [0]  # tqdm does not count when disabled
@@ -59,6 +66,14 @@ def detect_boxes(opts: InferenceOptions, source: FaceSource, frames_needed: int,
     cache.store(opts.face, key, boxes, complete=len(boxes) < needed)
     timings["detection"] = time.perf_counter() - start
     return boxes, False
+
+
+def detection_backend(opts: InferenceOptions, detector_name: str) -> str:
+    """The runtime of the run's detector: the generator's rule (emogen.common.backends), detection in float32."""
+    if "openvino" not in DETECTORS[detector_name].backends:
+        return "torch"
+    device = resolve_device(opts.device)
+    return resolve_backend(opts.backend, device, resolve_precision(opts.precision, device).name)
 
 
 def face_coords(opts: InferenceOptions, source: FaceSource, frames_needed: int, first_outfile: str,

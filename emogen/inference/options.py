@@ -41,7 +41,8 @@ class InferenceOptions:
     det_max_side: Optional[int] = None
     det_stride: int = 1
     cache_dir: Optional[str] = field(default_factory=default_cache_dir)
-    precision: str = "auto"   # generator: auto (bf16 where native), fp32 (exact), bf16, fp16
+    precision: str = "auto"   # generator: auto (bf16 where native), fp32 (exact), fp32-cl, bf16, fp16, int8
+    backend: str = "auto"     # generator and S3FD runtime: auto (OpenVINO on a CPU unless fp32), torch, openvino
     pipelined: bool = True    # overlap decode, generation and encoding (False: one stage after another)
     encoder: str = "auto"     # auto (h264_nvenc on CUDA when ffmpeg has it, else libx264), libx264, h264_nvenc
     progress: bool = True

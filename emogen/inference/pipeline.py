@@ -17,16 +17,17 @@ from emogen.common.atomic import atomic_path, ensure_writable_dir
 from emogen.common.device import resolve_device
 from emogen.common.errors import UserError
 from emogen.common.media import VideoWriter, choose_encoder
+from emogen.common.backends import resolve_backend
+from emogen.common.checkpoint_io import check_checkpoint_path
 from emogen.common.precision import resolve_precision
 from hparams import hparams
-from models import Wav2Lip
 
 from .face_boxes import face_coords
 from .face_source import FaceSource
-from .generator import default_batch_size, load_generator
+from .generator import Generator, build_generator, default_batch_size
 from .geometry import mel_chunk_starts
 from .options import InferenceOptions, output_paths, validate
-from .renderer import RenderOutput, RenderSettings, make_batches, one_hot_tensor, prepare_model, render
+from .renderer import RenderOutput, RenderSettings, make_batches, one_hot_tensor, render
 from .speech import load_audio_mel
 
 
@@ -46,10 +47,10 @@ class InferenceResult:
     settings: dict = field(default_factory=dict)  # precision, encoder, pipelined: what the run used
 
 
-def run_inference(opts: InferenceOptions, model: Optional[Wav2Lip] = None) -> list[InferenceResult]:
+def run_inference(opts: InferenceOptions, model: Optional[Generator] = None) -> list[InferenceResult]:
     """Run the whole pipeline for one or several emotions; every output is written atomically.
 
-    ``model`` lets callers that generate many videos load the generator once (it must be on ``opts.device``).
+    ``model`` lets callers that generate many videos build the generator once (``generator_for(opts)``).
     """
     emotions = validate(opts)
     outfiles = output_paths(opts.outfile, emotions)
@@ -57,13 +58,14 @@ def run_inference(opts: InferenceOptions, model: Optional[Wav2Lip] = None) -> li
         ensure_writable_dir(os.path.dirname(os.path.abspath(outfile)), f"--outfile {outfile}")
     device = resolve_device(opts.device)
     precision = resolve_precision(opts.precision, device)
+    backend = resolve_backend(opts.backend, device, precision.name)
     encoder = choose_encoder(opts.encoder, device.type)
     timings: dict = {}
     started = time.perf_counter()
-    if model is None:
-        model = load_generator(opts.checkpoint_path, device)
-    model = prepare_model(model, precision)
-    timings["load model"] = time.perf_counter() - started
+    check_checkpoint_path(opts.checkpoint_path)
+    if model is None and backend == "torch":  # fast, and a wrong checkpoint is reported before any other work
+        model = build_generator(opts.checkpoint_path, device, precision, backend)
+        timings["load model"] = time.perf_counter() - started
     settings = RenderSettings(device, opts.wav2lip_batch_size or default_batch_size(device), precision.dtype,
                               opts.pipelined, encoder, opts.progress, opts.on_progress)
     with tempfile.TemporaryDirectory(prefix="emogen-") as workdir:
@@ -75,6 +77,12 @@ def run_inference(opts: InferenceOptions, model: Optional[Wav2Lip] = None) -> li
         starts = mel_chunk_starts(mel.shape[1], source.fps)
         timings["audio"] = time.perf_counter() - t
         coords, filled, hit = face_coords(opts, source, len(starts), outfiles[emotions[0]], timings)
+        if model is None:
+            # After the inputs were read and checked: a first OpenVINO conversion takes seconds, and a mistake in
+            # the speech or the face should not wait for it.
+            t = time.perf_counter()
+            model = build_generator(opts.checkpoint_path, device, precision, backend)
+            timings["load model"] = time.perf_counter() - t
         t = time.perf_counter()
         with contextlib.ExitStack() as stack:
             outputs = []
@@ -98,6 +106,14 @@ def run_inference(opts: InferenceOptions, model: Optional[Wav2Lip] = None) -> li
         timings["generate"] = time.perf_counter() - t
         timings["first frame"] = timings.get("first frame", 0.0)
     n = len(starts)
-    info = {"precision": precision.name, "encoder": encoder, "pipelined": opts.pipelined}
+    info = {"precision": precision.name, "backend": backend, "encoder": encoder, "pipelined": opts.pipelined}
     return [InferenceResult(out.path, out.emotion, n, source.fps, n / source.fps, filled, out.passed, hit,
                             dict(timings), info) for out in outputs]
+
+
+def generator_for(opts: InferenceOptions) -> Generator:
+    """The generator ``run_inference(opts)`` would build, for callers that run many jobs with one model."""
+    device = resolve_device(opts.device)
+    precision = resolve_precision(opts.precision, device)
+    return build_generator(opts.checkpoint_path, device, precision, resolve_backend(opts.backend, device,
+                                                                                   precision.name))

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from emogen.common.contract import MEL_STEP_SIZE, Coords, emotion_one_hot
 from emogen.common.media import VideoWriter
-from emogen.common.precision import Precision, autocast
+from emogen.common.precision import autocast
 
 from .geometry import generator_inputs, paste
 
@@ -63,11 +63,6 @@ class RenderOutput:
     written: int = 0
     error: Optional[BaseException] = None
     inbox: "queue.Queue" = field(default_factory=lambda: queue.Queue(QUEUE_BATCHES))
-
-
-def prepare_model(model: torch.nn.Module, precision: Precision) -> torch.nn.Module:
-    """The weights in the precision's layout: channels_last (faster), or the default layout for exact fp32."""
-    return model.to(memory_format=torch.channels_last if precision.channels_last else torch.contiguous_format)
 
 
 def _to_device(t: torch.Tensor, device: torch.device, layout: torch.memory_format) -> torch.Tensor:

@@ -16,30 +16,32 @@ from typing import Optional
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, jsonify, request, send_file, send_from_directory
+from flask_sock import Sock
+from simple_websocket import ConnectionClosed
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from emogen.common.checkpoint_io import CheckpointError
 from emogen.common.contract import EMOTION_WORDS, EMOTIONS, parse_emotions
 from emogen.common.device import resolve_device
 from emogen.common.errors import UserError
+from emogen.common.examples import EXAMPLE_FACE, EXAMPLE_SPEECH
 from emogen.common.media import count_packets, probe
-from emogen.common.weights import CHECKOUT
-from emogen.inference.generator import load_generator
 from emogen.inference.options import InferenceOptions
-from emogen.inference.pipeline import run_inference
+from emogen.inference.pipeline import generator_for, run_inference
 
 from .jobs import Job, JobQueue, QueueFull
+from .live import MAX_AUDIO_MESSAGE, LiveLimits, LiveRefused, LiveRegistry, open_live, refuse_live, run_live_socket
 
-ROOT = CHECKOUT
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 FACE_EXTENSIONS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".jpg", ".jpeg", ".png"}
 AUDIO_EXTENSIONS = {".wav", ".mp3", ".m4a", ".ogg", ".oga", ".webm", ".flac", ".aac", ".mp4"}
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png"}
 EXAMPLES = {
-    "face": {"example face (video)": os.path.join(ROOT, "examples", "face.mp4")},
-    "audio": {"example speech (English)": os.path.join(ROOT, "examples", "speech.wav")},
+    "face": {"example face (video)": EXAMPLE_FACE},
+    "audio": {"example speech (English)": EXAMPLE_SPEECH},
 }
 LIVE_CHUNK = 64 * 1024
+LIVE_PATH = "/api/live"
 
 
 @dataclass
@@ -56,11 +58,13 @@ class WebConfig:
     work_root: Optional[str] = None
     examples: dict = field(default_factory=lambda: EXAMPLES)
     precision: str = "auto"
+    backend: str = "auto"
     max_pixels: int = 3840 * 2160   # largest face frame (width x height), checked before decoding
     max_queued: int = 20            # jobs waiting in all
     max_per_client: int = 3         # jobs waiting or running per client address
     allowed_hosts: tuple = ()       # extra Host names accepted (besides the address it listens on)
     notice: str = ""                # a line the page shows above everything (e.g. which generator this is)
+    live: LiveLimits = field(default_factory=LiveLimits)
 
 
 class RejectedUpload(Exception):
@@ -144,12 +148,30 @@ def _allowed_hosts(app: Flask, cfg: WebConfig) -> Optional[set]:
     return {f"{n}:{port}" for n in names} | names
 
 
+def _live_face_path(choice: str, cfg: WebConfig, queue: JobQueue, client: str) -> Optional[str]:
+    """The face a live session asked for: an example by its index, or ``job:<id>``, the face of one of this
+    client's own requests (uploads are checked when the request is made); None when there is no such face."""
+    if choice.startswith("job:"):
+        job = queue.get(choice[4:])
+        return job.face if job is not None and job.client == client and job.face else None
+    names = sorted(cfg.examples.get("face", {}))
+    return cfg.examples["face"][names[int(choice)]] if choice.isdigit() and int(choice) < len(names) else None
+
+
+def _refuse(ws, exc: Exception) -> None:
+    refuse_live(ws, str(exc))
+
+
 def create_app(cfg: WebConfig) -> Flask:
     """The Flask app; loads the generator once (or reports which file is missing)."""
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = int(cfg.max_upload_mb * 1024 * 1024)
     device = resolve_device(cfg.device)
     state: dict = {"model": None, "missing": None}
+    # What every job shares; each job sets its inputs, emotion and output.
+    base = InferenceOptions(cfg.checkpoint_path, "", "", "", face_detector=cfg.face_detector, device=str(device),
+                            cache_dir=cfg.cache_dir, precision=cfg.precision, backend=cfg.backend, progress=False,
+                            live=True, max_seconds=cfg.max_seconds)
     if not os.path.isfile(cfg.checkpoint_path):
         state["missing"] = (f"Generator checkpoint not found at {cfg.checkpoint_path}. Download the EmoGen "
                             "generator (see checkpoints/README.md), put it at checkpoints/emogen_generator.pth "
@@ -157,14 +179,9 @@ def create_app(cfg: WebConfig) -> Flask:
                             "one on the example face in a few minutes.")
     else:
         try:
-            state["model"] = load_generator(cfg.checkpoint_path, device)
+            state["model"] = generator_for(base)
         except CheckpointError as exc:
             state["missing"] = str(exc)
-
-    # What every job shares; each job sets its inputs, emotion and output.
-    base = InferenceOptions(cfg.checkpoint_path, "", "", "", face_detector=cfg.face_detector, device=str(device),
-                            cache_dir=cfg.cache_dir, precision=cfg.precision, progress=False, live=True,
-                            max_seconds=cfg.max_seconds)
 
     def run(job: Job) -> None:
         def progress(stage: str, done: int, total: int) -> None:
@@ -199,6 +216,10 @@ def create_app(cfg: WebConfig) -> Flask:
         allowed = _allowed_hosts(app, cfg)
         if allowed is not None and request.host not in allowed:
             return jsonify(error=f"unknown host {request.host!r}"), 403
+        if request.path == LIVE_PATH:  # browsers send Origin on every WebSocket handshake: refuse other sites
+            origin = urlsplit(request.headers.get("Origin") or "").netloc
+            if not origin or (origin != request.host and (allowed is None or origin not in allowed)):
+                return jsonify(error="cross-site WebSocket refused"), 403
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             origin = request.headers.get("Origin")
             if origin is not None and urlsplit(origin).netloc != request.host:
@@ -308,6 +329,35 @@ def create_app(cfg: WebConfig) -> Flask:
                     time.sleep(0.1)
 
         return Response(stream(), mimetype="video/mp4", headers={"Cache-Control": "no-store"})
+
+    # Frames larger than this are refused by the WebSocket layer itself, before they are buffered.
+    app.config["SOCK_SERVER_OPTIONS"] = {"max_message_size": 2 * MAX_AUDIO_MESSAGE, "ping_interval": 25}
+    sock = Sock(app)
+    registry = LiveRegistry()
+    app.extensions["emogen_live"] = registry
+
+    @sock.route(LIVE_PATH)
+    def live_socket(ws):
+        """A live session: microphone audio in, JPEG frames out (see emogen.apps.web.live)."""
+        client = request.remote_addr or ""
+        try:
+            registry.claim(client)
+        except LiveRefused as exc:
+            _refuse(ws, exc)
+            return
+        try:
+            if state["model"] is None:
+                raise LiveRefused(state["missing"])
+            path = _live_face_path(request.args.get("face", "0"), cfg, queue, client)
+            emotion = request.args.get("emotion", "NEU")
+            face = open_live(registry, path, emotion, base)
+            run_live_socket(ws, face, state["model"], emotion, base, cfg.live, device)
+        except LiveRefused as exc:
+            _refuse(ws, exc)
+        except ConnectionClosed:
+            pass
+        finally:
+            registry.release(client)
 
     @app.get("/api/jobs/<job_id>/<emotion>.mp4")
     def result(job_id: str, emotion: str):

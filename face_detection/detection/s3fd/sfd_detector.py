@@ -39,11 +39,16 @@ class SFDDetector(FaceDetector):
 
     name = "s3fd"
 
-    def __init__(self, device: str = "cpu", weights_path: Optional[str] = None, verbose: bool = False) -> None:
+    def __init__(self, device: str = "cpu", weights_path: Optional[str] = None, verbose: bool = False,
+                 backend: str = "torch") -> None:
         super().__init__(device, weights_path, verbose)
         path = s3fd_weights_path(weights_path)
         if not os.path.isfile(path):
             raise S3FDWeightsMissing(missing_weights_message(path))
+        self.backend = backend
+        if backend == "openvino":
+            self.face_detector = _openvino_s3fd(path)
+            return
         self.face_detector = S3FD()
         load_weights(self.face_detector, path, "S3FD face detector", map_location="cpu")
         # channels_last weights: the frames arrive as NHWC already, and oneDNN / cuDNN run this layout faster
@@ -53,9 +58,25 @@ class SFDDetector(FaceDetector):
     def detect_from_batch(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Run S3FD on equally sized BGR frames and return the kept boxes per frame."""
         batch = np.ascontiguousarray(np.stack(images)[..., ::-1], dtype=np.float32) - MEAN
-        x = torch.from_numpy(batch).permute(0, 3, 1, 2).to(self.device).contiguous(memory_format=torch.channels_last)
+        x = torch.from_numpy(batch).permute(0, 3, 1, 2)
+        if self.backend == "openvino":
+            return boxes_from_maps(self.face_detector(x))
+        x = x.to(self.device).contiguous(memory_format=torch.channels_last)
         if x.is_cuda:
             torch.backends.cudnn.benchmark = True
         with torch.inference_mode():
             olist = self.face_detector(x)
         return boxes_from_maps(olist)
+
+
+def _openvino_s3fd(path: str):
+    """S3FD converted for OpenVINO once per weight file (any frame size), in float32 as the PyTorch path."""
+    from emogen.common.digest import file_digest
+    from emogen.common.openvino_runtime import OpenVINONetwork, cached_model, convert_module
+
+    def convert():
+        net = S3FD()
+        load_weights(net, path, "S3FD face detector", map_location="cpu")
+        return convert_module(net, [torch.zeros(1, 3, 128, 128)], [(-1, 3, -1, -1)])
+
+    return OpenVINONetwork(cached_model("s3fd", file_digest(path), "f32", convert, label="the S3FD face detector"))

@@ -155,6 +155,8 @@ $("form").addEventListener("submit", async (ev) => {
       err.field = body.field;
       throw err;
     }
+    // The Live tab offers this request's face too (the server checks it belongs to this client).
+    window.dispatchEvent(new CustomEvent("emogen-job", { detail: body.id }));
     await poll(body.id);
   } catch (err) {
     const where = { face: "face_error", audio: "audio_error", emotion: "emotion_error" }[err.field] || "message";
