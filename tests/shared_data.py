@@ -17,6 +17,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_ENV = "EMOGEN_SHARED"
 
 
+def load_script(path: str):
+    """A top-level script of the checkout (e.g. ``preprocess_crema-d.py``, ``live.py``) imported as a module."""
+    spec = importlib.util.spec_from_file_location(path.replace("/", "_").replace("-", "_")[:-3], REPO_ROOT / path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def shared_dir() -> Path:
     """Path of the shared reference data (may not exist)."""
     return Path(os.environ.get(SHARED_ENV) or REPO_ROOT.parent / "shared").resolve()

@@ -1,6 +1,5 @@
 """Every script answers a malformed option value with one line on stderr and a non-zero exit, no traceback."""
 import importlib
-import importlib.util
 import os
 import subprocess
 
@@ -15,14 +14,7 @@ import emotion_disc_train
 import inference
 import train
 from emogen.common.errors import run_cli
-from shared_data import REPO_ROOT, seeded_state_dict
-
-
-def _script(path):
-    spec = importlib.util.spec_from_file_location(path.replace("/", "_").replace("-", "_")[:-3], REPO_ROOT / path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from shared_data import load_script, seeded_state_dict
 
 
 def outcome(main, argv, capsys):
@@ -95,11 +87,11 @@ def test_inference_sweep(files, capsys):
 
 
 def test_other_scripts_sweep(files, tmp_path, capsys):
-    prep = _script("preprocess_crema-d.py")
+    prep = load_script("preprocess_crema-d.py")
     fid = importlib.import_module("evaluation.calculate_fid")
     img = importlib.import_module("evaluation.img_eval")
     lse = importlib.import_module("evaluation.score_lse")
-    live = _script("live.py")
+    live = load_script("live.py")
     f = str(files / "face.mp4")
     live_args = ["--face", f, "--audio", f, "--emotion", "HAP", "--outfile", str(tmp_path / "l.mp4")]
     training = ["--data_root", str(files / "folder"), "--checkpoint_dir", str(tmp_path / "ck")]

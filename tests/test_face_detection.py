@@ -16,7 +16,7 @@ from face_detection.detection.core import FaceDetector
 from face_detection.detection.dlib import HogDetector
 from face_detection.detection.opencv import HaarDetector
 from face_detection.detection.s3fd.postprocess import boxes_from_maps, nms
-from shared_data import REPO_ROOT, manifest, seeded_state_dict, seeded_weights
+from shared_data import REPO_ROOT, load_script, manifest, seeded_state_dict, seeded_weights
 
 from face_annotations import ANNOTATION_SLACK, MOUTH_CHIN
 
@@ -323,9 +323,7 @@ def test_every_face_detector_option_reads_the_registry():
         if script.startswith("evaluation/"):
             module = importlib.import_module(script[:-3].replace("/", "."))
         else:
-            spec = importlib.util.spec_from_file_location(script.replace("-", "_")[:-3], REPO_ROOT / script)
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
+            module = load_script(script)
         action = next(a for a in module.get_args_parser()._actions if a.dest == "face_detector")
         assert tuple(action.choices) == choices(lse=script.endswith("score_lse.py")), script
 

@@ -11,13 +11,10 @@ import audio
 import emogen.data.preprocess as preprocess
 from emogen.common.errors import UserError, run_cli
 from emogen.data.filelists import read_filelist
-from shared_data import REPO_ROOT
+from shared_data import REPO_ROOT, load_script
 
-import importlib.util
 
-_spec = importlib.util.spec_from_file_location("preprocess_script", REPO_ROOT / "preprocess_crema-d.py")
-script = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(script)
+script = load_script("preprocess_crema-d.py")
 
 CLIPS = {"1001_DFA_ANG_XX": "face2", "1002_IEO_HAP_HI": "face3", "1003_TIE_SAD_LO": "face5", "1004_DFA_NEU_XX": "face6"}
 

@@ -18,7 +18,7 @@ from emogen.inference.options import InferenceOptions
 from emogen.inference.renderer import RenderOutput, RenderSettings, make_batches, one_hot_tensor, render
 from emogen.inference.streaming import LiveFace, LiveSession, LiveSettings
 from emogen.inference.streaming_mel import StreamingMel
-from shared_data import REPO_ROOT, seeded_state_dict
+from shared_data import REPO_ROOT, load_script, seeded_state_dict
 
 CPU = torch.device("cpu")
 BOX = ["150", "470", "140", "450"]  # top bottom left right, around the face in face3.mp4
@@ -216,7 +216,7 @@ def test_live_cli_writes_the_offline_frames_and_a_report(live_media, tmp_path):
 
 
 def test_live_cli_mistakes_are_one_line(live_media, tmp_path, capsys):
-    live = _load_live_script()
+    live = load_script("live.py")
     base = ["--face", str(live_media / "face.mp4"), "--audio", str(live_media / "speech.wav"), "--outfile",
             str(tmp_path / "o.mp4"), "--box", *BOX]
     cases = {
@@ -231,12 +231,3 @@ def test_live_cli_mistakes_are_one_line(live_media, tmp_path, capsys):
         lines = capsys.readouterr().err.strip().splitlines()
         assert code == 2 and len(lines) == 1 and text in lines[0], (name, lines)
     assert not (tmp_path / "o.mp4").exists()
-
-
-def _load_live_script():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("live_script", REPO_ROOT / "live.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module

@@ -14,14 +14,12 @@ import numpy as np
 
 import audio
 from emogen.common.atomic import atomic_path, ensure_writable_dir
-from emogen.common.backends import resolve_backend
-from emogen.common.device import peak_rss_mib, resolve_device
+from emogen.common.device import peak_rss_mib
 from emogen.common.errors import UserError
 from emogen.common.media import VideoWriter, choose_encoder, extract_audio
-from emogen.common.precision import resolve_precision
 from emogen.common.weights import WEIGHTS
 from emogen.inference.generator import build_generator
-from emogen.inference.options import InferenceOptions, check_outfile, validate
+from emogen.inference.options import InferenceOptions, check_outfile, resolve_runtime, validate
 from emogen.inference.streaming import SAMPLE_RATE, LiveFace, LiveSession, LiveSettings
 
 
@@ -70,9 +68,8 @@ def run_live_file(opts: LiveFileOptions) -> dict:
         ensure_writable_dir(os.path.dirname(os.path.abspath(opts.report)), f"--report {opts.report}")
     if not os.path.isfile(inf.checkpoint_path):
         raise UserError(WEIGHTS["emogen_generator"].missing_message(inf.checkpoint_path, "--checkpoint_path"))
-    device = resolve_device(inf.device)
-    precision = resolve_precision(inf.precision, device)
-    backend = resolve_backend(inf.backend, device, precision.name)
+    runtime = resolve_runtime(inf)
+    device, precision, backend = runtime.device, runtime.precision, runtime.backend
     encoder = choose_encoder(inf.encoder, device.type)
     generator = build_generator(inf.checkpoint_path, device, precision, backend)
     face = LiveFace.from_options(inf)

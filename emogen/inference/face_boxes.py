@@ -11,16 +11,13 @@ from tqdm import tqdm
 
 from emogen.common.contract import Coords
 from emogen.common.errors import UserError
-from emogen.common.backends import resolve_backend
-from emogen.common.device import resolve_device
-from emogen.common.precision import resolve_precision
 from face_detection import DetectionSettings, create_detector, detect_video_boxes, resolve_detector_name
 from face_detection.registry import DETECTORS
 
 from .detection_cache import DetectionCache
 from .face_source import FaceSource
 from .geometry import crop_coords, fill_gaps
-from .options import InferenceOptions
+from .options import InferenceOptions, resolve_runtime
 
 
 def _no_face_error(source: FaceSource, index: int, outfile: str, reason: str) -> UserError:
@@ -72,8 +69,7 @@ def detection_backend(opts: InferenceOptions, detector_name: str) -> str:
     """The runtime of the run's detector: the generator's rule (emogen.common.backends), detection in float32."""
     if "openvino" not in DETECTORS[detector_name].backends:
         return "torch"
-    device = resolve_device(opts.device)
-    return resolve_backend(opts.backend, device, resolve_precision(opts.precision, device).name)
+    return resolve_runtime(opts).backend
 
 
 def face_coords(opts: InferenceOptions, source: FaceSource, frames_needed: int, first_outfile: str,

@@ -8,8 +8,11 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
 
+from emogen.common.backends import resolve_backend
 from emogen.common.contract import parse_emotions
+from emogen.common.device import resolve_device
 from emogen.common.errors import UserError, require_file
+from emogen.common.precision import Precision, resolve_precision
 
 from .detection_cache import default_cache_dir
 
@@ -50,6 +53,22 @@ class InferenceOptions:
     live: bool = False        # fragmented MP4 that can be played while it is written (the web page streams it)
     on_output: Optional[Callable[[str, str], None]] = None  # (emotion, file being written) once encoding starts
     max_seconds: Optional[float] = None  # refuse speech longer than this, measured on the decoded audio
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where and how a run's networks execute: the device, the generator's precision and the runtime."""
+
+    device: Any
+    precision: Precision
+    backend: str
+
+
+def resolve_runtime(opts: InferenceOptions) -> Runtime:
+    """--device, --precision and --backend of a run resolved together (one line for an impossible mix)."""
+    device = resolve_device(opts.device)
+    precision = resolve_precision(opts.precision, device)
+    return Runtime(device, precision, resolve_backend(opts.backend, device, precision.name))
 
 
 def options_from_args(args: argparse.Namespace, **fields: Any) -> InferenceOptions:

@@ -14,19 +14,16 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from emogen.common.atomic import atomic_path, ensure_writable_dir
-from emogen.common.device import resolve_device
 from emogen.common.errors import UserError
 from emogen.common.media import VideoWriter, choose_encoder
-from emogen.common.backends import resolve_backend
 from emogen.common.checkpoint_io import check_checkpoint_path
-from emogen.common.precision import resolve_precision
 from hparams import hparams
 
 from .face_boxes import face_coords
 from .face_source import FaceSource
 from .generator import Generator, build_generator, default_batch_size
 from .geometry import mel_chunk_starts
-from .options import InferenceOptions, output_paths, validate
+from .options import InferenceOptions, output_paths, resolve_runtime, validate
 from .renderer import RenderOutput, RenderSettings, make_batches, one_hot_tensor, render
 from .speech import load_audio_mel
 
@@ -56,9 +53,8 @@ def run_inference(opts: InferenceOptions, model: Optional[Generator] = None) -> 
     outfiles = output_paths(opts.outfile, emotions)
     for outfile in outfiles.values():  # fail now, not after all the work
         ensure_writable_dir(os.path.dirname(os.path.abspath(outfile)), f"--outfile {outfile}")
-    device = resolve_device(opts.device)
-    precision = resolve_precision(opts.precision, device)
-    backend = resolve_backend(opts.backend, device, precision.name)
+    runtime = resolve_runtime(opts)
+    device, precision, backend = runtime.device, runtime.precision, runtime.backend
     encoder = choose_encoder(opts.encoder, device.type)
     timings: dict = {}
     started = time.perf_counter()
@@ -113,7 +109,5 @@ def run_inference(opts: InferenceOptions, model: Optional[Generator] = None) -> 
 
 def generator_for(opts: InferenceOptions) -> Generator:
     """The generator ``run_inference(opts)`` would build, for callers that run many jobs with one model."""
-    device = resolve_device(opts.device)
-    precision = resolve_precision(opts.precision, device)
-    return build_generator(opts.checkpoint_path, device, precision, resolve_backend(opts.backend, device,
-                                                                                   precision.name))
+    runtime = resolve_runtime(opts)
+    return build_generator(opts.checkpoint_path, runtime.device, runtime.precision, runtime.backend)

@@ -33,7 +33,7 @@ from .geometry import generator_inputs, mel_chunk_starts, paste
 from .options import InferenceOptions
 from .streaming_mel import StreamingMel
 
-SAMPLE_RATE = 16000
+SAMPLE_RATE = hparams.sample_rate  # the live input, as the offline path resamples every voice
 
 
 @dataclass

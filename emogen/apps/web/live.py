@@ -23,8 +23,7 @@ from simple_websocket import ConnectionClosed
 
 from emogen.common.contract import EMOTIONS
 from emogen.common.errors import UserError
-from emogen.common.precision import resolve_precision
-from emogen.inference.options import InferenceOptions
+from emogen.inference.options import InferenceOptions, resolve_runtime
 from emogen.inference.streaming import SAMPLE_RATE, LiveFace, LiveSession, LiveSettings
 
 MAX_AUDIO_MESSAGE = 32000          # bytes: one second of 16-bit audio
@@ -134,8 +133,7 @@ def encode_jpeg(frame: np.ndarray) -> bytes:
 def run_live_socket(ws, face: LiveFace, generator, emotion: str, base: InferenceOptions, limits: LiveLimits,
                     device) -> None:
     """Serve one live session on ``ws`` (a simple_websocket connection) until stop, close, a refusal or the end."""
-    precision = resolve_precision(base.precision, device)
-    settings = LiveSettings(device, precision.dtype, limits.max_batch, limits.max_waiting, max_ready=limits.max_waiting)
+    settings = LiveSettings(device, resolve_runtime(base).precision.dtype, limits.max_batch, limits.max_waiting, max_ready=limits.max_waiting)
     session = LiveSession(generator, face, emotion, settings)
     meter = AudioMeter(limits.max_minutes * 60)
     send_lock = threading.Lock()
