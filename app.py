@@ -7,7 +7,6 @@ others. Uploaded and generated files live in a private temporary folder per requ
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Optional, Sequence
 
 
@@ -89,6 +88,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    from emogen.common.errors import run_cli
+    from emogen.common.errors import run_script
 
-    sys.exit(run_cli(main))
+    run_script(main)

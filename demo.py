@@ -5,7 +5,6 @@ side-by-side picture. Each stage is the real script; its command line is printed
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Optional, Sequence
 
 
@@ -50,6 +49,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    from emogen.common.errors import run_cli
+    from emogen.common.errors import run_script
 
-    sys.exit(run_cli(main))
+    run_script(main)

@@ -70,6 +70,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    from emogen.common.errors import run_cli
+    from emogen.common.errors import run_script
 
-    raise SystemExit(run_cli(main))
+    run_script(main)

@@ -23,7 +23,7 @@ import time
 import numpy as np
 import torch
 
-from common import ROOT, shared_dir
+from common import ROOT, machine_line, shared_dir
 
 sys.path.insert(0, str(ROOT / "tests"))
 from emogen.common.backends import openvino_installed  # noqa: E402
@@ -186,6 +186,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=31.5, help="length of the speech for the end-to-end runs")
     p.add_argument("--video", default=None, help="face video for the end-to-end runs (default face6.mp4, fixed box)")
     p.add_argument("--box", nargs=4, default=None, help="fixed box for --video (top bottom left right)")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="end-to-end runs per row; the median is reported, with the range (machines vary by a few %%)")
     p.add_argument("--long_seconds", type=int, default=60, help="length of the long 720p memory test")
     p.add_argument("--skip_memory", action="store_true", help="skip the 720p memory comparison")
     p.add_argument("--memory_only", action="store_true", help="run only the 720p memory comparison")
@@ -200,8 +202,7 @@ def main(argv=None) -> int:
     """Run the measures."""
     args = get_args_parser().parse_args(argv)
     device = torch.device(args.device)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {device}"
-          + (f" ({torch.cuda.get_device_name()})" if device.type == "cuda" else ""))
+    print(f"{machine_line(device)}; device {device}")
     with tempfile.TemporaryDirectory() as d:
         ckpt = os.path.join(d, "gen.pth")
         torch.save({"state_dict": seeded_state_dict("emogen_generator")}, ckpt)
@@ -256,11 +257,15 @@ def speed(args, device, d: str, ckpt: str) -> None:
     if runs:
         print(f"\nend to end, {os.path.basename(video)} with {args.seconds:g} s of speech "
               "(whole processes, incl. start-up; converted models already cached):")
+        print(f"wall s: the median of {args.repeat} run(s), with the slowest and fastest when several")
         print("| run | frames | wall s | frames/s (per video) | first frame s | peak RSS MiB |")
         print("|---|---|---|---|---|---|")
     for label, argv in runs:
-        r = run_child(argv + ["--outfile", os.path.join(d, "e2e.mp4")], env)
-        print(f"| {label} | {r['frames']} x {r['outputs']} | {r['wall']:.1f} | {r['frames'] / r['wall']:.1f} | "
+        results = sorted((run_child(argv + ["--outfile", os.path.join(d, "e2e.mp4")], env)
+                          for _ in range(args.repeat)), key=lambda r: r["wall"])
+        r = results[len(results) // 2]
+        spread = f" ({results[0]['wall']:.1f}-{results[-1]['wall']:.1f})" if len(results) > 1 else ""
+        print(f"| {label} | {r['frames']} x {r['outputs']} | {r['wall']:.1f}{spread} | {r['frames'] / r['wall']:.1f} | "
               f"{r['first']:.2f} | {r['peak']:.0f} |")
     if "box" in sections:
         frames = int(args.seconds * 25)

@@ -21,7 +21,7 @@ import time
 import numpy as np
 import torch
 
-from common import ROOT, shared_dir
+from common import ROOT, machine_line, shared_dir
 
 sys.path.insert(0, str(ROOT / "tests"))
 import audio  # noqa: E402
@@ -122,10 +122,7 @@ def main(argv=None) -> int:
     """Run the measures."""
     args = get_args_parser().parse_args(argv)
     device = torch.device(args.device)
-    cpu = open("/proc/cpuinfo").read()
-    kind = "AVX512_BF16" if "avx512_bf16" in cpu else ("AVX-512" if "avx512f" in cpu else "AVX2")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {device}"
-          + (f" ({torch.cuda.get_device_name()})" if device.type == "cuda" else f", CPU with {kind}"))
+    print(f"{machine_line(device)}; device {device}")
     wav = audio.load_wav(str(shared_dir() / "data/audio/speech_en_16k.wav"), 16000)
     print(f"{args.seconds:g} s of speech at real-time pace, 20 ms pieces; max batch {args.max_batch}, "
           f"max waiting {args.max_waiting}")

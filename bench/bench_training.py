@@ -15,7 +15,7 @@ import tempfile
 import time
 
 import torch
-from common import ROOT  # noqa: F401  # isort: skip  (first: it puts the checkout on sys.path)
+from common import machine_line  # isort: skip  (first: it puts the checkout on sys.path)
 from torch import nn
 
 from bench_datasets import build
@@ -52,8 +52,7 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device(args.device)
     torch.manual_seed(0)
-    print(f"device {device}; CPU native bf16: {cpu_has_native_bf16()}; torch {torch.__version__}; "
-          f"{torch.get_num_threads()} threads; batch {args.batch}")
+    print(f"{machine_line(device)}; device {device}; CPU native bf16: {cpu_has_native_bf16()}; batch {args.batch}")
     with tempfile.TemporaryDirectory() as tmp:
         root, names = build(tmp)
         gen_batch = [t.to(device) for t in batch_of(GeneratorDataset(root, names, seed=0), args.batch)]

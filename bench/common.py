@@ -20,3 +20,28 @@ def peak_rss_mb() -> float:
     from emogen.common.device import peak_rss_mib
 
     return peak_rss_mib()
+
+
+def machine_line(device: "object" = "cpu") -> str:
+    """Which machine a figure comes from: the CPU model, its instruction-set kind (AVX512_BF16 / AMX / AVX-512 /
+    AVX2) and any oneDNN cap (ONEDNN_MAX_CPU_ISA) that makes it run as an older CPU; the GPU's name on CUDA."""
+    import torch
+
+    from emogen.common.precision import isa_cap
+
+    text = ""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            text = handle.read()
+    except OSError:
+        pass
+    model = next((ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("model name")), "CPU")
+    flags = next((set(ln.split(":", 1)[1].split()) for ln in text.splitlines() if ln.startswith("flags")), set())
+    kind = ("AMX" if "amx_bf16" in flags else "AVX512_BF16" if "avx512_bf16" in flags
+            else "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2")
+    cap = isa_cap()
+    line = (f"{model}, {os.cpu_count()} cores, {kind}" + (f", capped to {cap} by ONEDNN_MAX_CPU_ISA" if cap else "")
+            + f"; torch {torch.__version__}, {torch.get_num_threads()} threads")
+    if str(device).startswith("cuda"):
+        line += f"; GPU {torch.cuda.get_device_name()}"
+    return line

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Optional, Sequence
 
 if __package__ in (None, ""):
@@ -58,6 +57,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    from emogen.common.errors import run_cli
+    from emogen.common.errors import run_script
 
-    sys.exit(run_cli(main))
+    run_script(main)

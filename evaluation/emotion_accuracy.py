@@ -7,7 +7,6 @@ per video (mean logits) and the confusion matrix.
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Optional, Sequence
 
 if __package__ in (None, ""):
@@ -88,6 +87,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    from emogen.common.errors import run_cli
+    from emogen.common.errors import run_script
 
-    sys.exit(run_cli(main))
+    run_script(main)

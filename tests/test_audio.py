@@ -82,6 +82,18 @@ def test_mel_of_a_16k_wav_needs_no_numba(shared):
 
     code = ("import sys, audio\n"
             f"audio.melspectrogram(audio.load_wav({str(shared / 'data/audio/speech_en_16k.wav')!r}, 16000))\n"
-            "print('numba' in sys.modules, 'librosa.util.utils' in sys.modules)")
+            "print('numba' in sys.modules, 'librosa.util.utils' in sys.modules, 'scipy.signal' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["False", "False"]  # no 10-20 s of JIT compilation on a first run
+    # No 10-20 s of JIT compilation on a first run, and none of scipy.signal's 0.8 s of imports on every run.
+    assert out.stdout.split() == ["False", "False", "False"]
+
+
+def test_preemphasis_and_window_equal_scipy_bit_for_bit(shared):
+    from scipy import signal
+
+    wav = audio.load_wav(str(shared / "data/audio/speech_ja_48k.wav"), 16000)
+    ours = audio.preemphasis(wav, hparams.preemphasis)
+    assert ours.dtype == np.float64
+    assert np.array_equal(ours, signal.lfilter([1, -hparams.preemphasis], [1], wav))
+    for n in (1, 2, 399, 400, 800, 1024):
+        assert np.array_equal(audio.periodic_hann(n), signal.get_window("hann", n, fftbins=True))

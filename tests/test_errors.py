@@ -76,3 +76,26 @@ def test_sigterm_is_ctrl_c_and_a_second_signal_does_not_abort_cleanup(capsys):
     finally:
         signal.signal(signal.SIGINT, before)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def test_run_script_exits_with_the_status_and_still_flushes(tmp_path):
+    """The entry every script uses: its status, one error line, and buffered output still written."""
+    import subprocess
+    import sys
+
+    from shared_data import REPO_ROOT
+
+    out_file = tmp_path / "kept.txt"
+    code = ("import sys\n"
+            "from emogen.common.errors import UserError, run_script\n"
+            "def main(argv):\n"
+            f"    handle = open({str(out_file)!r}, 'w'); handle.write('written'); sys.stdout.write('partial line')\n"
+            "    handle.close()\n"
+            "    if sys.argv[1] == 'bad': raise UserError('--face x.mp4 does not exist')\n"
+            "    return int(sys.argv[1])\n"
+            "run_script(main)\n")
+    for arg, status in (("0", 0), ("3", 3), ("bad", 2)):
+        proc = subprocess.run([sys.executable, "-c", code, arg], cwd=REPO_ROOT, capture_output=True, text=True)
+        assert proc.returncode == status
+        assert proc.stdout == "partial line" and out_file.read_text() == "written"
+        assert proc.stderr == ("error: --face x.mp4 does not exist\n" if arg == "bad" else "")

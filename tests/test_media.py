@@ -32,3 +32,21 @@ def test_fragmented_output_has_a_keyframe_fragment_per_second(tmp_path):
     data = path.read_bytes()
     assert data[4:8] == b"ftyp" and data.count(b"moof") == 3  # frames 0-24, 25-49, 50-59
     assert sum(1 for _ in media.iter_frames(str(path))) == 60
+
+
+def test_writer_keeps_real_frames_and_views(tmp_path, shared):
+    frames = list(media.iter_frames(str(shared / "data/video/face3.mp4"), limit=12))
+    # Mirrored views are not contiguous: the writer must send their pixels, not their memory.
+    given = [f if i % 2 else f[:, ::-1] for i, f in enumerate(frames)]
+    path = tmp_path / "out.mp4"
+    h, w = frames[0].shape[:2]
+    writer = media.VideoWriter(str(path), w, h, 25.0)
+    for f in given:
+        writer.write(f)
+    writer.close()
+    assert "-preset" in media.encoder_args("libx264") and media.X264_PRESET in media.encoder_args("libx264")
+    back = list(media.iter_frames(str(path)))
+    assert len(back) == len(given)
+    for a, b in zip(given, back):
+        mse = np.mean((a.astype(np.float64) - b) ** 2)
+        assert 10 * np.log10(255 ** 2 / mse) > 38  # CRF 18: close to the frames given, mirrored ones included

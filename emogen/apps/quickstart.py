@@ -184,15 +184,16 @@ def score_heldout(face: str, start: float, generator: str, folder: str, cache: s
     wav = os.path.join(folder, "heldout_16k.wav")
     run_ffmpeg(["-i", input_arg(real), "-vn", "-ac", "1", "-ar", "16000", input_arg(wav)], "read the held-out speech")
     fps = video_fps(real)
-    r = mouth_speech_correlation(rendered["trained"], wav, fps, coords)
-    r_real = mouth_speech_correlation(real, wav, fps, coords)
+    r, r_untrained, r_real = (mouth_speech_correlation(video, wav, fps, coords)
+                              for video in (rendered["trained"], rendered["untrained"], real))
     picture = side_by_side(real, [("trained", rendered["trained"]), ("untrained", rendered["untrained"])], coords,
                            os.path.join(folder, "side_by_side.png"))
     report.artifacts["held-out frames"] = f"{real} ({after.frames} frames never trained on)"
     report.artifacts["held-out side by side"] = picture
     return {"held-out face PSNR, untrained (dB)": before.psnr, "held-out face PSNR (dB)": after.psnr,
             "held-out face SSIM, untrained": before.ssim, "held-out face SSIM": after.ssim,
-            "held-out mouth motion vs speech energy, r": r,
+            "held-out mouth change vs speech change, r, untrained": r_untrained,
+            "held-out mouth change vs speech change, r": r,
             "the same r of the real held-out frames": r_real}
 
 

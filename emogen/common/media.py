@@ -185,8 +185,13 @@ def choose_encoder(requested: str, device_type: str) -> str:
     return requested
 
 
-def encoder_args(encoder: str, crf: int = 18, preset: str = "veryfast") -> list[str]:
-    """Quality settings per encoder: libx264 CRF 18 'veryfast'; NVENC constant quality 19 at preset p4."""
+# libx264 shares the CPU with the generator. Measured on 785 frames of 512x512 at CRF 18: 'superfast' spends 4.0 s of
+# CPU where 'veryfast' spent 6.5 s, for files about 20% larger and the same PSNR to the frames given (43.8 dB vs 43.7).
+X264_PRESET = "superfast"
+
+
+def encoder_args(encoder: str, crf: int = 18, preset: str = X264_PRESET) -> list[str]:
+    """Quality settings per encoder: libx264 CRF 18 at X264_PRESET; NVENC constant quality 19 at preset p4."""
     if encoder == "h264_nvenc":
         return ["-c:v", "h264_nvenc", "-preset", "p4", "-rc", "vbr", "-cq", str(crf + 1), "-b:v", "0"]
     return ["-c:v", "libx264", "-preset", preset, "-crf", str(crf)]
@@ -196,7 +201,7 @@ class VideoWriter:
     """Streams BGR frames into ffmpeg (H.264 in mp4) and muxes an audio file in; no intermediate video file."""
 
     def __init__(self, path: str, width: int, height: int, fps: float, audio_path: Optional[str] = None,
-                 crf: int = 18, preset: str = "veryfast", encoder: str = "libx264", fragmented: bool = False) -> None:
+                 crf: int = 18, preset: str = X264_PRESET, encoder: str = "libx264", fragmented: bool = False) -> None:
         self.path, self.width, self.height = path, width, height
         cmd = [require_tool("ffmpeg"), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
                "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{width}x{height}", "-r", f"{fps:.6f}", "-i", "pipe:0"]
@@ -218,7 +223,7 @@ class VideoWriter:
         if frame.shape[:2] != (self.height, self.width):
             raise ValueError(f"frame {frame.shape[:2]} does not match writer size {(self.height, self.width)}")
         try:
-            self.proc.stdin.write(np.ascontiguousarray(frame).tobytes())
+            self.proc.stdin.write(memoryview(np.ascontiguousarray(frame)).cast("B"))
         except BrokenPipeError:
             self.close()  # raises with ffmpeg's message
         self.frames += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional
 
@@ -43,9 +44,19 @@ def add_precision_argument(p, training: bool = False) -> None:
     p.add_argument("--precision", default=default, choices=choices, help=text)
 
 
+# oneDNN (inside PyTorch and OpenVINO) runs no instruction set above ONEDNN_MAX_CPU_ISA; these caps exclude bfloat16.
+# Setting one (e.g. AVX2) makes this CPU behave as an older one, which is how AVX2-only figures are taken here.
+ISA_CAPS_WITHOUT_BF16 = frozenset({"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE",
+                                   "AVX512_CORE_VNNI"})
+
+
+def isa_cap() -> str:
+    """The instruction-set cap oneDNN reads from ONEDNN_MAX_CPU_ISA (or DNNL_MAX_CPU_ISA); '' when none is set."""
+    return (os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or "").strip().upper()
+
+
 @functools.lru_cache(maxsize=1)
-def cpu_has_native_bf16() -> bool:
-    """True when this CPU has bfloat16 instructions (AVX512_BF16 or AMX), read from /proc/cpuinfo on Linux."""
+def _cpuinfo_has_bf16() -> bool:
     try:
         with open("/proc/cpuinfo") as handle:
             for line in handle:
@@ -55,6 +66,12 @@ def cpu_has_native_bf16() -> bool:
     except OSError:
         pass
     return False
+
+
+def cpu_has_native_bf16() -> bool:
+    """True when this CPU has bfloat16 instructions (AVX512_BF16 or AMX, read from /proc/cpuinfo on Linux) and
+    ONEDNN_MAX_CPU_ISA does not cap oneDNN below them."""
+    return _cpuinfo_has_bf16() and isa_cap() not in ISA_CAPS_WITHOUT_BF16
 
 
 def native_bf16(device: "torch.device") -> bool:
