@@ -30,6 +30,7 @@ def test_demo_end_to_end(shared, tmp_path, capsys, monkeypatch):
     assert float(numbers["held-out face PSNR (dB)"]) > float(numbers["held-out face PSNR, untrained (dB)"]) + 1.0
     assert float(numbers["held-out face SSIM"]) > float(numbers["held-out face SSIM, untrained"])
     assert "trained from scratch" in out and "batch_size=4, initial_learning_rate=0.001" in out
+    assert "for 30 min or 20 steps" in out and "stopped at step 20: step limit" in out
     picture = cv2.imread(str(work / "heldout" / "side_by_side.png"))
     assert picture is not None and picture.shape[0] > 4 * 100 and picture.shape[1] > 3 * 100  # 4 rows x 3 columns
 
