@@ -91,11 +91,18 @@ def stft(y: np.ndarray, n_fft: int, hop_length: int, win_length: int) -> np.ndar
 def stft_frames(frames: np.ndarray, n_fft: int, win_length: int) -> np.ndarray:
     """The STFT columns of signal frames (F, n_fft) already cut out: periodic Hann window centred in n_fft, then
     the real FFT; shape (1 + n_fft // 2, F). The live mel calls this on the frames it has, stft on all."""
+    return np.fft.rfft(frames * _stft_window(n_fft, win_length), axis=-1).T
+
+
+@lru_cache(maxsize=8)
+def _stft_window(n_fft: int, win_length: int) -> np.ndarray:
+    # Built once per size: the live mel calls stft_frames for every piece of audio. Read-only, since it is shared.
     window = periodic_hann(win_length)
     if win_length < n_fft:
         left = (n_fft - win_length) // 2
         window = np.pad(window, (left, n_fft - win_length - left))
-    return np.fft.rfft(frames * window, axis=-1).T
+    window.setflags(write=False)
+    return window
 
 
 def periodic_hann(n: int) -> np.ndarray:

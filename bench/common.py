@@ -27,16 +27,10 @@ def machine_line(device: "object" = "cpu") -> str:
     AVX2) and any oneDNN cap (ONEDNN_MAX_CPU_ISA) that makes it run as an older CPU; the GPU's name on CUDA."""
     import torch
 
-    from emogen.common.precision import isa_cap
+    from emogen.common.precision import cpu_info, isa_cap
 
-    text = ""
-    try:
-        with open("/proc/cpuinfo") as handle:
-            text = handle.read()
-    except OSError:
-        pass
-    model = next((ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("model name")), "CPU")
-    flags = next((set(ln.split(":", 1)[1].split()) for ln in text.splitlines() if ln.startswith("flags")), set())
+    model, flags = cpu_info()
+    model = model or "CPU"
     kind = ("AMX" if "amx_bf16" in flags else "AVX512_BF16" if "avx512_bf16" in flags
             else "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2")
     cap = isa_cap()

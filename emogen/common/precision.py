@@ -56,16 +56,24 @@ def isa_cap() -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def _cpuinfo_has_bf16() -> bool:
+def cpu_info() -> tuple[str, frozenset]:
+    """This CPU's model name and instruction-set flags from /proc/cpuinfo on Linux; ("", empty) elsewhere."""
+    model, flags = "", frozenset()
     try:
         with open("/proc/cpuinfo") as handle:
             for line in handle:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+                if line.startswith("model name") and not model:
+                    model = line.split(":", 1)[1].strip()
+                elif line.startswith("flags"):
+                    flags = frozenset(line.split(":", 1)[1].split())
+                    break
     except OSError:
         pass
-    return False
+    return model, flags
+
+
+def _cpuinfo_has_bf16() -> bool:
+    return bool(cpu_info()[1] & {"avx512_bf16", "amx_bf16"})
 
 
 def cpu_has_native_bf16() -> bool:
