@@ -14,7 +14,7 @@ def test_generates_each_emotion_once_and_resumes(shared, tmp_path, capsys):
     subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(shared / "data/video/face3.mp4"), "-t", "1",
                     str(root / "1001_DFA_ANG_XX.mp4")], check=True)
     (tmp_path / "test.txt").write_text("1001_DFA_ANG_XX\n")
-    ckpt = tmp_path / "gen.pth"
+    ckpt = tmp_path / "emogen.pth"  # the same bytes as other tests' seeded generator: converted models are shared
     torch.save({"state_dict": seeded_state_dict("emogen_generator")}, ckpt)
     argv = ["--filelist", str(tmp_path / "test.txt"), "--video_root", str(root), "--checkpoint_path", str(ckpt),
             "--out_dir", str(tmp_path / "out"), "--emotions", "HAP", "SAD", "--face_detector", "opencv",

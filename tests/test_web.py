@@ -32,7 +32,9 @@ def web_media(shared, tmp_path_factory):
     run("-i", str(shared / "data/audio/speech_en_16k.wav"), "-t", "0.8", str(d / "speech_short.wav"))
     (d / "notes.mp4").write_text("this is not a video")
     ckpt = d / "emogen.pth"
-    torch.save({"state_dict": {"module." + k: v for k, v in seeded_state_dict("emogen_generator").items()}}, ckpt)
+    # The released checkpoints' form, byte for byte the one test_inference writes: converted models are shared.
+    torch.save({"state_dict": {"module." + k: v for k, v in seeded_state_dict("emogen_generator").items()},
+                "global_step": 0, "global_epoch": 0}, ckpt)
     return d
 
 

@@ -18,7 +18,7 @@ from emogen.common.device import peak_rss_mib
 from emogen.common.errors import UserError
 from emogen.common.media import VideoWriter, choose_encoder, extract_audio
 from emogen.common.weights import WEIGHTS
-from emogen.inference.generator import build_generator
+from emogen.inference.generator import build_generator, precision_label
 from emogen.inference.options import InferenceOptions, check_outfile, resolve_runtime, validate
 from emogen.inference.streaming import SAMPLE_RATE, LiveFace, LiveSession, LiveSettings
 
@@ -124,7 +124,7 @@ def run_live_file(opts: LiveFileOptions) -> dict:
         "median_generation_delay_ms": percentile_ms(window_delays, 50),
         "fps": round((len(sent) - 1) / span, 2) if span > 0 else None,
         "face_fps": face.fps, "speech_seconds": round(seconds, 3), "pace": opts.pace, "chunk_ms": opts.chunk_ms,
-        "precision": precision.name, "backend": backend, "device": str(device),
+        "precision": precision_label(generator, precision), "backend": backend, "device": str(device),
         "peak_rss_mib": round(peak_rss_mib(), 1),
         "outfile": inf.outfile,
     }

@@ -142,6 +142,16 @@ def run_stage(title: str, args: list[str], log_dir: str) -> str:
     return output
 
 
+def render_precision() -> str:
+    """--precision of the demo's renders: what auto picks in floating point (bf16 where native, else fp32-cl).
+    auto's int8 would first quantize each generator the demo renders (two new ones per run), which costs more
+    than it saves on these short clips."""
+    from emogen.common.device import resolve_device
+    from emogen.common.precision import resolve_precision
+
+    return resolve_precision("auto", resolve_device(None)).name
+
+
 def heldout_boxes(video: str, detector: str, cache: str) -> list:
     """The crop boxes inference used for ``video`` (read back from the detection cache, as inference.py ran)."""
     from emogen.inference.face_boxes import face_coords
@@ -178,12 +188,13 @@ def score_heldout(face: str, start: float, generator: str, folder: str, cache: s
         torch.manual_seed(0)
         save_checkpoint(untrained, Wav2Lip())
     rendered = {}
+    precision = render_precision()
     for label, weights in (("untrained", untrained), ("trained", generator)):
         rendered[label] = os.path.join(folder, f"{label}_{HOLDOUT_EMOTION}.mp4")
         run_stage(f"held-out render, {label} generator",
                   ["inference.py", "--checkpoint_path", weights, "--face", real, "--audio", real, "--emotion",
                    HOLDOUT_EMOTION, "--outfile", rendered[label], "--face_detector", detector,
-                   "--detection_cache_dir", cache, "--no_progress"], logs)
+                   "--detection_cache_dir", cache, "--precision", precision, "--no_progress"], logs)
     coords = heldout_boxes(real, detector, cache)
     before, after = (face_box_score(real, rendered[k], coords) for k in ("untrained", "trained"))
     wav = os.path.join(folder, "heldout_16k.wav")
@@ -281,7 +292,7 @@ def run_demo(cfg: DemoConfig) -> DemoReport:
     run_stage("inference, all six emotions", ["inference.py", "--checkpoint_path", generator, "--face", cfg.face,
                                               "--audio", speech, "--emotion", "all", "--outfile", outfile,
                                               "--face_detector", detector, "--detection_cache_dir", cache,
-                                              "--no_progress"], logs)
+                                              "--precision", render_precision(), "--no_progress"], logs)
     videos = {e: os.path.join(d["results"], f"demo_{e}.mp4") for e in EMOTIONS}
 
     syncnet = weight_path("syncnet_eval")

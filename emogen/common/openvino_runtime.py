@@ -94,6 +94,12 @@ def cached_model(network: str, weights_digest: str, variant: str, build: Callabl
     return os.path.join(final, XML)
 
 
+def cached_model_exists(network: str, weights_digest: str, variant: str, cache_dir: Optional[str] = None) -> bool:
+    """True when ``cached_model`` would read this model from the cache instead of building it."""
+    key = cache_key(network, weights_digest, variant)
+    return _readable(os.path.join(cache_dir or model_cache_dir(), key, XML))
+
+
 def _readable(xml: str) -> bool:
     """True when ``xml`` and its weights exist and OpenVINO can read them."""
     if not (os.path.isfile(xml) and os.path.isfile(xml[:-4] + ".bin")):
@@ -114,9 +120,10 @@ def inference_hint(bf16: bool) -> str:
 
 class OpenVINONetwork:
     """A compiled OpenVINO model called like the torch module it was converted from: torch tensors in, a tensor
-    (or a list for several outputs) out. Each thread gets its own infer request."""
+    (or a list for several outputs) out. Each thread gets its own infer request. ``precision_name`` is what a
+    run reports (e.g. int8 for a quantized model)."""
 
-    def __init__(self, xml: str, hint: str = "f32") -> None:
+    def __init__(self, xml: str, hint: str = "f32", precision_name: str = "") -> None:
         import openvino as ov
 
         try:
@@ -126,6 +133,7 @@ class OpenVINONetwork:
             raise UserError(f"OpenVINO cannot compile {xml} ({_first_line(exc)}); delete that folder or use "
                             "--backend torch") from None
         self.hint = hint
+        self.precision_name = precision_name or ("bf16" if hint == "bf16" else "fp32-cl")
         self._local = threading.local()
 
     def __call__(self, *inputs: "torch.Tensor"):

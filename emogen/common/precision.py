@@ -19,12 +19,14 @@ TRAINING_PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 @dataclass(frozen=True)
 class Precision:
-    """What --precision resolved to: a name to print, the autocast dtype (None: plain float32) and whether the
-    weights use the channels_last layout."""
+    """What --precision resolved to: a name to print, the autocast dtype (None: plain float32), whether the
+    weights use the channels_last layout, and whether an int8 model replaces it where one is faithful enough
+    (auto on a CPU without bfloat16; decided per checkpoint when the generator is built)."""
 
     name: str
     dtype: Optional["torch.dtype"]
     channels_last: bool
+    int8_if_faithful: bool = False
 
 
 def add_precision_argument(p, training: bool = False) -> None:
@@ -37,10 +39,12 @@ def add_precision_argument(p, training: bool = False) -> None:
     else:
         default, choices, text = "auto", PRECISIONS, (
             "generator arithmetic: auto (default) = bf16 where the device runs it natively (CUDA with bf16, a CPU "
-            "with AVX512_BF16 or AMX), else fp32-cl; fp32 = the original's exact output; fp32-cl = float32 with "
-            "channels_last weights (faster on CPUs; differs from fp32 by under 1e-6, a few pixels by one level); "
-            "bf16; fp16 (CUDA only); int8 (opt-in, OpenVINO on a CPU: the generator quantized once, calibrated on "
-            "the example video; needs requirements-int8.txt for that first run)")
+            "with AVX512_BF16 or AMX); on other CPUs int8 on OpenVINO when this checkpoint's int8 model stays at "
+            "least 40 dB PSNR from float32 on the example video for every emotion (checked once, on the first "
+            "run), else fp32-cl; fp32 = the original's exact output; fp32-cl = float32 with channels_last weights "
+            "(faster on CPUs; differs from fp32 by under 1e-6, a few pixels by one level); bf16; fp16 (CUDA "
+            "only); int8 (OpenVINO on a CPU: the generator quantized once with NNCF, calibrated on the example "
+            "video)")
     p.add_argument("--precision", default=default, choices=choices, help=text)
 
 
@@ -93,7 +97,8 @@ def resolve_precision(name: Optional[str], device: "torch.device") -> Precision:
     """What --precision means on ``device``.
 
     auto: bfloat16 where the device runs it natively (a CUDA GPU with bf16, a CPU with AVX512_BF16 or AMX);
-    elsewhere float32 with channels_last weights, since emulated bfloat16 is several times slower than float32.
+    elsewhere float32 with channels_last weights, since emulated bfloat16 is several times slower than float32,
+    and on a CPU that float32 yields to a faithful int8 model where the runtime has one (see build_generator).
     """
     import torch
 
@@ -101,7 +106,10 @@ def resolve_precision(name: Optional[str], device: "torch.device") -> Precision:
     if name not in PRECISIONS:
         raise UserError(f"--precision {name}: choose one of {', '.join(PRECISIONS)}")
     if name == "auto":
-        name = "bf16" if native_bf16(device) else "fp32-cl"
+        if native_bf16(device):
+            name = "bf16"
+        else:
+            return Precision("fp32-cl", None, True, int8_if_faithful=device.type == "cpu")
     if name == "fp32":
         # The original's layout: channels_last float32 changes results by up to 1e-6, enough to flip a few
         # uint8 pixels, so the exact path keeps the default layout.

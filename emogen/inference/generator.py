@@ -2,6 +2,9 @@
 precision's layout, or a cached OpenVINO conversion, float32/bfloat16 or int8), and the batch size per device."""
 from __future__ import annotations
 
+import contextlib
+import importlib.util
+import sys
 from typing import Callable, Optional, Union
 
 import torch
@@ -9,9 +12,13 @@ import torch
 from emogen.common.checkpoint_io import check_checkpoint_path, load_weights
 from emogen.common.digest import file_digest
 from emogen.common.errors import UserError
-from emogen.common.openvino_runtime import OpenVINONetwork, cached_model, convert_module, inference_hint
+from emogen.common.openvino_runtime import (OpenVINONetwork, cached_model, cached_model_exists, convert_module,
+                                            inference_hint)
 from emogen.common.precision import Precision, native_bf16
 from models import Wav2Lip
+
+from . import int8_fidelity
+from .int8_fidelity import cached_fidelity, passes, summary
 
 # Input shapes the converted generator accepts (-1: the batch varies; the last batch of a video is shorter).
 INPUT_SHAPES = ((-1, 1, 80, 16), (-1, 6, 96, 96), (-1, 6))
@@ -36,6 +43,11 @@ def prepare_model(model: torch.nn.Module, precision: Precision) -> torch.nn.Modu
     return model.to(memory_format=torch.channels_last if precision.channels_last else torch.contiguous_format)
 
 
+def precision_label(model: Generator, precision: Precision) -> str:
+    """What a run reports as its precision: the resolved one, or the model's own (auto may have become int8)."""
+    return getattr(model, "precision_name", "") or precision.name
+
+
 def example_inputs(batch: int = 2) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Inputs of the generator's shapes (for tracing; the values do not matter)."""
     return torch.zeros(batch, 1, 80, 16), torch.zeros(batch, 6, 96, 96), torch.eye(6)[[3] * batch]
@@ -43,11 +55,13 @@ def example_inputs(batch: int = 2) -> tuple[torch.Tensor, torch.Tensor, torch.Te
 
 def build_generator(path: str, device: torch.device, precision: Precision, backend: str,
                     cache_dir: Optional[str] = None,
-                    calibration: Optional[Callable[[], list]] = None) -> Generator:
+                    calibration: Optional[Callable[[], list]] = None,
+                    check: Optional[Callable[[], list]] = None) -> Generator:
     """The network a run calls: ``backend`` 'torch' gives the module in the precision's layout; 'openvino' the
     checkpoint converted once (cached by the file's hash, the runtime version and the variant) and compiled for
-    the precision. int8 quantizes that conversion once, calibrated by ``calibration`` (default: the example
-    video's face crops and mels, see int8_calibration)."""
+    the precision. int8 quantizes that conversion once, calibrated by ``calibration`` and compared with float32
+    on ``check`` (defaults: the example video's face crops and mels, see int8_calibration); a precision that
+    prefers int8 (auto on a CPU without bfloat16) gets it only when that comparison passes."""
     if backend == "torch":
         return prepare_model(load_generator(path, device), precision)
     check_checkpoint_path(path)
@@ -58,23 +72,73 @@ def build_generator(path: str, device: torch.device, precision: Precision, backe
 
     xml = cached_model("generator", digest, "f32", convert, cache_dir, "the EmoGen generator")
     if precision.name == "int8":
-        xml = cached_model("generator", digest, "int8", lambda: quantize_int8(xml, calibration), cache_dir,
-                           "the EmoGen generator")
-    return OpenVINONetwork(xml, inference_hint(precision.name == "bf16" or (precision.name == "int8"
-                                                                            and native_bf16(device))))
+        int8 = cached_model("generator", digest, "int8", lambda: quantize_int8(xml, calibration), cache_dir,
+                            "the EmoGen generator")
+        values = cached_fidelity(xml, int8, check or _example_check)
+        if not passes(values):
+            print(f"warning: the int8 generator stays {summary(values)} from float32 on the example video, under "
+                  f"the {int8_fidelity.INT8_MIN_PSNR_DB:g} dB the defaults require; --precision bf16 or fp32-cl "
+                  "are closer", file=sys.stderr)
+        return OpenVINONetwork(xml=int8, hint=inference_hint(native_bf16(device)), precision_name="int8")
+    if precision.int8_if_faithful:
+        int8 = faithful_int8(xml, digest, cache_dir, calibration, check)
+        if int8 is not None:
+            return OpenVINONetwork(xml=int8, hint="f32", precision_name="int8")
+    return OpenVINONetwork(xml, inference_hint(precision.name == "bf16"), precision_name=precision.name)
+
+
+def faithful_int8(xml: str, digest: str, cache_dir: Optional[str], calibration: Optional[Callable[[], list]],
+                  check: Optional[Callable[[], list]]) -> Optional[str]:
+    """The int8 generator for --precision auto on a CPU without bfloat16: its path when NNCF (or a cached
+    model) makes one and it stays within INT8_MIN_PSNR_DB of float32 for every emotion; None (float32 then)
+    when it does not, with one line saying why."""
+    fresh = not cached_model_exists("generator", digest, "int8", cache_dir)
+    if fresh and importlib.util.find_spec("nncf") is None:
+        print("note: without NNCF the generator runs in float32 here; pip install nncf (it is in requirements.txt) "
+              "lets --precision auto quantize it to int8, about twice as fast on a CPU without bfloat16",
+              file=sys.stderr)
+        return None
+    if fresh:
+        print("--precision auto: this CPU has no native bfloat16, so the generator is quantized to int8 once and "
+              "compared with float32 on the example video", file=sys.stderr)
+    int8 = cached_model("generator", digest, "int8", lambda: quantize_int8(xml, calibration), cache_dir,
+                        "the EmoGen generator")
+    values = cached_fidelity(xml, int8, check or _example_check)
+    if not passes(values):
+        print(f"note: the int8 generator stays {summary(values)} from float32 for this checkpoint, under "
+              f"{int8_fidelity.INT8_MIN_PSNR_DB:g} dB, so --precision auto runs it in float32 (fp32-cl)",
+              file=sys.stderr)
+        return None
+    if fresh:
+        print(f"int8 stays {summary(values)} PSNR from float32 (at least {int8_fidelity.INT8_MIN_PSNR_DB:g} dB "
+              "needed): auto runs int8 (--precision fp32-cl for float32)", file=sys.stderr)
+    return int8
 
 
 def quantize_int8(xml: str, calibration: Optional[Callable[[], list]] = None):
     """The float32 OpenVINO generator at ``xml`` quantized to int8 by NNCF's post-training quantization."""
+    import logging
+
+    # NNCF imports torch's C++-extension helper, which warns that there is no CUDA runtime: true and irrelevant.
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
     try:
         import nncf
     except ImportError:
         raise UserError("--precision int8 quantizes the generator once with NNCF, which is not installed: "
-                        "pip install -r requirements-int8.txt (or choose another --precision)") from None
+                        "pip install nncf (it is in requirements.txt), or choose another --precision") from None
     import openvino as ov
 
     from .int8_calibration import example_calibration_batches
 
     batches = (calibration or example_calibration_batches)()
     model = ov.Core().read_model(xml)
-    return nncf.quantize(model, nncf.Dataset(batches), subset_size=len(batches))
+    # NNCF draws its progress bars on stdout, which belongs to the script's results.
+    with contextlib.redirect_stdout(sys.stderr):
+        return nncf.quantize(model, nncf.Dataset(batches), subset_size=len(batches))
+
+
+def _example_check() -> list:
+    # Imported on first use: building these inputs needs the face detectors and the audio front end.
+    from .int8_calibration import example_check_batches
+
+    return example_check_batches()

@@ -21,7 +21,7 @@ from hparams import hparams
 
 from .face_boxes import face_coords
 from .face_source import FaceSource
-from .generator import Generator, build_generator, default_batch_size
+from .generator import Generator, build_generator, default_batch_size, precision_label
 from .geometry import mel_chunk_starts
 from .options import InferenceOptions, output_paths, resolve_runtime, validate
 from .renderer import RenderOutput, RenderSettings, make_batches, one_hot_tensor, render
@@ -102,7 +102,8 @@ def run_inference(opts: InferenceOptions, model: Optional[Generator] = None) -> 
         timings["generate"] = time.perf_counter() - t
         timings["first frame"] = timings.get("first frame", 0.0)
     n = len(starts)
-    info = {"precision": precision.name, "backend": backend, "encoder": encoder, "pipelined": opts.pipelined}
+    info = {"precision": precision_label(model, precision), "backend": backend, "encoder": encoder,
+            "pipelined": opts.pipelined}
     return [InferenceResult(out.path, out.emotion, n, source.fps, n / source.fps, filled, out.passed, hit,
                             dict(timings), info) for out in outputs]
 

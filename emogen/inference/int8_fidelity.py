@@ -1,0 +1,79 @@
+"""How far the int8 generator is from float32 for one checkpoint: PSNR of the generated faces, as inference
+turns them into pixels, per emotion; measured once per quantized model and kept beside it."""
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import Callable, Optional
+
+import numpy as np
+
+from emogen.common.atomic import atomic_path
+from emogen.common.contract import EMOTIONS
+
+# The bar the speed issue set for any default that is not float32: at least 40 dB PSNR from float32.
+INT8_MIN_PSNR_DB = 40.0
+FIDELITY_FILE = "fidelity.json"
+
+
+def _faces(xml: str, batches: list) -> list[np.ndarray]:
+    """The generated faces of ``batches`` as uint8 pixels (inference's cast), from the model at ``xml`` in f32."""
+    import openvino as ov
+
+    compiled = ov.Core().compile_model(xml, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    request = compiled.create_infer_request()
+    out = []
+    for batch in batches:
+        result = request.infer(batch)[compiled.outputs[0]]
+        out.append((np.asarray(result) * 255.0).astype(np.uint8))
+    return out
+
+
+def measure_fidelity(f32_xml: str, int8_xml: str, batches: list) -> dict[str, float]:
+    """PSNR (dB) between the int8 and the float32 model's faces on ``batches``, per emotion of the batches."""
+    reference, quantized = _faces(f32_xml, batches), _faces(int8_xml, batches)
+    squared: dict[str, list] = {}
+    for (_, _, one_hot), a, b in zip(batches, reference, quantized):
+        emotion = EMOTIONS[int(np.argmax(one_hot[0]))]
+        squared.setdefault(emotion, []).append((a.astype(np.float64) - b) ** 2)
+    out = {}
+    for emotion, parts in squared.items():
+        mse = float(np.mean(np.concatenate([p.ravel() for p in parts])))
+        out[emotion] = math.inf if mse == 0 else 10 * math.log10(255.0 ** 2 / mse)
+    return out
+
+
+def cached_fidelity(f32_xml: str, int8_xml: str, batches: Callable[[], list]) -> dict[str, float]:
+    """The per-emotion PSNR of the int8 model at ``int8_xml``: read from beside it, or measured and stored there
+    (a cache that cannot be written only costs measuring again next time)."""
+    path = os.path.join(os.path.dirname(int8_xml), FIDELITY_FILE)
+    stored = _read(path)
+    if stored is not None:
+        return stored
+    values = measure_fidelity(f32_xml, int8_xml, batches())
+    try:
+        with atomic_path(path, suffix=".json") as tmp, open(tmp, "w") as handle:
+            json.dump({"psnr_db": {k: (v if math.isfinite(v) else 999.0) for k, v in values.items()}}, handle)
+    except OSError:
+        pass
+    return values
+
+
+def _read(path: str) -> Optional[dict[str, float]]:
+    try:
+        with open(path) as handle:
+            values = json.load(handle)["psnr_db"]
+        return {str(k): float(v) for k, v in values.items()} if values else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def passes(values: dict[str, float]) -> bool:
+    """True when every emotion's int8 faces stay at least INT8_MIN_PSNR_DB from float32."""
+    return bool(values) and min(values.values()) >= INT8_MIN_PSNR_DB
+
+
+def summary(values: dict[str, float]) -> str:
+    """'48.1-49.0 dB over ANG DIS FEA HAP NEU SAD' for a message."""
+    return f"{min(values.values()):.1f}-{max(values.values()):.1f} dB over {' '.join(sorted(values))}"
