@@ -5,7 +5,9 @@ import subprocess
 import numpy as np
 import pytest
 
-from emogen.apps.face_scores import face_box_score, mouth_motion, mouth_speech_correlation
+import cv2
+
+from emogen.apps.face_scores import face_box_score, mouth_motion, mouth_speech_correlation, side_by_side
 from emogen.apps.quickstart import heldout_boxes
 from emogen.common.media import video_fps
 
@@ -56,3 +58,16 @@ def test_face_box_score_of_a_video_against_itself_and_a_blurred_copy(face3, tmp_
                     "0", str(blurred)], check=True)
     score = face_box_score(video, str(blurred), coords)
     assert score.frames == 125 and 20 < score.psnr < 45 and 0.5 < score.ssim < 0.99
+
+
+def test_side_by_side_with_boxes_of_changing_size(face3, tmp_path):
+    video, coords, _ = face3
+    # Boxes that differ in size from frame to frame (as a moving face gives): every row gets the same tile size.
+    grown = [(y1, y2 + (i % 3) * 7, x1, x2 + (i % 4) * 5) if c else None
+             for i, c in enumerate(coords) for (y1, y2, x1, x2) in [c or (0, 0, 0, 0)]]
+    path = side_by_side(video, [("again", video)], grown, str(tmp_path / "grid.png"), count=4, height=100)
+    image = cv2.imread(path)
+    assert image.shape[0] == 28 + 4 * 100 and image.shape[1] % 2 == 0
+    left, right = image[28:, :image.shape[1] // 2], image[28:, image.shape[1] // 2:]
+    assert np.array_equal(left, right)  # the same video in both columns
+    assert 60 < left.mean() < 200  # a face, not a blank tile

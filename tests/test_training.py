@@ -394,6 +394,22 @@ def test_time_budget_stops_and_saves_with_a_loss_summary(capsys):
     assert first == pytest.approx(sum(1 / (k + 1) for k in range(10)) / 10, abs=1e-4) and last < first
 
 
+def test_a_resumed_run_at_its_step_limit_trains_nothing(capsys):
+    state = TrainState(global_step=4, global_epoch=2, saved_step=4)
+    calls, saved = [], []
+    run_training([0] * 5, state, LoopConfig(nepochs=10, progress=False, max_steps=4), calls.append,
+                 lambda losses: None, lambda means, n: None, saved.append)
+    assert calls == [] and saved == [] and (state.global_step, state.global_epoch) == (4, 2)
+    assert capsys.readouterr().out.strip() == ("stopped at step 4: step limit (4) reached before this run; "
+                                               "nothing trained")
+    # One step short of the limit: exactly one more step, then a save.
+    state = TrainState(global_step=3, saved_step=3)
+    run_training([0] * 5, state, LoopConfig(nepochs=10, progress=False, max_steps=4),
+                 lambda batch: calls.append(batch) or {"l1": 0.5}, lambda losses: None, lambda means, n: None,
+                 saved.append)
+    assert len(calls) == 1 and saved == ["step limit"] and state.global_step == 4
+
+
 def test_generator_trains_in_bf16_where_native_and_is_refused_elsewhere(tiny_dataset, critic_files, tmp_path,
                                                                        monkeypatch, capsys):
     import emogen.common.precision as precision

@@ -105,14 +105,13 @@ def side_by_side(real_video: str, generated_videos: Sequence[tuple[str, str]], c
     n = min([len(real)] + [len(f) for _, f in fakes])
     picks = [i for i in np.linspace(0, n - 1, count).round().astype(int) if coords[i % len(coords)] is not None]
     columns = [("real", real)] + fakes
+    # One tile size for every row (the boxes' mean shape): the box changes size from frame to frame.
+    aspect = float(np.mean([(x2 - x1) / (y2 - y1) for y1, y2, x1, x2 in (coords[i % len(coords)] for i in picks)]))
+    size = (max(1, round(height * aspect)), height)
     rows = []
     for i in picks:
         y1, y2, x1, x2 = coords[i % len(coords)]
-        tiles = []
-        for _, frames in columns:
-            crop = frames[i][y1:y2, x1:x2]
-            tiles.append(cv2.resize(crop, (round(height * crop.shape[1] / crop.shape[0]), height)))
-        rows.append(np.concatenate(tiles, axis=1))
+        rows.append(np.concatenate([cv2.resize(frames[i][y1:y2, x1:x2], size) for _, frames in columns], axis=1))
     grid = np.concatenate(rows, axis=0)
     header = np.full((28, grid.shape[1], 3), 255, np.uint8)
     tile_w = grid.shape[1] // len(columns)

@@ -56,6 +56,12 @@ def run_training(loader: DataLoader, state: TrainState, cfg: LoopConfig,
     ``end_epoch`` with the epoch's mean losses; ``save(reason)`` on Ctrl-C (or SIGTERM) and when the step limit or
     the time budget stops the run.
     """
+    if cfg.max_steps is not None and state.global_step >= cfg.max_steps:
+        # A resumed run that already reached its limit: one more step would overshoot it on every resume.
+        if is_main_process():
+            tqdm.write(f"stopped at step {state.global_step}: step limit ({cfg.max_steps}) reached before this run; "
+                       "nothing trained")
+        return
     deadline = None if cfg.max_minutes is None else time.monotonic() + 60.0 * cfg.max_minutes
     trend = LossTrend()
     try:
