@@ -153,6 +153,14 @@ def test_auto_without_nncf_keeps_float32_and_says_how_to_get_int8(checkpoint, tm
     assert not [p for p in os.listdir(tmp_path) if "int8" in p]
 
 
+def test_auto_with_an_unwritable_model_cache_keeps_float32(checkpoint, tmp_path, no_bf16, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    model = build_generator(checkpoint, CPU, no_bf16, "openvino", cache_dir=str(blocker / "models"))
+    err = capsys.readouterr().err
+    assert model.precision_name == "fp32-cl" and "would be quantized again on every run" in err
+
+
 def test_int8_by_name_reads_the_model_auto_made_and_stays_near_float32(checkpoint, real_batches, auto_cache,
                                                                         monkeypatch, capsys):
     want = outputs(build_generator(checkpoint, CPU, resolve_precision("fp32", CPU), "torch"), real_batches)

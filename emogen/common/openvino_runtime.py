@@ -100,6 +100,18 @@ def cached_model_exists(network: str, weights_digest: str, variant: str, cache_d
     return _readable(os.path.join(cache_dir or model_cache_dir(), key, XML))
 
 
+def cache_writable(cache_dir: Optional[str] = None) -> bool:
+    """True when a converted model can be stored in the model cache (the folder exists or can be made, and
+    takes a new entry)."""
+    root = cache_dir or model_cache_dir()
+    try:
+        os.makedirs(root, exist_ok=True)
+        os.rmdir(tempfile.mkdtemp(prefix=".probe-", dir=root))
+    except OSError:
+        return False
+    return True
+
+
 def _readable(xml: str) -> bool:
     """True when ``xml`` and its weights exist and OpenVINO can read them."""
     if not (os.path.isfile(xml) and os.path.isfile(xml[:-4] + ".bin")):

@@ -12,8 +12,8 @@ import torch
 from emogen.common.checkpoint_io import check_checkpoint_path, load_weights
 from emogen.common.digest import file_digest
 from emogen.common.errors import UserError
-from emogen.common.openvino_runtime import (OpenVINONetwork, cached_model, cached_model_exists, convert_module,
-                                            inference_hint)
+from emogen.common.openvino_runtime import (OpenVINONetwork, cache_writable, cached_model, cached_model_exists,
+                                            convert_module, inference_hint)
 from emogen.common.precision import Precision, native_bf16
 from models import Wav2Lip
 
@@ -96,6 +96,11 @@ def faithful_int8(xml: str, digest: str, cache_dir: Optional[str], calibration: 
     if fresh and importlib.util.find_spec("nncf") is None:
         print("note: without NNCF the generator runs in float32 here; pip install nncf (it is in requirements.txt) "
               "lets --precision auto quantize it to int8, about twice as fast on a CPU without bfloat16",
+              file=sys.stderr)
+        return None
+    if fresh and not cache_writable(cache_dir):
+        print("note: the model cache cannot be written, so --precision auto runs the generator in float32 here "
+              "(int8 would be quantized again on every run); set EMOGEN_MODEL_CACHE_DIR to a writable folder",
               file=sys.stderr)
         return None
     if fresh:
