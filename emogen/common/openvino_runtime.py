@@ -10,6 +10,7 @@ import threading
 import warnings
 from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
+from .atomic import ensure_writable_dir
 from .errors import UserError
 
 if TYPE_CHECKING:
@@ -103,11 +104,9 @@ def cached_model_exists(network: str, weights_digest: str, variant: str, cache_d
 def cache_writable(cache_dir: Optional[str] = None) -> bool:
     """True when a converted model can be stored in the model cache (the folder exists or can be made, and
     takes a new entry)."""
-    root = cache_dir or model_cache_dir()
     try:
-        os.makedirs(root, exist_ok=True)
-        os.rmdir(tempfile.mkdtemp(prefix=".probe-", dir=root))
-    except OSError:
+        ensure_writable_dir(cache_dir or model_cache_dir(), "the model cache")
+    except UserError:
         return False
     return True
 
@@ -145,7 +144,7 @@ class OpenVINONetwork:
             raise UserError(f"OpenVINO cannot compile {xml} ({_first_line(exc)}); delete that folder or use "
                             "--backend torch") from None
         self.hint = hint
-        self.precision_name = precision_name or ("bf16" if hint == "bf16" else "fp32-cl")
+        self.precision_name = precision_name
         self._local = threading.local()
 
     def __call__(self, *inputs: "torch.Tensor"):

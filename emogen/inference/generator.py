@@ -72,9 +72,7 @@ def build_generator(path: str, device: torch.device, precision: Precision, backe
 
     xml = cached_model("generator", digest, "f32", convert, cache_dir, "the EmoGen generator")
     if precision.name == "int8":
-        int8 = cached_model("generator", digest, "int8", lambda: quantize_int8(xml, calibration), cache_dir,
-                            "the EmoGen generator")
-        values = cached_fidelity(xml, int8, check or _example_check)
+        int8, values = _int8_model(xml, digest, cache_dir, calibration, check)
         if not passes(values):
             print(f"warning: the int8 generator stays {summary(values)} from float32 on the example video, under "
                   f"the {int8_fidelity.INT8_MIN_PSNR_DB:g} dB the defaults require; --precision bf16 or fp32-cl "
@@ -106,9 +104,7 @@ def faithful_int8(xml: str, digest: str, cache_dir: Optional[str], calibration: 
     if fresh:
         print("--precision auto: this CPU has no native bfloat16, so the generator is quantized to int8 once and "
               "compared with float32 on the example video", file=sys.stderr)
-    int8 = cached_model("generator", digest, "int8", lambda: quantize_int8(xml, calibration), cache_dir,
-                        "the EmoGen generator")
-    values = cached_fidelity(xml, int8, check or _example_check)
+    int8, values = _int8_model(xml, digest, cache_dir, calibration, check)
     if not passes(values):
         print(f"note: the int8 generator stays {summary(values)} from float32 for this checkpoint, under "
               f"{int8_fidelity.INT8_MIN_PSNR_DB:g} dB, so --precision auto runs it in float32 (fp32-cl)",
@@ -118,6 +114,14 @@ def faithful_int8(xml: str, digest: str, cache_dir: Optional[str], calibration: 
         print(f"int8 stays {summary(values)} PSNR from float32 (at least {int8_fidelity.INT8_MIN_PSNR_DB:g} dB "
               "needed): auto runs int8 (--precision fp32-cl for float32)", file=sys.stderr)
     return int8
+
+
+def _int8_model(xml: str, digest: str, cache_dir: Optional[str], calibration: Optional[Callable[[], list]],
+                check: Optional[Callable[[], list]]) -> tuple[str, dict[str, float]]:
+    """The cached int8 generator (quantized now if missing) and its per-emotion PSNR from float32."""
+    int8 = cached_model("generator", digest, "int8", lambda: quantize_int8(xml, calibration), cache_dir,
+                        "the EmoGen generator")
+    return int8, cached_fidelity(xml, int8, check or _example_check)
 
 
 def quantize_int8(xml: str, calibration: Optional[Callable[[], list]] = None):
