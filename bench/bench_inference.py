@@ -29,9 +29,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 from emogen.common.backends import openvino_installed  # noqa: E402
 from emogen.common.contract import EMOTIONS  # noqa: E402
 from emogen.common.media import VideoWriter, choose_encoder, iter_frames  # noqa: E402
-from emogen.common.precision import Precision, native_bf16, resolve_precision  # noqa: E402
+from emogen.common.precision import Precision, autocast, native_bf16, resolve_precision  # noqa: E402
 from emogen.inference.generator import build_generator  # noqa: E402
-from emogen.inference.renderer import RenderOutput, RenderSettings, make_batches, one_hot_tensor, render  # noqa: E402
+from emogen.inference.renderer import RenderOutput, RenderSettings, make_batches, render  # noqa: E402
 from models import Wav2Lip  # noqa: E402
 from shared_data import seeded_state_dict  # noqa: E402
 
@@ -73,7 +73,7 @@ def generator_fps(model, device: torch.device, batch: int, precision: Precision,
     mel = torch.randn(batch, 1, 80, 16, device=device)
     face = torch.rand(batch, 6, 96, 96, device=device).contiguous(memory_format=torch.channels_last)
     emo = torch.eye(6, device=device)[[3] * batch]
-    ctx = torch.autocast(device.type, dtype=dtype) if dtype is not None else torch.inference_mode()
+    ctx = autocast(device, dtype)
     rates = []
     with torch.inference_mode(), ctx:
         model(mel, face, emo)
@@ -112,7 +112,7 @@ def precision_psnr(device: torch.device, models: dict, box_for: dict, seconds: f
         results = {}
         for label, (model, dtype) in models.items():
             settings = RenderSettings(device, 32, dtype, True, progress=False)
-            outputs = [RenderOutput(e, e, FrameList(), one_hot_tensor(e)) for e in EMOTIONS]
+            outputs = [RenderOutput(e, e, FrameList()) for e in EMOTIONS]
             render(model, make_batches((f.copy() for f in frames), coords, False, mel, starts, 96, settings),
                    outputs, len(frames), settings, {}, 0.0)
             results[label] = {o.emotion: np.stack(o.writer.frames) for o in outputs}

@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from emogen.common.device import resolve_device
+from emogen.common.device import choose_device
 from emogen.common.errors import UserError
 from emogen.common.weights import WEIGHTS
 
@@ -140,7 +140,7 @@ def create_detector(name: str = "auto", device: Optional[str] = None, weights_pa
     """Build the named detector on ``device`` (default: CUDA if available, else CPU); ``backend`` (a resolved
     'torch' or 'openvino') applies to detectors whose network runs there, the others ignore it."""
     concrete = resolve_detector_name(name, weights_path)
-    dev = str(resolve_device(device))
+    dev = str(choose_device(device))
     entry = DETECTORS[concrete]
     extra = {"backend": backend} if backend != "torch" and backend in entry.backends else {}
     return entry.load_class()(dev, weights_path=weights_path, verbose=verbose, **extra)

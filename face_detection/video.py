@@ -5,12 +5,12 @@ length of the video. Boxes are returned in full-resolution pixels.
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 import cv2
 import numpy as np
-import torch
 
 from emogen.common.contract import Box, interpolate_box
 from emogen.common.errors import UserError
@@ -36,7 +36,9 @@ class DetectionSettings:
 
 
 def _is_oom(exc: BaseException) -> bool:
-    return isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower()
+    # Only a torch network can run out of device memory, and then torch is loaded; dlib and OpenCV never load it.
+    torch = sys.modules.get("torch")
+    return (torch is not None and isinstance(exc, torch.cuda.OutOfMemoryError)) or "out of memory" in str(exc).lower()
 
 
 class BatchRunner:
@@ -60,7 +62,8 @@ class BatchRunner:
                     raise UserError("frames too large for face detection on this device even one at a time; "
                                     "use --resize_factor or a smaller detection size") from None
                 self.batch_size //= 2
-                if torch.cuda.is_available():
+                torch = sys.modules.get("torch")
+                if torch is not None and torch.cuda.is_available():
                     torch.cuda.empty_cache()
                 print(f"face detection ran out of memory; retrying with batch size {self.batch_size}")
                 continue

@@ -43,7 +43,7 @@ def test_auto_prefers_a_faithful_int8_on_a_cpu_without_bf16(monkeypatch):
     monkeypatch.setattr(precision, "_cpuinfo_has_bf16", lambda: True)
     monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
     monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
-    assert precision.resolve_precision("auto", CPU) == precision.Precision("bf16", torch.bfloat16, True, False)
+    assert precision.resolve_precision("auto", CPU) == precision.Precision("bf16", "bfloat16", True, False)
 
 
 def test_capped_cpu_runs_the_default_generator_in_int8(tmp_path):

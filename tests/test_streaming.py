@@ -15,7 +15,7 @@ from emogen.common.precision import resolve_precision
 from emogen.inference.generator import build_generator
 from emogen.inference.geometry import mel_chunk_starts
 from emogen.inference.options import InferenceOptions
-from emogen.inference.renderer import RenderOutput, RenderSettings, make_batches, one_hot_tensor, render
+from emogen.inference.renderer import RenderOutput, RenderSettings, make_batches, render
 from emogen.inference.streaming import LiveFace, LiveSession, LiveSettings
 from emogen.inference.streaming_mel import StreamingMel
 from shared_data import REPO_ROOT, load_script, seeded_state_dict
@@ -83,7 +83,7 @@ def offline_frames(model, face: LiveFace, mel: np.ndarray, emotion: str, batch: 
                     return
 
     settings = RenderSettings(CPU, batch, None, True, progress=False)
-    out = RenderOutput(emotion, "", Keep(), one_hot_tensor(emotion))
+    out = RenderOutput(emotion, "", Keep())
     render(model, make_batches(source(), face.coords, False, mel, starts, 96, settings), [out], len(starts),
            settings, {}, 0.0)
     return out.writer.frames

@@ -146,10 +146,10 @@ def render_precision() -> str:
     """--precision of the demo's renders: what auto picks in floating point (bf16 where native, else fp32-cl).
     auto's int8 would first quantize each generator the demo renders (two new ones per run), which costs more
     than it saves on these short clips."""
-    from emogen.common.device import resolve_device
+    from emogen.common.device import choose_device
     from emogen.common.precision import resolve_precision
 
-    return resolve_precision("auto", resolve_device(None)).name
+    return resolve_precision("auto", choose_device(None)).name
 
 
 def heldout_boxes(video: str, detector: str, cache: str) -> list:

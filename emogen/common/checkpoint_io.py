@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import os
 import pickle
-from typing import Any, Mapping, Optional
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 from .atomic import atomic_path
 from .errors import UserError, one_line
 from .weights import identify_state_dict
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 
 class CheckpointError(UserError):
@@ -33,6 +34,8 @@ def check_checkpoint_path(path: str) -> None:
 
 def read_checkpoint(path: str, map_location: Any = "cpu") -> Any:
     """Load a checkpoint file with ``weights_only=True``; problems become one readable CheckpointError."""
+    import torch  # here, not at import: an OpenVINO run on a cached model never loads torch
+
     check_checkpoint_path(path)
     with open(path, "rb") as handle:
         head = handle.read(4)
@@ -63,6 +66,8 @@ def strip_module_prefix(state_dict: Mapping[str, Any]) -> dict[str, Any]:
 
 def state_dict_from_checkpoint(checkpoint: Any, path: str = "checkpoint") -> dict[str, torch.Tensor]:
     """The model weights inside a loaded checkpoint (training dict or bare state_dict), prefix stripped."""
+    import torch
+
     if isinstance(checkpoint, Mapping) and isinstance(checkpoint.get("state_dict"), Mapping):
         checkpoint = checkpoint["state_dict"]
     if not isinstance(checkpoint, Mapping) or not checkpoint or \
@@ -117,6 +122,8 @@ def load_weights(model: nn.Module, path: str, model_name: str, map_location: Any
 
 def save_payload(path: str, payload: Any) -> None:
     """torch.save ``payload`` atomically (temporary file in the same folder, flushed, then renamed)."""
+    import torch
+
     with atomic_path(path, suffix=".tmp") as tmp:
         with open(tmp, "wb") as handle:
             torch.save(payload, handle)

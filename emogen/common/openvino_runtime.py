@@ -1,5 +1,6 @@
 """Running a PyTorch network through OpenVINO: converted once per weight file and runtime version, kept in an
-on-disk cache, and called like the module it stands for (torch tensors in, torch tensors out)."""
+on-disk cache, and called like the module it stands for (torch tensors in, torch tensors out; or numpy arrays in and
+out, which needs no torch)."""
 from __future__ import annotations
 
 import os
@@ -131,8 +132,9 @@ def inference_hint(bf16: bool) -> str:
 
 class OpenVINONetwork:
     """A compiled OpenVINO model called like the torch module it was converted from: torch tensors in, a tensor
-    (or a list for several outputs) out. Each thread gets its own infer request. ``precision_name`` is what a
-    run reports (e.g. int8 for a quantized model)."""
+    (or a list for several outputs) out; numpy arrays in, arrays out (the inference path, which then never
+    imports torch). Each thread gets its own infer request. ``precision_name`` is what a run reports (e.g. int8
+    for a quantized model)."""
 
     def __init__(self, xml: str, hint: str = "f32", precision_name: str = "") -> None:
         import openvino as ov
@@ -147,16 +149,21 @@ class OpenVINONetwork:
         self.precision_name = precision_name
         self._local = threading.local()
 
-    def __call__(self, *inputs: "torch.Tensor"):
+    def __call__(self, *inputs):
         import numpy as np
-        import torch
 
         request = getattr(self._local, "request", None)
         if request is None:
             request = self._local.request = self.compiled.create_infer_request()
-        arrays = [np.ascontiguousarray(t.detach().float().cpu().numpy()) for t in inputs]
+        as_arrays = all(isinstance(t, np.ndarray) for t in inputs)
+        arrays = [np.ascontiguousarray(t if as_arrays else t.detach().float().cpu().numpy(), dtype=np.float32)
+                  for t in inputs]
         result = request.infer(arrays)
-        outs = [torch.from_numpy(np.array(result[port])) for port in self.compiled.outputs]
+        outs = [np.array(result[port]) for port in self.compiled.outputs]
+        if not as_arrays:
+            import torch
+
+            outs = [torch.from_numpy(o) for o in outs]
         return outs[0] if len(outs) == 1 else outs
 
     def eval(self) -> "OpenVINONetwork":

@@ -19,12 +19,13 @@ TRAINING_PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 @dataclass(frozen=True)
 class Precision:
-    """What --precision resolved to: a name to print, the autocast dtype (None: plain float32), whether the
+    """What --precision resolved to: a name to print, the autocast dtype's name in torch ('bfloat16', 'float16';
+    None: plain float32; a name, so resolving a precision needs no torch import), whether the
     weights use the channels_last layout, and whether an int8 model replaces it where one is faithful enough
     (auto on a CPU without bfloat16; decided per checkpoint when the generator is built)."""
 
     name: str
-    dtype: Optional["torch.dtype"]
+    dtype: Optional[str]
     channels_last: bool
     int8_if_faithful: bool = False
 
@@ -88,9 +89,11 @@ def cpu_has_native_bf16() -> bool:
 
 def native_bf16(device: "torch.device") -> bool:
     """True when ``device`` runs bfloat16 natively (a CUDA GPU with bf16, a CPU with AVX512_BF16 or AMX)."""
+    if device.type != "cuda":
+        return cpu_has_native_bf16()
     import torch
 
-    return torch.cuda.is_bf16_supported() if device.type == "cuda" else cpu_has_native_bf16()
+    return torch.cuda.is_bf16_supported()
 
 
 def resolve_precision(name: Optional[str], device: "torch.device") -> Precision:
@@ -100,8 +103,6 @@ def resolve_precision(name: Optional[str], device: "torch.device") -> Precision:
     elsewhere float32 with channels_last weights, since emulated bfloat16 is several times slower than float32,
     and on a CPU that float32 yields to a faithful int8 model where the runtime has one (see build_generator).
     """
-    import torch
-
     name = (name or "auto").lower()
     if name not in PRECISIONS:
         raise UserError(f"--precision {name}: choose one of {', '.join(PRECISIONS)}")
@@ -123,8 +124,8 @@ def resolve_precision(name: Optional[str], device: "torch.device") -> Precision:
     if name == "fp16":
         if device.type != "cuda":
             raise UserError("--precision fp16 needs a CUDA device; on a CPU use bf16, fp32-cl or fp32")
-        return Precision("fp16", torch.float16, True)
-    return Precision("bf16", torch.bfloat16, True)
+        return Precision("fp16", "float16", True)
+    return Precision("bf16", "bfloat16", True)
 
 
 def resolve_training_precision(name: Optional[str], device: "torch.device") -> Precision:
@@ -145,10 +146,10 @@ def resolve_training_precision(name: Optional[str], device: "torch.device") -> P
     return resolve_precision(name, device)
 
 
-def autocast(device: "torch.device", dtype: Optional["torch.dtype"]):
-    """torch.autocast for reduced precision, or a no-op context for float32."""
+def autocast(device: "torch.device", dtype: Optional[str]):
+    """torch.autocast in the named dtype ('bfloat16', 'float16'), or a no-op context for float32 (None)."""
     import torch
 
     if dtype is None:
         return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=dtype)
+    return torch.autocast(device_type=device.type, dtype=getattr(torch, dtype))

@@ -5,41 +5,49 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import sys
-from typing import Callable, Optional, Union
+from typing import TYPE_CHECKING, Callable, Optional, Union
 
-import torch
-
-from emogen.common.checkpoint_io import check_checkpoint_path, load_weights
+from emogen.common.checkpoint_io import check_checkpoint_path
 from emogen.common.digest import file_digest
 from emogen.common.errors import UserError
 from emogen.common.openvino_runtime import (OpenVINONetwork, cache_writable, cached_model, cached_model_exists,
                                             convert_module, inference_hint)
 from emogen.common.precision import Precision, native_bf16
-from models import Wav2Lip
 
 from . import int8_fidelity
 from .int8_fidelity import cached_fidelity, passes, summary
 
+if TYPE_CHECKING:
+    import torch
+
+    from models import Wav2Lip
+
 # Input shapes the converted generator accepts (-1: the batch varies; the last batch of a video is shorter).
 INPUT_SHAPES = ((-1, 1, 80, 16), (-1, 6, 96, 96), (-1, 6))
 
-Generator = Union[torch.nn.Module, OpenVINONetwork]
+# torch is imported only where a run needs it: an OpenVINO run on a cached conversion never does.
+Generator = Union["torch.nn.Module", OpenVINONetwork]
 
 
-def default_batch_size(device: torch.device) -> int:
+def default_batch_size(device: "torch.device") -> int:
     """Generator batch: 256 on CUDA as the original; 32 on CPU, which keeps activations in cache-friendly sizes."""
     return 256 if device.type == "cuda" else 32
 
 
-def load_generator(path: str, device: torch.device) -> Wav2Lip:
+def load_generator(path: str, device: "torch.device") -> "Wav2Lip":
     """The EmoGen generator from an official-format checkpoint, in eval mode on ``device``."""
+    from emogen.common.checkpoint_io import load_weights
+    from models import Wav2Lip
+
     model = Wav2Lip()
     load_weights(model, path, "EmoGen generator", map_location="cpu")
     return model.to(device).eval()
 
 
-def prepare_model(model: torch.nn.Module, precision: Precision) -> torch.nn.Module:
+def prepare_model(model: "torch.nn.Module", precision: Precision) -> "torch.nn.Module":
     """The weights in the precision's layout: channels_last (faster), or the default layout for exact fp32."""
+    import torch
+
     return model.to(memory_format=torch.channels_last if precision.channels_last else torch.contiguous_format)
 
 
@@ -48,12 +56,14 @@ def precision_label(model: Generator, precision: Precision) -> str:
     return getattr(model, "precision_name", "") or precision.name
 
 
-def example_inputs(batch: int = 2) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def example_inputs(batch: int = 2) -> tuple["torch.Tensor", "torch.Tensor", "torch.Tensor"]:
     """Inputs of the generator's shapes (for tracing; the values do not matter)."""
+    import torch
+
     return torch.zeros(batch, 1, 80, 16), torch.zeros(batch, 6, 96, 96), torch.eye(6)[[3] * batch]
 
 
-def build_generator(path: str, device: torch.device, precision: Precision, backend: str,
+def build_generator(path: str, device: "torch.device", precision: Precision, backend: str,
                     cache_dir: Optional[str] = None,
                     calibration: Optional[Callable[[], list]] = None,
                     check: Optional[Callable[[], list]] = None) -> Generator:
@@ -68,7 +78,7 @@ def build_generator(path: str, device: torch.device, precision: Precision, backe
     digest = file_digest(path)
 
     def convert():
-        return convert_module(load_generator(path, torch.device("cpu")), example_inputs(), INPUT_SHAPES)
+        return convert_module(load_generator(path, "cpu"), example_inputs(), INPUT_SHAPES)
 
     xml = cached_model("generator", digest, "f32", convert, cache_dir, "the EmoGen generator")
     if precision.name == "int8":

@@ -8,7 +8,6 @@ from typing import Optional, Sequence
 
 import cv2
 import numpy as np
-import torch
 
 from emogen.common.contract import MEL_STEP_SIZE, WINDOW, Box, Coords, interpolate_box, mel_index
 from emogen.common.errors import UserError
@@ -113,13 +112,18 @@ def crop_coords(raw_boxes: Sequence[Optional[Box]], frame_shape: Sequence[int], 
 
 
 def generator_inputs(faces: Sequence[np.ndarray], mels: Sequence[np.ndarray],
-                     img_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """CPU batch tensors: mels (N,1,80,16), faces (N,6,96,96) = [zeros (whole face masked), crop] BGR in [0,1]."""
+                     img_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Batch arrays: mels (N,1,80,16), faces (N,6,96,96) = [zeros (whole face masked), crop] BGR in [0,1].
+
+    The face array is an NCHW view of NHWC memory, the layout the original's permute-and-concatenate gives its
+    tensor; torch.from_numpy keeps those strides, so a float32 model in the default layout reproduces the
+    original's numbers exactly, and an OpenVINO network takes the same arrays without torch.
+    """
     crops = np.stack([cv2.resize(f, (img_size, img_size)) for f in faces]).astype(np.float32) / 255.0
-    faces_t = torch.from_numpy(crops).permute(0, 3, 1, 2)
-    faces_t = torch.cat([torch.zeros_like(faces_t), faces_t], dim=1)
-    mel_t = torch.from_numpy(np.stack(mels).astype(np.float32)).unsqueeze(1)
-    return mel_t, faces_t
+    nhwc = np.zeros(crops.shape[:3] + (2 * crops.shape[3],), np.float32)
+    nhwc[..., crops.shape[3]:] = crops
+    mel = np.stack(mels).astype(np.float32)[:, None]
+    return mel, nhwc.transpose(0, 3, 1, 2)
 
 
 def paste(frame: np.ndarray, generated: np.ndarray, coords: Coords) -> np.ndarray:

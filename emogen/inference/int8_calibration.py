@@ -61,9 +61,9 @@ def input_batches(clip: ClipInputs, batches: int, batch_size: int, mel_shift: in
         idx = [i for i in idx if clip.coords[i] is not None]
         faces = [clip.frames[i][y1:y2, x1:x2] for i in idx for (y1, y2, x1, x2) in [clip.coords[i]]]
         mels = [clip.mel[:, clip.starts[i + shift]:clip.starts[i + shift] + MEL_STEP_SIZE] for i in idx]
-        mel_t, face_t = generator_inputs(faces, mels, hparams.img_size)
+        mel, face = generator_inputs(faces, mels, hparams.img_size)
         one_hot = np.repeat(emotion_one_hot(EMOTIONS[b % len(EMOTIONS)])[None], len(idx), axis=0)
-        out.append([mel_t.numpy(), np.ascontiguousarray(face_t.numpy()), one_hot.astype(np.float32)])
+        out.append([mel, np.ascontiguousarray(face), one_hot.astype(np.float32)])
     return out
 
 

@@ -10,7 +10,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from emogen.common.backends import resolve_backend
 from emogen.common.contract import parse_emotions
-from emogen.common.device import resolve_device
+from emogen.common.device import Device, choose_device
 from emogen.common.errors import UserError, require_file
 from emogen.common.precision import Precision, resolve_precision
 
@@ -59,14 +59,14 @@ class InferenceOptions:
 class Runtime:
     """Where and how a run's networks execute: the device, the generator's precision and the runtime."""
 
-    device: Any
+    device: Device          # a device name that knows its type (torch takes it as is)
     precision: Precision
     backend: str
 
 
 def resolve_runtime(opts: InferenceOptions) -> Runtime:
     """--device, --precision and --backend of a run resolved together (one line for an impossible mix)."""
-    device = resolve_device(opts.device)
+    device = choose_device(opts.device)
     precision = resolve_precision(opts.precision, device)
     return Runtime(device, precision, resolve_backend(opts.backend, device, precision.name))
 

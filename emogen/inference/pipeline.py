@@ -24,7 +24,7 @@ from .face_source import FaceSource
 from .generator import Generator, build_generator, default_batch_size, precision_label
 from .geometry import mel_chunk_starts
 from .options import InferenceOptions, output_paths, resolve_runtime, validate
-from .renderer import RenderOutput, RenderSettings, make_batches, one_hot_tensor, render
+from .renderer import RenderOutput, RenderSettings, make_batches, render
 from .speech import load_audio_mel
 
 
@@ -87,7 +87,7 @@ def run_inference(opts: InferenceOptions, model: Optional[Generator] = None) -> 
                     tmp = stack.enter_context(atomic_path(outfiles[emotion], suffix=".mp4"))
                     writer = VideoWriter(tmp, source.width, source.height, source.fps, audio_path=opts.audio,
                                          encoder=encoder, fragmented=opts.live)
-                    outputs.append(RenderOutput(emotion, outfiles[emotion], writer, one_hot_tensor(emotion)))
+                    outputs.append(RenderOutput(emotion, outfiles[emotion], writer))
                     if opts.on_output:
                         opts.on_output(emotion, tmp)
                 batches = make_batches(source.cycle(len(coords), len(starts)), coords, source.static, mel, starts,

@@ -12,17 +12,22 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from emogen.common.contract import MEL_STEP_SIZE, Coords, emotion_one_hot
 from emogen.common.media import VideoWriter
+from emogen.common.openvino_runtime import OpenVINONetwork
 from emogen.common.precision import autocast
 
 from .geometry import generator_inputs, paste
+
+if TYPE_CHECKING:
+    import torch
+
+    from .generator import Generator
 
 QUEUE_BATCHES = 2  # batches waiting between two stages; with the one in work, memory is a few batches
 
@@ -31,9 +36,9 @@ QUEUE_BATCHES = 2  # batches waiting between two stages; with the one in work, m
 class RenderSettings:
     """How to run the generator and schedule the stages."""
 
-    device: torch.device
+    device: "torch.device"               # or a Device name (emogen.common.device)
     batch_size: int
-    dtype: Optional[torch.dtype] = None   # autocast dtype; None: float32, the exact path
+    dtype: Optional[str] = None          # autocast dtype's name; None: float32, the exact path
     pipelined: bool = True
     encoder: str = "libx264"
     progress: bool = True
@@ -42,13 +47,14 @@ class RenderSettings:
 
 @dataclass
 class Batch:
-    """Consecutive output frames with their crop boxes and, for the frames with a face, the generator inputs."""
+    """Consecutive output frames with their crop boxes and, for the frames with a face, the generator inputs
+    (numpy arrays on the CPU, tensors already on the GPU for a CUDA run)."""
 
     frames: list[np.ndarray]
     coords: list[Optional[Coords]]
     with_face: list[int]
-    mel_t: Optional[torch.Tensor] = None
-    face_t: Optional[torch.Tensor] = None
+    mel: Optional[Any] = None
+    face: Optional[Any] = None
 
 
 @dataclass
@@ -58,35 +64,32 @@ class RenderOutput:
     emotion: str
     path: str
     writer: VideoWriter
-    one_hot: torch.Tensor
     passed: int = 0
     written: int = 0
     error: Optional[BaseException] = None
     inbox: "queue.Queue" = field(default_factory=lambda: queue.Queue(QUEUE_BATCHES))
 
 
-def _to_device(t: torch.Tensor, device: torch.device, layout: torch.memory_format) -> torch.Tensor:
-    if device.type == "cuda":
-        # Pinned host memory lets the copy run asynchronously while the GPU still works on the previous batch.
-        return t.contiguous(memory_format=layout).pin_memory().to(device, non_blocking=True)
-    return t.contiguous(memory_format=layout)
+def _to_gpu(array: np.ndarray, device: "torch.device", channels_last: bool) -> "torch.Tensor":
+    import torch
+
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    # Pinned host memory lets the copy run asynchronously while the GPU still works on the previous batch.
+    return torch.from_numpy(array).contiguous(memory_format=layout).pin_memory().to(device, non_blocking=True)
 
 
 def make_batches(frames: Iterator[np.ndarray], coords: Sequence[Optional[Coords]], static: bool, mel: np.ndarray,
                  starts: Sequence[int], img_size: int, settings: RenderSettings) -> Iterator[Batch]:
-    """Group the output frames into generator batches and build their input tensors on the device.
-
-    The face tensor keeps the NHWC (channels_last) strides it is built with, which is what the original feeds
-    its generator; a float32 model in the default layout then gives the original's numbers exactly.
-    """
+    """Group the output frames into generator batches and build their inputs (see generator_inputs), copied to
+    the GPU here for a CUDA run, so the copy overlaps the previous batch's generation."""
 
     def finish(b: Batch, first: int) -> Batch:
         if b.with_face:
             faces = [b.frames[i][y1:y2, x1:x2] for i in b.with_face for (y1, y2, x1, x2) in [b.coords[i]]]
             mels = [mel[:, starts[first + i]:starts[first + i] + MEL_STEP_SIZE] for i in b.with_face]
-            mel_t, face_t = generator_inputs(faces, mels, img_size)
-            b.mel_t = _to_device(mel_t, settings.device, torch.contiguous_format)
-            b.face_t = _to_device(face_t, settings.device, torch.channels_last)
+            b.mel, b.face = generator_inputs(faces, mels, img_size)
+            if settings.device.type == "cuda":
+                b.mel, b.face = _to_gpu(b.mel, settings.device, False), _to_gpu(b.face, settings.device, True)
         return b
 
     batch, first = Batch([], [], []), 0
@@ -103,13 +106,21 @@ def make_batches(frames: Iterator[np.ndarray], coords: Sequence[Optional[Coords]
         yield finish(batch, first)
 
 
-def generate(model: torch.nn.Module, batch: Batch, one_hot: torch.Tensor, settings: RenderSettings) -> np.ndarray:
-    """Generated faces (N, 96, 96, 3) float32 in [0, 1] for the frames of ``batch`` that have a face."""
+def generate(model: "Generator", batch: Batch, emotion: str, settings: RenderSettings) -> np.ndarray:
+    """Generated faces (N, 96, 96, 3) float32 in [0, 1] for the frames of ``batch`` that have a face, by a torch
+    module or an OpenVINO network (which takes the arrays as they are, without torch)."""
     if not batch.with_face:
         return np.zeros((0,), np.float32)
-    emo_t = one_hot.to(settings.device).repeat(len(batch.with_face), 1)  # contiguous, as the original
+    one_hot = np.repeat(emotion_one_hot(emotion)[None], len(batch.with_face), axis=0)  # contiguous, as the original
+    if isinstance(model, OpenVINONetwork) and isinstance(batch.mel, np.ndarray):
+        return model(batch.mel, batch.face, one_hot).transpose(0, 2, 3, 1)
+    import torch
+
+    # from_numpy keeps the face array's NHWC strides: the channels_last layout the original feeds its generator.
+    mel, face = (torch.from_numpy(x).to(settings.device) if isinstance(x, np.ndarray) else x
+                 for x in (batch.mel, batch.face))
     with torch.inference_mode(), autocast(settings.device, settings.dtype):
-        pred = model(batch.mel_t, batch.face_t, emo_t)
+        pred = model(mel, face, torch.from_numpy(one_hot).to(settings.device))
     return pred.float().cpu().numpy().transpose(0, 2, 3, 1)
 
 
@@ -198,7 +209,7 @@ def _hand_over(out: RenderOutput, item) -> None:
             continue
 
 
-def render(model: torch.nn.Module, batches: Iterator[Batch], outputs: list[RenderOutput], total: int,
+def render(model: "Generator", batches: Iterator[Batch], outputs: list[RenderOutput], total: int,
            settings: RenderSettings, timings: dict, started: float) -> None:
     """Generate every output from the same batches; ``timings['first frame']`` is when the first frame reached
     an encoder, in seconds after ``started``."""
@@ -210,13 +221,13 @@ def render(model: torch.nn.Module, batches: Iterator[Batch], outputs: list[Rende
         else:
             for batch in batches:
                 for out in outputs:
-                    write_batch(out, batch, generate(model, batch, out.one_hot, settings), copy)
+                    write_batch(out, batch, generate(model, batch, out.emotion, settings), copy)
                     progress.advance(out, len(batch.frames))
     finally:
         progress.close()
 
 
-def _render_pipelined(model: torch.nn.Module, batches: Iterator[Batch], outputs: list[RenderOutput],
+def _render_pipelined(model: "Generator", batches: Iterator[Batch], outputs: list[RenderOutput],
                       settings: RenderSettings, progress: _Progress, copy: bool) -> None:
     inbox: queue.Queue = queue.Queue(QUEUE_BATCHES)
     stop = threading.Event()
@@ -236,7 +247,7 @@ def _render_pipelined(model: torch.nn.Module, batches: Iterator[Batch], outputs:
             if isinstance(item, BaseException):
                 raise item
             for out in outputs:
-                _hand_over(out, (item, generate(model, item, out.one_hot, settings)))
+                _hand_over(out, (item, generate(model, item, out.emotion, settings)))
     finally:
         stop.set()
         for out, w in zip(outputs, writers):
@@ -249,7 +260,3 @@ def _render_pipelined(model: torch.nn.Module, batches: Iterator[Batch], outputs:
         if out.error is not None:
             raise out.error
 
-
-def one_hot_tensor(emotion: str) -> torch.Tensor:
-    """(1, 6) float32 one-hot in the order ANG, DIS, FEA, HAP, NEU, SAD."""
-    return torch.from_numpy(emotion_one_hot(emotion))[None]

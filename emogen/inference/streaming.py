@@ -16,22 +16,24 @@ import collections
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Iterator, Optional
+from typing import TYPE_CHECKING, Iterator, Optional
 
 import numpy as np
-import torch
 
-from emogen.common.contract import MEL_STEP_SIZE, Coords, emotion_one_hot, mel_index, parse_emotions
+from emogen.common.contract import MEL_STEP_SIZE, Coords, mel_index, parse_emotions
 from emogen.common.errors import UserError
 from emogen.common.media import iter_frames
-from emogen.common.precision import autocast
 from hparams import hparams
 
 from .face_boxes import face_coords
 from .face_source import FaceSource
 from .geometry import generator_inputs, mel_chunk_starts, paste
 from .options import InferenceOptions
+from .renderer import Batch, generate
 from .streaming_mel import StreamingMel
+
+if TYPE_CHECKING:
+    import torch
 
 SAMPLE_RATE = hparams.sample_rate  # the live input, as the offline path resamples every voice
 
@@ -41,8 +43,8 @@ class LiveSettings:
     """How a live session runs: the device and autocast dtype of the generator, the largest batch, and the
     longest queue of ready windows (in frames) before the oldest are dropped."""
 
-    device: torch.device
-    dtype: Optional[torch.dtype] = None
+    device: "torch.device"        # or a Device name (emogen.common.device)
+    dtype: Optional[str] = None   # autocast dtype's name; None: float32
     max_batch: int = 8
     max_waiting: int = 10          # about 0.4 s at 25 fps
     max_ready: int = 50            # generated frames the consumer has not taken yet (oldest dropped beyond)
@@ -274,13 +276,9 @@ class LiveSession:
         with_face = [k for k, c in enumerate(coords) if c is not None]
         if with_face:
             crops = [images[k][y1:y2, x1:x2] for k in with_face for (y1, y2, x1, x2) in [coords[k]]]
-            mel_t, face_t = generator_inputs(crops, [batch[k].mel for k in with_face], hparams.img_size)
-            emo = torch.from_numpy(emotion_one_hot(emotion))[None].repeat(len(with_face), 1)
-            device = self.settings.device
-            with torch.inference_mode(), autocast(device, self.settings.dtype):
-                pred = self.generator(mel_t.to(device), face_t.contiguous(memory_format=torch.channels_last)
-                                      .to(device), emo.to(device))
-            pred = pred.float().cpu().numpy().transpose(0, 2, 3, 1)
+            mel, face = generator_inputs(crops, [batch[k].mel for k in with_face], hparams.img_size)
+            pred = generate(self.generator, Batch(list(images), list(coords), with_face, mel, face), emotion,
+                            self.settings)
             for k, face in zip(with_face, pred):
                 paste(images[k], face, coords[k])
         now = time.perf_counter()

@@ -14,7 +14,7 @@ class MixedPrecision:
 
     def __init__(self, precision: Precision, device: torch.device) -> None:
         self.precision, self.device = precision, device
-        self.scaler = torch.amp.GradScaler("cuda") if precision.dtype == torch.float16 else None
+        self.scaler = torch.amp.GradScaler("cuda") if precision.dtype == "float16" else None
 
     @contextlib.contextmanager
     def forward(self) -> Iterator[None]:

@@ -22,7 +22,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from emogen.common.checkpoint_io import CheckpointError
 from emogen.common.contract import EMOTION_WORDS, EMOTIONS, parse_emotions
-from emogen.common.device import resolve_device
+from emogen.common.device import choose_device
 from emogen.common.errors import UserError
 from emogen.common.examples import EXAMPLE_FACE, EXAMPLE_SPEECH
 from emogen.common.media import count_packets, probe
@@ -166,7 +166,7 @@ def create_app(cfg: WebConfig) -> Flask:
     """The Flask app; loads the generator once (or reports which file is missing)."""
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = int(cfg.max_upload_mb * 1024 * 1024)
-    device = resolve_device(cfg.device)
+    device = choose_device(cfg.device)
     state: dict = {"model": None, "missing": None}
     # What every job shares; each job sets its inputs, emotion and output.
     base = InferenceOptions(cfg.checkpoint_path, "", "", "", face_detector=cfg.face_detector, device=str(device),
