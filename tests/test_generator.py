@@ -86,6 +86,10 @@ def test_openvino_float32_matches_torch_and_bf16_stays_close(checkpoint, real_ba
     ov32 = build_generator(checkpoint, CPU, resolve_precision("fp32-cl", CPU), "openvino")
     got = outputs(ov32, real_batches)
     assert got.shape == want.shape and np.abs(got - want).max() < 1e-4
+    # numpy arrays in give arrays out, the same numbers as tensors in (inference feeds arrays, without torch).
+    mel, face, emo = real_batches[0]
+    arrays = ov32(mel, face, emo)
+    assert isinstance(arrays, np.ndarray) and np.array_equal(arrays, got[:len(mel)])
     if native_bf16(CPU):
         ov16 = build_generator(checkpoint, CPU, resolve_precision("bf16", CPU), "openvino")
         assert psnr(outputs(ov16, real_batches), want) > 40

@@ -20,7 +20,7 @@ def add_device_argument(p: argparse.ArgumentParser) -> None:
 class Device(str):
     """A device name ('cpu', 'cuda', 'cuda:1') that knows its type and index like torch.device. Being a string,
     torch accepts it wherever it takes a device, and choosing one on a CPU-only host needs no torch import
-    (about 1.2 s and 470 MiB, which an OpenVINO run otherwise never pays)."""
+    (1.2 s and 470 MiB that a run on OpenVINO has no other use for)."""
 
     @property
     def type(self) -> str:
