@@ -7,7 +7,7 @@ import importlib.util
 import sys
 from typing import TYPE_CHECKING, Callable, Optional, Union
 
-from emogen.common.checkpoint_io import check_checkpoint_path
+from emogen.common.checkpoint_io import check_checkpoint_path, load_weights
 from emogen.common.digest import file_digest
 from emogen.common.errors import UserError
 from emogen.common.openvino_runtime import (OpenVINONetwork, cache_writable, cached_model, cached_model_exists,
@@ -36,7 +36,6 @@ def default_batch_size(device: "torch.device") -> int:
 
 def load_generator(path: str, device: "torch.device") -> "Wav2Lip":
     """The EmoGen generator from an official-format checkpoint, in eval mode on ``device``."""
-    from emogen.common.checkpoint_io import load_weights
     from models import Wav2Lip
 
     model = Wav2Lip()
