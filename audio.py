@@ -7,6 +7,7 @@ first compilation takes 10-20 s (every run, where no cache folder is writable). 
 load and resample audio at other sample rates. Every function takes an optional ``hp`` (defaults to the
 module-level ``hparams``) so scripts can pass an overridden copy instead of mutating globals.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -16,7 +17,8 @@ import librosa
 import numpy as np
 import soundfile
 
-from hparams import HParams, hparams as default_hparams
+from hparams import HParams
+from hparams import hparams as default_hparams
 
 
 def _hp(hp: Optional[HParams]) -> HParams:
@@ -124,8 +126,9 @@ _MIN_LOG_MEL, _LOGSTEP = _MIN_LOG_HZ / _F_SP, np.log(6.4) / 27.0
 def hz_to_mel(freqs: np.ndarray) -> np.ndarray:
     """Slaney mel scale (librosa's default, htk=False)."""
     f = np.asanyarray(freqs, dtype=np.float64)
-    return np.where(f >= _MIN_LOG_HZ, _MIN_LOG_MEL + np.log(np.maximum(f, _MIN_LOG_HZ) / _MIN_LOG_HZ) / _LOGSTEP,
-                    f / _F_SP)
+    return np.where(
+        f >= _MIN_LOG_HZ, _MIN_LOG_MEL + np.log(np.maximum(f, _MIN_LOG_HZ) / _MIN_LOG_HZ) / _LOGSTEP, f / _F_SP
+    )
 
 
 def mel_to_hz(mels: np.ndarray) -> np.ndarray:
@@ -147,7 +150,7 @@ def _mel_basis(sample_rate: int, n_fft: int, num_mels: int, fmin: float, fmax: f
     ramps = np.subtract.outer(mel_f, fft_freqs)
     for i in range(num_mels):
         weights[i] = np.maximum(0, np.minimum(-ramps[i] / fdiff[i], ramps[i + 2] / fdiff[i + 1]))
-    weights *= (2.0 / (mel_f[2:num_mels + 2] - mel_f[:num_mels]))[:, np.newaxis]
+    weights *= (2.0 / (mel_f[2 : num_mels + 2] - mel_f[:num_mels]))[:, np.newaxis]
     return weights
 
 

@@ -5,6 +5,7 @@ Edit the defaults below, or override any value on the command line of any script
 The names and defaults are those of the original EmoGen / Wav2Lip code, so released checkpoints and
 published numbers stay comparable.
 """
+
 from __future__ import annotations
 
 import ast
@@ -39,7 +40,7 @@ class HParams:
         """A copy of all values as a plain dict."""
         return dict(self._values)
 
-    def copy(self) -> "HParams":
+    def copy(self) -> HParams:
         """An independent copy (scripts override a copy, never the module default)."""
         return HParams(**self._values)
 
@@ -71,7 +72,7 @@ class HParams:
         except (ValueError, SyntaxError):
             return text
 
-    def apply_overrides(self, overrides: Iterable[str]) -> "HParams":
+    def apply_overrides(self, overrides: Iterable[str]) -> HParams:
         """Apply ``key=value`` strings in place and return self."""
         for item in overrides or ():
             if "=" not in item:

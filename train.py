@@ -1,120 +1,14 @@
 """Train the EmoGen generator with a frozen lip-sync expert and the emotion discriminator.
 
-Single process: python train.py --data_root ... --checkpoint_dir ... --syncnet_checkpoint_path ... --emotion_disc_path ...
-Several GPUs or processes: torchrun --nproc_per_node N train.py (same flags).
+The command line is ``emogen.cli.train`` (also installed as a console script); this file keeps the original
+script name.
 """
-from __future__ import annotations
 
-import argparse
-import os
-from typing import Optional, Sequence
+from emogen.cli.train import get_args_parser, main
 
-
-def get_args_parser() -> argparse.ArgumentParser:
-    """Command line of train.py."""
-    from emogen.common.cli import ArgumentParser, positive_float, positive_int
-    from emogen.training.options import add_common_training_args, add_hparams_argument
-
-    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data_root", required=True, help="preprocessed dataset (preprocess_crema-d.py output)")
-    p.add_argument("--checkpoint_dir", required=True, help="where checkpoints and sample collages are written")
-    p.add_argument("--syncnet_checkpoint_path", required=True, help="trained lip-sync expert (color_syncnet_train.py)")
-    p.add_argument("--emotion_disc_path", required=True, help="trained emotion discriminator (emotion_disc_train.py)")
-    p.add_argument("--checkpoint_path", default=None,
-                   help="resume the generator from this checkpoint ('latest': newest in --checkpoint_dir); the "
-                        "matching disc_emo_ checkpoint beside it is resumed too")
-    p.add_argument("--init_from", default=None,
-                   help="start a new run from these generator weights (e.g. the released generator, to fine-tune "
-                        "on your own face); the optimizer and step start fresh (--checkpoint_path resumes instead)")
-    p.add_argument("--freeze_emotion_disc", action="store_true",
-                   help="keep the emotion discriminator as loaded (by default, as the original, it takes one step on "
-                        "the real frames after every generator step); faster when emo_wt is 0")
-    p.add_argument("--no_sync_switch", action="store_true",
-                   help="keep syncnet_wt as hparams gives it (by default, as the original, it becomes 0.03 once the "
-                        "evaluation sync loss falls below 0.75)")
-    p.add_argument("--vgg_path", default=None, help="VGG19 ImageNet weights (default: torchvision's cache)")
-    p.add_argument("--random_vgg", action="store_true",
-                   help="allow a randomly initialised VGG19 when no weights exist (tests; not the paper's loss)")
-    p.add_argument("--disc_lr", type=positive_float, default=1e-6, help="emotion discriminator learning rate (1e-6)")
-    p.add_argument("--eval_batches", type=positive_int, default=51,
-                   help="validation batches per evaluation, cycling the loader if it is shorter (51: the original "
-                        "stops after its 51st batch, 'step > 50')")
-    p.add_argument("--expert_bn", choices=["train", "eval"], default="train",
-                   help="BatchNorm mode of the frozen lip-sync expert: train (default, as the original, which never "
-                        "calls .eval(): batch statistics, running averages keep moving) or eval (running "
-                        "statistics; a steadier sync loss)")
-    add_common_training_args(p)
-    add_hparams_argument(p)
-    return p
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Build data, networks and optimizers, then train."""
-    args = get_args_parser().parse_args(argv)
-    import torch
-
-    from emogen.common.checkpoint_io import load_weights
-    from emogen.data.datasets import GeneratorDataset
-    from emogen.training.checkpoint_files import checkpoint_to_resume, resume
-    from emogen.training.distributed import is_main_process, wrap_ddp
-    from emogen.training.engine_generator import Critics, GeneratorTrainConfig, set_requires_grad, train_generator
-    from emogen.training.loaders import split_loaders, start_run
-    from emogen.common.precision import resolve_training_precision
-    from emogen.training.loop import LoopConfig
-    from emogen.training.mixed_precision import MixedPrecision
-    from emogen.training.losses import PerceptualLoss
-    from emogen.training.scalar_log import training_log
-    from emogen.training.state import TrainState
-    from models import SyncNet_color, Wav2Lip
-    from models.emo_disc import DISCEMO
-
-    hp, info = start_run(args)
-    amp = MixedPrecision(resolve_training_precision(args.precision, info.device), info.device)
-    device = info.device
-
-    syncnet = SyncNet_color()
-    load_weights(syncnet, args.syncnet_checkpoint_path, "lip-sync expert (SyncNet_color)")
-    syncnet = syncnet.to(device).train(args.expert_bn == "train")
-    set_requires_grad(syncnet, False)
-    disc_emo = DISCEMO()
-    load_weights(disc_emo, args.emotion_disc_path, "emotion discriminator")
-    disc_emo = disc_emo.to(device)
-    disc_optimizer = torch.optim.Adam(disc_emo.parameters(), lr=args.disc_lr, betas=(0.5, 0.999))
-    critics = Critics(syncnet, disc_emo, disc_optimizer, PerceptualLoss(args.vgg_path, args.random_vgg).to(device))
-
-    train_set, train_loader, val_loader = split_loaders(GeneratorDataset, args, hp, hp.batch_size, info)
-
-    model = Wav2Lip().to(device)
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=hp.initial_learning_rate,
-                                 betas=(0.5, 0.999))
-    state = TrainState()
-    os.makedirs(args.checkpoint_dir, exist_ok=True)
-    path = checkpoint_to_resume(args.checkpoint_dir, args.checkpoint_path)
-    if path:
-        ckpt = resume(path, model, optimizer, state, "EmoGen generator", device)
-        if ckpt.get("syncnet_wt") is not None:
-            hp.set_hparam("syncnet_wt", float(ckpt["syncnet_wt"]))
-        disc_path = os.path.join(os.path.dirname(path), "disc_emo_" + os.path.basename(path))
-        if os.path.isfile(disc_path):
-            resume(disc_path, disc_emo, disc_optimizer, TrainState(), "emotion discriminator", device)
-    elif args.init_from:
-        load_weights(model, args.init_from, "EmoGen generator")  # weights only: a new run, fresh optimizer
-    amp.prepare(model, syncnet, critics.perceptual)  # not DISCEMO: its reshape quirk (a plain view) needs NCHW
-    model = wrap_ddp(model, info)
-    if is_main_process():
-        start = f", starting from {args.init_from}" if args.init_from and not path else ""
-        print(f"training the EmoGen generator on {device} ({info.world_size} process(es)), {len(train_set)} clips, "
-              f"batch {hp.batch_size}, syncnet_wt {hp.syncnet_wt}, {amp.precision.name}{start}")
-    with training_log(args.log_dir or os.path.join(args.checkpoint_dir, "runs")) as log:
-        train_generator(model, optimizer, critics, train_loader, val_loader, state,
-                        GeneratorTrainConfig(args.checkpoint_dir, hp, args.eval_batches,
-                                             not args.freeze_emotion_disc, not args.no_sync_switch),
-                        LoopConfig(hp.nepochs, args.max_steps, not args.no_progress, "generator", args.max_minutes),
-                        device, log, amp)
-    return 0
-
+__all__ = ["get_args_parser", "main"]
 
 if __name__ == "__main__":
-    from emogen.common.errors import run_script
+    from emogen.cli.train import cli
 
-    run_script(main)
+    cli()

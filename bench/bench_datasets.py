@@ -4,6 +4,7 @@
 
 Without --data_root it preprocesses 3-second CREMA-D-named copies of four shared videos into a temporary folder.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,6 +14,7 @@ import tempfile
 import time
 
 import numpy as np
+
 from common import shared_dir  # isort: skip  (first: it puts the checkout on sys.path)
 
 import audio
@@ -25,10 +27,12 @@ CLIPS = {"1001_DFA_ANG_XX": "face2", "1002_IEO_HAP_HI": "face3", "1003_TIE_SAD_L
 
 def naive(cls):
     """The same dataset, but loading audio.wav and recomputing the mel for every sample (the original's way)."""
+
     class Naive(cls):
         def mel(self, clip):
             wav = audio.load_wav(os.path.join(clip.folder, "audio.wav"), hparams.sample_rate)
             return audio.melspectrogram(wav).astype(np.float32)
+
     return Naive
 
 
@@ -47,8 +51,10 @@ def build(tmp: str) -> tuple[str, list[str]]:
     det = create_detector(download_free_detector(), device="cpu")  # dlib, or Haar where dlib is missing
     for name, src in CLIPS.items():
         video = os.path.join(tmp, name + ".mp4")
-        subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(shared_dir() / f"data/video/{src}.mp4"),
-                        "-t", "3", video], check=True)
+        subprocess.run(
+            ["ffmpeg", "-loglevel", "error", "-y", "-i", str(shared_dir() / f"data/video/{src}.mp4"), "-t", "3", video],
+            check=True,
+        )
         preprocess_video(video, os.path.join(tmp, "pre", name), det)
     return os.path.join(tmp, "pre"), list(CLIPS)
 

@@ -4,8 +4,9 @@
 
 Per detector and video: frames with a face, box stability (mean frame-to-frame change of the box centre and
 height, in % of the box height, before any smoothing), whether frame 0's box covers the hand-marked mouth and
-chin (tests/face_annotations.py), and frames per second on this machine.
+chin (emogen/common/reference_data.py), and frames per second on this machine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,12 +15,9 @@ import time
 
 import cv2
 import numpy as np
+from common import shared_dir
 
-from common import ROOT, shared_dir
-
-sys.path.insert(0, str(ROOT / "tests"))
-from face_annotations import ANNOTATION_SLACK, MOUTH_CHIN  # noqa: E402
-
+from emogen.common.reference_data import ANNOTATION_SLACK, MOUTH_CHIN  # noqa: E402
 from face_detection import create_detector  # noqa: E402
 
 
@@ -55,8 +53,13 @@ def measure(detector, frames: list[np.ndarray], mouth: int, chin: int) -> dict:
     if boxes[0] is not None:
         x1, y1, x2, y2 = boxes[0]
         covers = y1 < mouth < y2 and y2 >= chin - ANNOTATION_SLACK
-    return {"found": len(found), "frames": len(frames), "jitter": jitter, "covers": covers,
-            "fps": len(frames) / seconds}
+    return {
+        "found": len(found),
+        "frames": len(frames),
+        "jitter": jitter,
+        "covers": covers,
+        "fps": len(frames) / seconds,
+    }
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -79,12 +82,19 @@ def main(argv=None) -> int:
         for clip, frames in clips.items():
             r = measure(detector, frames, *MOUTH_CHIN[clip])
             rows.append(r)
-            print(f"| {name} | {clip} | {r['found']}/{r['frames']} | {r['jitter']:.2f} | "
-                  f"{'yes' if r['covers'] else 'NO'} | {r['fps']:.1f} |")
+            print(
+                f"| {name} | {clip} | {r['found']}/{r['frames']} | {r['jitter']:.2f} | "
+                f"{'yes' if r['covers'] else 'NO'} | {r['fps']:.1f} |"
+            )
         videos = [r for r in rows if r["frames"] > 1]
-        totals[name] = (sum(r["found"] for r in rows), sum(r["frames"] for r in rows),
-                        float(np.mean([r["jitter"] for r in videos])), sum(r["covers"] for r in rows), len(rows),
-                        sum(r["frames"] for r in rows) / sum(r["frames"] / r["fps"] for r in rows))
+        totals[name] = (
+            sum(r["found"] for r in rows),
+            sum(r["frames"] for r in rows),
+            float(np.mean([r["jitter"] for r in videos])),
+            sum(r["covers"] for r in rows),
+            len(rows),
+            sum(r["frames"] for r in rows) / sum(r["frames"] / r["fps"] for r in rows),
+        )
     print("\n| detector | faces found | mean jitter (%) | covers mouth and chin | frames/s |")
     print("|---|---|---|---|---|")
     for name, (found, frames, jitter, covers, clips_n, fps) in totals.items():

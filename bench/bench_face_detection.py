@@ -5,6 +5,7 @@
 S3FD runs with randomly initialised weights when s3fd.pth is absent: its speed is then real, its boxes are
 not (drift is reported for the detectors whose boxes are meaningful).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,8 +16,8 @@ import time
 import cv2
 import numpy as np
 import torch
-
 from common import shared_dir
+
 from face_detection import DetectionSettings, create_detector, detect_video_boxes
 from face_detection.detection.s3fd.net_s3fd import S3FD
 from face_detection.detection.s3fd.sfd_detector import s3fd_weights_path
@@ -55,10 +56,12 @@ def main() -> None:
         weights = tmp.name
         print("s3fd.pth absent: S3FD timed with random weights (speed only)")
 
-    settings = [("full size, every frame", DetectionSettings(batch_size=4)),
-                ("longest side 480", DetectionSettings(max_side=480, batch_size=4)),
-                ("longest side 480, stride 2", DetectionSettings(max_side=480, stride=2, batch_size=4)),
-                ("longest side 480, stride 4", DetectionSettings(max_side=480, stride=4, batch_size=4))]
+    settings = [
+        ("full size, every frame", DetectionSettings(batch_size=4)),
+        ("longest side 480", DetectionSettings(max_side=480, batch_size=4)),
+        ("longest side 480, stride 2", DetectionSettings(max_side=480, stride=2, batch_size=4)),
+        ("longest side 480, stride 4", DetectionSettings(max_side=480, stride=4, batch_size=4)),
+    ]
     print(f"{'detector':8} {'setting':28} {'frames':>6} {'fps':>7} {'drift mean px':>13} {'drift max px':>12}")
     for name, limit in (("opencv", args.frames), ("s3fd", args.s3fd_frames)):
         frames = read(args.video, limit)

@@ -10,6 +10,7 @@ first frame and peak RSS of whole inference runs on a --seconds long speech over
 fixed box and with S3FD detection; the encoder alone as the ceiling; first run (conversion) against a cached
 run per OpenVINO precision; a cold start (fresh HOME); and peak memory on a short and a long 720p input.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,18 +23,16 @@ import time
 
 import numpy as np
 import torch
-
 from common import ROOT, machine_line, shared_dir
 
-sys.path.insert(0, str(ROOT / "tests"))
 from emogen.common.backends import openvino_installed  # noqa: E402
 from emogen.common.contract import EMOTIONS  # noqa: E402
 from emogen.common.media import VideoWriter, choose_encoder, iter_frames  # noqa: E402
 from emogen.common.precision import Precision, autocast, native_bf16, resolve_precision  # noqa: E402
+from emogen.common.reference_data import seeded_state_dict  # noqa: E402
 from emogen.inference.generator import build_generator  # noqa: E402
 from emogen.inference.renderer import RenderOutput, RenderSettings, make_batches, render  # noqa: E402
 from models import Wav2Lip  # noqa: E402
-from shared_data import seeded_state_dict  # noqa: E402
 
 SECTIONS = ("generator", "s3fd", "box", "detection", "first_run", "cold")
 FACE6_BOX = ["107", "484", "98", "406"]  # top bottom left right: dlib's box of face6.mp4 (512x512), frame 0
@@ -113,8 +112,15 @@ def precision_psnr(device: torch.device, models: dict, box_for: dict, seconds: f
         for label, (model, dtype) in models.items():
             settings = RenderSettings(device, 32, dtype, True, progress=False)
             outputs = [RenderOutput(e, e, FrameList()) for e in EMOTIONS]
-            render(model, make_batches((f.copy() for f in frames), coords, False, mel, starts, 96, settings),
-                   outputs, len(frames), settings, {}, 0.0)
+            render(
+                model,
+                make_batches((f.copy() for f in frames), coords, False, mel, starts, 96, settings),
+                outputs,
+                len(frames),
+                settings,
+                {},
+                0.0,
+            )
             results[label] = {o.emotion: np.stack(o.writer.frames) for o in outputs}
         y1, y2, x1, x2 = box
         for label in models:
@@ -124,7 +130,7 @@ def precision_psnr(device: torch.device, models: dict, box_for: dict, seconds: f
                 a = results["torch fp32"][e][:, y1:y2, x1:x2].astype(np.float64)
                 b = results[label][e][:, y1:y2, x1:x2].astype(np.float64)
                 mse = float(np.mean((a - b) ** 2))
-                out[(label, name, e)] = float("inf") if mse == 0 else 10 * np.log10(255 ** 2 / mse)
+                out[(label, name, e)] = float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
     return out
 
 
@@ -145,8 +151,13 @@ finally:
 def run_child(args: list[str], env: dict | None = None) -> dict:
     """Run inference.py in a child: wall seconds, peak RSS MiB, frames, first-frame seconds."""
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", _WRAPPER, str(ROOT / "inference.py"), *args, "--no_progress"],
-                          capture_output=True, text=True, env=env, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-c", _WRAPPER, str(ROOT / "inference.py"), *args, "--no_progress"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(proc.stderr)
@@ -154,8 +165,13 @@ def run_child(args: list[str], env: dict | None = None) -> dict:
     wrote = [ln for ln in proc.stdout.splitlines() if ln.startswith("wrote")]
     timing = next(ln for ln in proc.stdout.splitlines() if ln.startswith("timings:"))
     first = float(timing.split("first frame ")[1].split(" s")[0]) if "first frame" in timing else float("nan")
-    return {"wall": wall, "peak": peak_kb / 1024, "frames": int(wrote[-1].split(": ")[1].split(" ")[0]),
-            "first": first, "outputs": len(wrote)}
+    return {
+        "wall": wall,
+        "peak": peak_kb / 1024,
+        "frames": int(wrote[-1].split(": ")[1].split(" ")[0]),
+        "first": first,
+        "outputs": len(wrote),
+    }
 
 
 def ffmpeg(*args: str) -> None:
@@ -186,15 +202,24 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=31.5, help="length of the speech for the end-to-end runs")
     p.add_argument("--video", default=None, help="face video for the end-to-end runs (default face6.mp4, fixed box)")
     p.add_argument("--box", nargs=4, default=None, help="fixed box for --video (top bottom left right)")
-    p.add_argument("--repeat", type=int, default=1,
-                   help="end-to-end runs per row; the median is reported, with the range (machines vary by a few %%)")
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="end-to-end runs per row; the median is reported, with the range (machines vary by a few %%)",
+    )
     p.add_argument("--long_seconds", type=int, default=60, help="length of the long 720p memory test")
     p.add_argument("--skip_memory", action="store_true", help="skip the 720p memory comparison")
     p.add_argument("--memory_only", action="store_true", help="run only the 720p memory comparison")
     p.add_argument("--skip_psnr", action="store_true", help="skip the precision PSNR table")
-    p.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=SECTIONS,
-                   help="what to measure (default all): generator (rates, PSNR), s3fd, box (end to end with a fixed "
-                        "box), detection (end to end with S3FD), first_run (conversion against cached), cold")
+    p.add_argument(
+        "--sections",
+        nargs="+",
+        default=list(SECTIONS),
+        choices=SECTIONS,
+        help="what to measure (default all): generator (rates, PSNR), s3fd, box (end to end with a fixed "
+        "box), detection (end to end with S3FD), first_run (conversion against cached), cold",
+    )
     return p
 
 
@@ -220,8 +245,10 @@ def speed(args, device, d: str, ckpt: str) -> None:
     auto = auto_precision.name
     if auto_precision.int8_if_faithful and openvino_installed():
         auto = f"int8 where its check passes, else {auto}"
-    print(f"\n--precision auto here: {auto} (native bf16: {native_bf16(device)}); "
-          f"OpenVINO installed: {openvino_installed()}")
+    print(
+        f"\n--precision auto here: {auto} (native bf16: {native_bf16(device)}); "
+        f"OpenVINO installed: {openvino_installed()}"
+    )
     configs = configurations(device)
     sections = set(args.sections)
     if "generator" in sections:
@@ -237,26 +264,57 @@ def speed(args, device, d: str, ckpt: str) -> None:
     video = args.video or str(shared_dir() / "data/video/face6.mp4")
     box = args.box or FACE6_BOX
     speech = os.path.join(d, "speech.wav")
-    ffmpeg("-stream_loop", "-1", "-i", str(shared_dir() / "data/audio/speech_en_16k.wav"), "-t", str(args.seconds),
-           "-ar", "16000", "-ac", "1", speech)
-    common = ["--checkpoint_path", ckpt, "--face", video, "--audio", speech, "--device", str(device),
-              "--emotion", "HAP"]
+    ffmpeg(
+        "-stream_loop",
+        "-1",
+        "-i",
+        str(shared_dir() / "data/audio/speech_en_16k.wav"),
+        "-t",
+        str(args.seconds),
+        "-ar",
+        "16000",
+        "-ac",
+        "1",
+        speech,
+    )
+    common = [
+        "--checkpoint_path",
+        ckpt,
+        "--face",
+        video,
+        "--audio",
+        speech,
+        "--device",
+        str(device),
+        "--emotion",
+        "HAP",
+    ]
     fixed = common + ["--box", *box]
     exact = ["--precision", "fp32", "--backend", "torch", "--serial"]
     runs = []
     if "box" in sections:
-        runs += [("today's exact path: --precision fp32 --backend torch --serial", fixed + exact),
-                 ("--backend torch (precision auto), pipelined", fixed + ["--backend", "torch"])]
-        runs += [(f"--backend openvino --precision {name}", fixed + ["--backend", "openvino", "--precision", name])
-                 for backend, name in configs if backend == "openvino"]
-        runs += [(f"defaults (auto: {auto})", fixed), ("defaults, --emotion all (6 videos)", [*fixed, "--emotion", "all"])]
+        runs += [
+            ("today's exact path: --precision fp32 --backend torch --serial", fixed + exact),
+            ("--backend torch (precision auto), pipelined", fixed + ["--backend", "torch"]),
+        ]
+        runs += [
+            (f"--backend openvino --precision {name}", fixed + ["--backend", "openvino", "--precision", name])
+            for backend, name in configs
+            if backend == "openvino"
+        ]
+        runs += [
+            (f"defaults (auto: {auto})", fixed),
+            ("defaults, --emotion all (6 videos)", [*fixed, "--emotion", "all"]),
+        ]
     if "detection" in sections:
         # S3FD at 512x512 runs about 1 frame/s on 2 CPU cores: these rows use 4 s of speech (100 frames).
         short_speech = os.path.join(d, "speech4.wav")
         ffmpeg("-i", speech, "-t", "4", short_speech)
         detect = common + ["--audio", short_speech, "--face_detector", "s3fd", "--no_detection_cache"]
-        runs += [("S3FD detection, 4 s: --precision fp32 --backend torch --serial", detect + exact),
-                 ("S3FD detection, 4 s: defaults", detect)]
+        runs += [
+            ("S3FD detection, 4 s: --precision fp32 --backend torch --serial", detect + exact),
+            ("S3FD detection, 4 s: defaults", detect),
+        ]
     if runs and device.type == "cpu" and openvino_installed():
         # The rows time cached runs: every OpenVINO model they use is converted (and quantized) here first.
         for backend, name in configs:
@@ -264,26 +322,45 @@ def speed(args, device, d: str, ckpt: str) -> None:
                 build(ckpt, device, backend, name)
         build_generator(ckpt, device, auto_precision, "openvino")
     if runs:
-        print(f"\nend to end, {os.path.basename(video)} with {args.seconds:g} s of speech "
-              "(whole processes, incl. start-up; converted models already cached):")
+        print(
+            f"\nend to end, {os.path.basename(video)} with {args.seconds:g} s of speech "
+            "(whole processes, incl. start-up; converted models already cached):"
+        )
         print(f"wall s: the median of {args.repeat} run(s), with the slowest and fastest when several")
         print("| run | frames | wall s | frames/s (per video) | first frame s | peak RSS MiB |")
         print("|---|---|---|---|---|---|")
     for label, argv in runs:
-        results = sorted((run_child(argv + ["--outfile", os.path.join(d, "e2e.mp4")], env)
-                          for _ in range(args.repeat)), key=lambda r: r["wall"])
+        results = sorted(
+            (run_child(argv + ["--outfile", os.path.join(d, "e2e.mp4")], env) for _ in range(args.repeat)),
+            key=lambda r: r["wall"],
+        )
         r = results[len(results) // 2]
         spread = f" ({results[0]['wall']:.1f}-{results[-1]['wall']:.1f})" if len(results) > 1 else ""
-        print(f"| {label} | {r['frames']} x {r['outputs']} | {r['wall']:.1f}{spread} | {r['frames'] / r['wall']:.1f} | "
-              f"{r['first']:.2f} | {r['peak']:.0f} |")
+        print(
+            f"| {label} | {r['frames']} x {r['outputs']} | {r['wall']:.1f}{spread} | {r['frames'] / r['wall']:.1f} | "
+            f"{r['first']:.2f} | {r['peak']:.0f} |"
+        )
     if "box" in sections:
         frames = int(args.seconds * 25)
-        print(f"encoder alone (decode + encode {frames} frames, no generator): "
-              f"{encoder_alone_fps(video, frames, device, os.path.join(d, 'enc.mp4')):.1f} frames/s")
+        print(
+            f"encoder alone (decode + encode {frames} frames, no generator): "
+            f"{encoder_alone_fps(video, frames, device, os.path.join(d, 'enc.mp4')):.1f} frames/s"
+        )
 
-    short = ["--checkpoint_path", ckpt, "--face", video, "--audio",
-             str(shared_dir() / "data/audio/speech_en_16k.wav"), "--emotion", "HAP", "--device", str(device),
-             "--outfile", os.path.join(d, "c.mp4")]
+    short = [
+        "--checkpoint_path",
+        ckpt,
+        "--face",
+        video,
+        "--audio",
+        str(shared_dir() / "data/audio/speech_en_16k.wav"),
+        "--emotion",
+        "HAP",
+        "--device",
+        str(device),
+        "--outfile",
+        os.path.join(d, "c.mp4"),
+    ]
     if "first_run" in sections and device.type == "cpu" and openvino_installed():
         for backend, name in configs:
             if backend != "openvino":
@@ -291,26 +368,35 @@ def speed(args, device, d: str, ckpt: str) -> None:
             fresh = dict(env, EMOGEN_MODEL_CACHE_DIR=os.path.join(d, f"models-{name}"))
             argv = short + ["--box", *box, "--backend", "openvino", "--precision", name]
             first, again = run_child(argv, fresh), run_child(argv, fresh)
-            print(f"first run (empty model cache: conversion{' + quantization + its check' if name == 'int8' else ''}) "
-                  f"against cached, openvino {name}, 8 s speech, fixed box: {first['wall']:.1f} s / "
-                  f"{again['wall']:.1f} s")
+            print(
+                f"first run (empty model cache: conversion{' + quantization + its check' if name == 'int8' else ''}) "
+                f"against cached, openvino {name}, 8 s speech, fixed box: {first['wall']:.1f} s / "
+                f"{again['wall']:.1f} s"
+            )
         if auto_precision.int8_if_faithful:
             fresh = dict(env, EMOGEN_MODEL_CACHE_DIR=os.path.join(d, "models-auto"))
             argv = short + ["--box", *box]
             first, again = run_child(argv, fresh), run_child(argv, fresh)
-            print(f"first run (empty model cache: conversion + quantization + the int8 check) against cached, "
-                  f"defaults (auto: {auto}), 8 s speech, fixed box: {first['wall']:.1f} s / {again['wall']:.1f} s")
+            print(
+                f"first run (empty model cache: conversion + quantization + the int8 check) against cached, "
+                f"defaults (auto: {auto}), 8 s speech, fixed box: {first['wall']:.1f} s / {again['wall']:.1f} s"
+            )
     if "cold" in sections:
         home = os.path.join(d, "home")
         os.makedirs(home)
-        cold_env = {k: v for k, v in os.environ.items()
-                    if k not in ("EMOGEN_CACHE_DIR", "EMOGEN_MODEL_CACHE_DIR", "XDG_CACHE_HOME", "NUMBA_CACHE_DIR")}
+        cold_env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("EMOGEN_CACHE_DIR", "EMOGEN_MODEL_CACHE_DIR", "XDG_CACHE_HOME", "NUMBA_CACHE_DIR")
+        }
         cold_env["HOME"] = home
         argv = short + ["--face_detector", "dlib"]
         cold = run_child(argv, cold_env)
         warm = run_child(argv, cold_env)
-        print(f"\ncold start (fresh HOME, no caches, dlib detection, 8 s speech, defaults): {cold['wall']:.1f} s; "
-              f"second run (detection and model caches hit): {warm['wall']:.1f} s")
+        print(
+            f"\ncold start (fresh HOME, no caches, dlib detection, 8 s speech, defaults): {cold['wall']:.1f} s; "
+            f"second run (detection and model caches hit): {warm['wall']:.1f} s"
+        )
 
 
 def generator_section(args, device: torch.device, ckpt: str, configs: list[tuple[str, str]]) -> None:
@@ -359,13 +445,55 @@ def memory_against_length(args: argparse.Namespace, d: str, ckpt: str) -> None:
     for seconds in (10, args.long_seconds):
         video = os.path.join(d, f"v{seconds}.mp4")
         speech = os.path.join(d, f"a{seconds}.wav")
-        ffmpeg("-stream_loop", "-1", "-i", str(shared_dir() / "data/video/face3.mp4"), "-t", str(seconds), "-vf",
-               "scale=1280:720", "-c:v", "libx264", "-preset", "ultrafast", video)
-        ffmpeg("-stream_loop", "-1", "-i", str(shared_dir() / "data/audio/speech_en_16k.wav"), "-t", str(seconds),
-               "-ar", "16000", "-ac", "1", speech)
-        r = run_child(["--checkpoint_path", ckpt, "--face", video, "--audio", speech, "--emotion", "SAD", "--box",
-                       "100", "600", "400", "900", "--outfile", os.path.join(d, f"o{seconds}.mp4"),
-                       "--device", args.device])
+        ffmpeg(
+            "-stream_loop",
+            "-1",
+            "-i",
+            str(shared_dir() / "data/video/face3.mp4"),
+            "-t",
+            str(seconds),
+            "-vf",
+            "scale=1280:720",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            video,
+        )
+        ffmpeg(
+            "-stream_loop",
+            "-1",
+            "-i",
+            str(shared_dir() / "data/audio/speech_en_16k.wav"),
+            "-t",
+            str(seconds),
+            "-ar",
+            "16000",
+            "-ac",
+            "1",
+            speech,
+        )
+        r = run_child(
+            [
+                "--checkpoint_path",
+                ckpt,
+                "--face",
+                video,
+                "--audio",
+                speech,
+                "--emotion",
+                "SAD",
+                "--box",
+                "100",
+                "600",
+                "400",
+                "900",
+                "--outfile",
+                os.path.join(d, f"o{seconds}.mp4"),
+                "--device",
+                args.device,
+            ]
+        )
         print(f"720p {seconds:4d} s input: peak RSS {r['peak']:.0f} MiB, {r['frames']} frames in {r['wall']:.0f} s")
 
 

@@ -8,6 +8,7 @@ Each run: the seeded official-layout generator, the shared face6 video (512x512,
 delay counts from the arrival of the piece holding the speech at the frame's own time to the frame's JPEG being
 ready, so it includes the 0.2 s of speech after that moment the mel window needs. RSS is sampled every 10 s.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,18 +21,16 @@ import time
 
 import numpy as np
 import torch
+from common import machine_line, shared_dir
 
-from common import ROOT, machine_line, shared_dir
-
-sys.path.insert(0, str(ROOT / "tests"))
 import audio  # noqa: E402
 from emogen.apps.web.live import encode_jpeg  # noqa: E402
 from emogen.common.backends import openvino_installed  # noqa: E402
 from emogen.common.precision import native_bf16, resolve_precision  # noqa: E402
+from emogen.common.reference_data import seeded_state_dict  # noqa: E402
 from emogen.inference.generator import build_generator  # noqa: E402
 from emogen.inference.options import InferenceOptions  # noqa: E402
 from emogen.inference.streaming import LiveFace, LiveSession, LiveSettings  # noqa: E402
-from shared_data import seeded_state_dict  # noqa: E402
 
 FACE6_BOX = (107, 484, 98, 406)  # top bottom left right in face6.mp4 (512x512)
 
@@ -51,15 +50,38 @@ def face_video(size: int, folder: str) -> tuple[str, list[int]]:
     out = os.path.join(folder, f"face_{size}.mp4")
     scale = size / 512
     pad_x = (width - size) // 2
-    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", src, "-vf",
-                    f"scale={size}:{size},pad={width}:{size}:{pad_x}:0", "-c:v", "libx264", "-crf", "16", out],
-                   check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            src,
+            "-vf",
+            f"scale={size}:{size},pad={width}:{size}:{pad_x}:0",
+            "-c:v",
+            "libx264",
+            "-crf",
+            "16",
+            out,
+        ],
+        check=True,
+    )
     t, b, left, r = FACE6_BOX
     return out, [int(t * scale), int(b * scale), int(left * scale) + pad_x, int(r * scale) + pad_x]
 
 
-def run_live(generator, face: LiveFace, dtype, device: torch.device, wav: np.ndarray, seconds: float,
-             max_batch: int, max_waiting: int) -> dict:
+def run_live(
+    generator,
+    face: LiveFace,
+    dtype,
+    device: torch.device,
+    wav: np.ndarray,
+    seconds: float,
+    max_batch: int,
+    max_waiting: int,
+) -> dict:
     """Feed ``seconds`` of speech at real-time pace; JPEG every frame; measure."""
     session = LiveSession(generator, face, "HAP", LiveSettings(device, dtype, max_batch, max_waiting))
     total = int(seconds * 16000)
@@ -89,9 +111,15 @@ def run_live(generator, face: LiveFace, dtype, device: torch.device, wav: np.nda
     session.close()
     warm = [d for d, t in zip(delays, sent) if t - start > 2.0]  # the first 2 s include warm-up
     span = sent[-1] - sent[0] if len(sent) > 1 else float("nan")
-    return {"median": 1000 * float(np.median(warm)), "p95": 1000 * float(np.percentile(warm, 95)),
-            "fps": (len(sent) - 1) / span, "dropped": session.stats.dropped, "frames": len(sent),
-            "windows": session.windows, "rss": rss}
+    return {
+        "median": 1000 * float(np.median(warm)),
+        "p95": 1000 * float(np.percentile(warm, 95)),
+        "fps": (len(sent) - 1) / span,
+        "dropped": session.stats.dropped,
+        "frames": len(sent),
+        "windows": session.windows,
+        "rss": rss,
+    }
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -99,10 +127,19 @@ def get_args_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--seconds", type=float, default=60.0, help="speech fed per run (default 60)")
-    p.add_argument("--sizes", type=int, nargs="+", default=[512],
-                   help="face frame heights: 512 (the shared 512x512 clip), 720, 1080 (16:9, face centred)")
-    p.add_argument("--configs", nargs="+", default=None,
-                   help="backend:precision pairs (default: every one this device runs, e.g. openvino:bf16)")
+    p.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=[512],
+        help="face frame heights: 512 (the shared 512x512 clip), 720, 1080 (16:9, face centred)",
+    )
+    p.add_argument(
+        "--configs",
+        nargs="+",
+        default=None,
+        help="backend:precision pairs (default: every one this device runs, e.g. openvino:bf16)",
+    )
     p.add_argument("--max_batch", type=int, default=4, help="live core's largest batch (default 4, as app.py)")
     p.add_argument("--max_waiting", type=int, default=8, help="ready windows before dropping (default 8)")
     return p
@@ -124,8 +161,10 @@ def main(argv=None) -> int:
     device = torch.device(args.device)
     print(f"{machine_line(device)}; device {device}")
     wav = audio.load_wav(str(shared_dir() / "data/audio/speech_en_16k.wav"), 16000)
-    print(f"{args.seconds:g} s of speech at real-time pace, 20 ms pieces; max batch {args.max_batch}, "
-          f"max waiting {args.max_waiting}")
+    print(
+        f"{args.seconds:g} s of speech at real-time pace, 20 ms pieces; max batch {args.max_batch}, "
+        f"max waiting {args.max_waiting}"
+    )
     print("| face | backend precision | median delay ms | p95 delay ms | frames/s | dropped | RSS MiB, every 10 s |")
     print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as d:
@@ -138,12 +177,15 @@ def main(argv=None) -> int:
                 backend, name = config.split(":")
                 precision = resolve_precision(name, device)
                 generator = build_generator(ckpt, device, precision, backend)
-                r = run_live(generator, face, precision.dtype, device, wav, args.seconds, args.max_batch,
-                             args.max_waiting)
-                print(f"| {face.width}x{face.height} | {backend} {name} | {r['median']:.0f} | {r['p95']:.0f} | "
-                      f"{r['fps']:.1f} | {r['dropped']} of {r['windows']} | {r['rss'][0]:.0f} -> {r['rss'][-1]:.0f} "
-                      f"(at most {max(r['rss']):.0f}) |",
-                      flush=True)
+                r = run_live(
+                    generator, face, precision.dtype, device, wav, args.seconds, args.max_batch, args.max_waiting
+                )
+                print(
+                    f"| {face.width}x{face.height} | {backend} {name} | {r['median']:.0f} | {r['p95']:.0f} | "
+                    f"{r['fps']:.1f} | {r['dropped']} of {r['windows']} | {r['rss'][0]:.0f} -> {r['rss'][-1]:.0f} "
+                    f"(at most {max(r['rss']):.0f}) |",
+                    flush=True,
+                )
     return 0
 
 

@@ -7,6 +7,7 @@ CREMA-D-style set preprocessed from four shared videos (the data values do not c
 the device does not run natively are skipped with the reason. The generator is timed with the paper's losses
 (VGG19 randomly initialised: its speed does not depend on the weights) and with L1 alone (the demo's recipe).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,10 +16,11 @@ import tempfile
 import time
 
 import torch
+
 from common import machine_line  # isort: skip  (first: it puts the checkout on sys.path)
+from bench_datasets import build
 from torch import nn
 
-from bench_datasets import build
 from emogen.common.errors import UserError
 from emogen.common.precision import cpu_has_native_bf16, resolve_training_precision
 from emogen.data.datasets import EmotionDataset, GeneratorDataset, SyncDataset
@@ -66,15 +68,20 @@ def main() -> None:
         except UserError as exc:
             print(f"| all | {name} | - | skipped: {exc} | |")
             continue
-        for layout in ((False, True) if precision.dtype is not None else (False,)):
+        for layout in (False, True) if precision.dtype is not None else (False,):
             amp = MixedPrecision(dataclasses.replace(precision, channels_last=layout), device)
-            for network, make_step, batch in (("generator, L1 only (demo)", generator_l1, gen_batch),
-                                              ("generator, paper's losses", generator_full, gen_batch),
-                                              ("lip-sync expert", expert, sync_batch),
-                                              ("emotion discriminator", emotion_disc, emo_batch)):
+            for network, make_step, batch in (
+                ("generator, L1 only (demo)", generator_l1, gen_batch),
+                ("generator, paper's losses", generator_full, gen_batch),
+                ("lip-sync expert", expert, sync_batch),
+                ("emotion discriminator", emotion_disc, emo_batch),
+            ):
                 seconds = time_steps(make_step(amp, batch, device), args.steps)
-                print(f"| {network} | {precision.name} | {'yes' if layout else 'no'} | {seconds:.3f} | "
-                      f"{args.batch / seconds:.1f} |", flush=True)
+                print(
+                    f"| {network} | {precision.name} | {'yes' if layout else 'no'} | {seconds:.3f} | "
+                    f"{args.batch / seconds:.1f} |",
+                    flush=True,
+                )
 
 
 def generator_step(amp: MixedPrecision, batch, device, hp, critics: Critics, model, lr: float):
@@ -85,8 +92,9 @@ def generator_step(amp: MixedPrecision, batch, device, hp, critics: Critics, mod
     def step() -> None:
         optimizer.zero_grad()
         with amp.forward():
-            _, gt, _, labels, terms = generator_losses(model, critics, batch, hp, device, hp.syncnet_wt > 0,
-                                                       weighted_only=True)
+            _, gt, _, labels, terms = generator_losses(
+                model, critics, batch, hp, device, hp.syncnet_wt > 0, weighted_only=True
+            )
             loss = total_loss(terms, hp)
         amp.step(loss, optimizer)
         if critics.disc_optimizer is not None:
@@ -94,6 +102,7 @@ def generator_step(amp: MixedPrecision, batch, device, hp, critics: Critics, mod
             with disc_amp.forward():
                 real = nn.functional.cross_entropy(critics.disc_emo(gt), labels)
             disc_amp.step(real, critics.disc_optimizer)
+
     return step
 
 
@@ -104,8 +113,9 @@ def generator_l1(amp: MixedPrecision, batch, device):
     hp = hparams.copy()
     for key in ("syncnet_wt", "pl_wt", "emo_wt"):
         hp.set_hparam(key, 0.0)
-    return generator_step(amp, batch, device, hp, Critics(nn.Identity(), nn.Identity(), None, nn.Identity()), model,
-                          1e-3)
+    return generator_step(
+        amp, batch, device, hp, Critics(nn.Identity(), nn.Identity(), None, nn.Identity()), model, 1e-3
+    )
 
 
 def generator_full(amp: MixedPrecision, batch, device):
@@ -133,6 +143,7 @@ def expert(amp: MixedPrecision, batch, device):
         with amp.forward():
             a, v = model(mel, x)
         amp.step(cosine_loss(a, v, y), optimizer)
+
     return step
 
 
@@ -147,6 +158,7 @@ def emotion_disc(amp: MixedPrecision, batch, device):
         with amp.forward():
             loss = nn.functional.cross_entropy(model(video), emotion.argmax(dim=1))
         amp.step(loss, optimizer)
+
     return step
 
 

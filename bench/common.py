@@ -1,4 +1,5 @@
 """Helpers shared by the benchmark scripts (not used by the library)."""
+
 from __future__ import annotations
 
 import os
@@ -9,10 +10,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from emogen.common.reference_data import shared_dir  # noqa: E402
 
-def shared_dir() -> Path:
-    """The shared reference data ($EMOGEN_SHARED or ../shared)."""
-    return Path(os.environ.get("EMOGEN_SHARED") or ROOT.parent / "shared")
+__all__ = ["ROOT", "machine_line", "peak_rss_mb", "shared_dir"]
 
 
 def peak_rss_mb() -> float:
@@ -22,7 +22,7 @@ def peak_rss_mb() -> float:
     return peak_rss_mib()
 
 
-def machine_line(device: "object" = "cpu") -> str:
+def machine_line(device: object = "cpu") -> str:
     """Which machine a figure comes from: the CPU model, its instruction-set kind (AVX512_BF16 / AMX / AVX-512 /
     AVX2) and any oneDNN cap (ONEDNN_MAX_CPU_ISA) that makes it run as an older CPU; the GPU's name on CUDA."""
     import torch
@@ -31,11 +31,23 @@ def machine_line(device: "object" = "cpu") -> str:
 
     model, flags = cpu_info()
     model = model or "CPU"
-    kind = ("AMX" if "amx_bf16" in flags else "AVX512_BF16" if "avx512_bf16" in flags
-            else "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2")
+    kind = (
+        "AMX"
+        if "amx_bf16" in flags
+        else "AVX512_BF16"
+        if "avx512_bf16" in flags
+        else "AVX-512"
+        if "avx512f" in flags
+        else "AVX2"
+        if "avx2" in flags
+        else "no AVX2"
+    )
     cap = isa_cap()
-    line = (f"{model}, {os.cpu_count()} cores, {kind}" + (f", capped to {cap} by ONEDNN_MAX_CPU_ISA" if cap else "")
-            + f"; torch {torch.__version__}, {torch.get_num_threads()} threads")
+    line = (
+        f"{model}, {os.cpu_count()} cores, {kind}"
+        + (f", capped to {cap} by ONEDNN_MAX_CPU_ISA" if cap else "")
+        + f"; torch {torch.__version__}, {torch.get_num_threads()} threads"
+    )
     if str(device).startswith("cuda"):
         line += f"; GPU {torch.cuda.get_device_name()}"
     return line

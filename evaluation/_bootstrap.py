@@ -1,4 +1,5 @@
 """Lets ``python evaluation/<script>.py`` import the project's packages (the repository root on sys.path)."""
+
 import os
 import sys
 

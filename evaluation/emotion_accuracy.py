@@ -4,6 +4,7 @@ Each video's intended emotion is read from its name (the last ANG/DIS/FEA/HAP/NE
 clip_HAP.mp4 as gen_videos_from_filelist.py writes them). Reports accuracy over 5-frame windows, per emotion,
 per video (mean logits) and the confusion matrix.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,9 +26,12 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--emotion_disc_path", required=True, help="trained emotion discriminator checkpoint")
     add_face_detector_argument(p)
     p.add_argument("--whole_frame", action="store_true", help="classify whole frames (videos already face crops)")
-    p.add_argument("--reference_dir", default=None,
-                   help="folder of the source videos: faces are located there (same name, or the name without "
-                        "_<EMOTION>) instead of in the generated frames")
+    p.add_argument(
+        "--reference_dir",
+        default=None,
+        help="folder of the source videos: faces are located there (same name, or the name without "
+        "_<EMOTION>) instead of in the generated frames",
+    )
     add_device_argument(p)
     p.add_argument("--no_progress", action="store_true", help="hide the progress bar")
     return p

@@ -5,6 +5,7 @@
 Frames are compared in grayscale as the original img_eval.py does; the generated frame is resized to the real
 one when sizes differ. CPBD is the sharpness of the generated frame.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,12 +19,16 @@ if __package__ in (None, ""):
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of img_eval.py."""
     from emogen.common.cli import ArgumentParser, positive_int
+
     p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--real_dir", required=True, help="folder of ground-truth videos")
     p.add_argument("--generated_dir", required=True, help="folder of generated videos with the same file names")
     p.add_argument("--max_frames", type=positive_int, default=None, help="at most this many frames per video")
-    p.add_argument("--original_uint8_psnr", action="store_true",
-                   help="compute PSNR with the original script's uint8 wrap-around (to compare with its numbers)")
+    p.add_argument(
+        "--original_uint8_psnr",
+        action="store_true",
+        help="compute PSNR with the original script's uint8 wrap-around (to compare with its numbers)",
+    )
     p.add_argument("--no_progress", action="store_true", help="hide the progress bar")
     return p
 
@@ -45,8 +50,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if real is not None:
             pairs.append((real, path))
     if not pairs:
-        raise UserError(f"no generated video in {args.generated_dir} has a real video in {args.real_dir} with the "
-                        "same name or the name without its _<EMOTION> suffix")
+        raise UserError(
+            f"no generated video in {args.generated_dir} has a real video in {args.real_dir} with the "
+            "same name or the name without its _<EMOTION> suffix"
+        )
     total = PairMetrics()
     rows = []
     for real, gen in tqdm(pairs, desc="PSNR/SSIM/CPBD", unit="video", disable=args.no_progress):

@@ -6,6 +6,7 @@ number is the mean over all tracks (--average tracks). Writes <out_dir>/all_scor
 format (one "LSE-D LSE-C" line per track, the file whose mean papers report), <out_dir>/lse_scores.csv (video,
 track, frames, offset, scores) and prints the summary with the settings that made it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,21 +28,38 @@ def get_args_parser() -> argparse.ArgumentParser:
     p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_video_source_args(p, "videos to score")
     p.add_argument("--out_dir", default="lse_results", help="where all_scores.txt and lse_scores.csv go")
-    p.add_argument("--syncnet_path", default=None,
-                   help="syncnet_v2.model (default $EMOGEN_SYNCNET_PATH or checkpoints/syncnet_v2.model)")
+    p.add_argument(
+        "--syncnet_path",
+        default=None,
+        help="syncnet_v2.model (default $EMOGEN_SYNCNET_PATH or checkpoints/syncnet_v2.model)",
+    )
     p.add_argument("--whole_frame", action="store_true", help="score the whole frame, no face tracking")
-    add_face_detector_argument(p, default="reference", lse=True,
-                               help_extra="; anything but reference is labelled non-standard in the results")
-    p.add_argument("--detector_path", default=None,
-                   help="weights of the reference detector: sfd_face.pth or s3fd.pth (default "
-                        "$EMOGEN_SFD_FACE_PATH, checkpoints/sfd_face.pth, or an installed s3fd.pth)")
-    p.add_argument("--average", choices=["tracks", "videos"], default="tracks",
-                   help="tracks (default, the reference): mean over every face track; videos: the longest track "
-                        "of each video, then the mean over videos")
-    p.add_argument("--min_track", type=positive_int, default=25,
-                   help="shortest face track scored, in frames (25 for ~2.5 s CREMA-D clips; the reference "
-                        "uses 100, which gives no track on them)")
-    p.add_argument("--min_face_size", type=non_negative_int, default=100, help="smallest mean face size in pixels (100)")
+    add_face_detector_argument(
+        p, default="reference", lse=True, help_extra="; anything but reference is labelled non-standard in the results"
+    )
+    p.add_argument(
+        "--detector_path",
+        default=None,
+        help="weights of the reference detector: sfd_face.pth or s3fd.pth (default "
+        "$EMOGEN_SFD_FACE_PATH, checkpoints/sfd_face.pth, or an installed s3fd.pth)",
+    )
+    p.add_argument(
+        "--average",
+        choices=["tracks", "videos"],
+        default="tracks",
+        help="tracks (default, the reference): mean over every face track; videos: the longest track "
+        "of each video, then the mean over videos",
+    )
+    p.add_argument(
+        "--min_track",
+        type=positive_int,
+        default=25,
+        help="shortest face track scored, in frames (25 for ~2.5 s CREMA-D clips; the reference "
+        "uses 100, which gives no track on them)",
+    )
+    p.add_argument(
+        "--min_face_size", type=non_negative_int, default=100, help="smallest mean face size in pixels (100)"
+    )
     add_device_argument(p)
     p.add_argument("--no_progress", action="store_true", help="hide the progress bar")
     return p
@@ -97,17 +115,32 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             writer = csv.writer(handle)
             writer.writerow(["video", "track", "start_frame", "end_frame", "offset", "lse_d", "lse_c", "windows"])
             for s in tracks:
-                writer.writerow([s.video, s.track, s.start_frame, s.end_frame, s.score.offset,
-                                 f"{s.score.dist:.6f}", f"{s.score.conf:.6f}", s.score.windows])
+                writer.writerow(
+                    [
+                        s.video,
+                        s.track,
+                        s.start_frame,
+                        s.end_frame,
+                        s.score.offset,
+                        f"{s.score.dist:.6f}",
+                        f"{s.score.conf:.6f}",
+                        s.score.windows,
+                    ]
+                )
     width = max(len(s.video) for s in kept)
     print(f"{'video':<{width}}  track  offset   LSE-D   LSE-C")
     for s in kept:
         print(f"{s.video:<{width}}  {s.track:5d} {s.score.offset:7d} {s.score.dist:7.3f} {s.score.conf:7.3f}")
-    what = (f"{len(kept)} face tracks of {len({s.video for s in kept})} videos (reference averaging)"
-            if args.average == "tracks" else f"{len(kept)} videos, longest track each (--average videos)")
+    what = (
+        f"{len(kept)} face tracks of {len({s.video for s in kept})} videos (reference averaging)"
+        if args.average == "tracks"
+        else f"{len(kept)} videos, longest track each (--average videos)"
+    )
     print(f"{'mean':<{width}}                {mean_d:7.3f} {mean_c:7.3f}")
-    print(f"LSE-D {mean_d:.3f}, LSE-C {mean_c:.3f}: mean over {what}; min_track {args.min_track} frames; faces: "
-          f"{label}; results in {args.out_dir}")
+    print(
+        f"LSE-D {mean_d:.3f}, LSE-C {mean_c:.3f}: mean over {what}; min_track {args.min_track} frames; faces: "
+        f"{label}; results in {args.out_dir}"
+    )
     return 0
 
 

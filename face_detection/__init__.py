@@ -8,18 +8,25 @@ Quick use::
 
 Names are loaded on first use, so importing the registry (for a command line's choices) loads no torch.
 """
+
 from __future__ import annotations
 
 import importlib
 from typing import Any
 
 _EXPORTS = {
-    "FaceAlignment": "api", "LandmarksType": "api", "NetworkSize": "api",
-    "FaceDetector": "detection.core", "best_box": "detection.core",
+    "FaceAlignment": "api",
+    "LandmarksType": "api",
+    "NetworkSize": "api",
+    "FaceDetector": "detection.core",
+    "best_box": "detection.core",
     "S3FD": "detection.s3fd.net_s3fd",
-    "DETECTOR_NAMES": "registry", "DETECTORS": "registry", "create_detector": "registry",
+    "DETECTOR_NAMES": "registry",
+    "DETECTORS": "registry",
+    "create_detector": "registry",
     "resolve_detector_name": "registry",
-    "DetectionSettings": "video", "detect_video_boxes": "video",
+    "DetectionSettings": "video",
+    "detect_video_boxes": "video",
 }
 __all__ = sorted(_EXPORTS)
 

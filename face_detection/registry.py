@@ -4,6 +4,7 @@ A new detector is one folder under ``detection/`` (named as the detector) with a
 plus one entry in ``DETECTORS``; every ``--face_detector`` option reads its choices from here. Nothing in
 this module imports torch, so parsing a command line stays fast.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,13 +40,13 @@ class DetectorEntry:
     """One detector: where its class lives (imported only when built) and how to tell it can run here."""
 
     name: str
-    module: str                       # its module under face_detection.detection/<name>/
+    module: str  # its module under face_detection.detection/<name>/
     class_name: str
-    summary: str                      # for --help
+    summary: str  # for --help
     aliases: tuple[str, ...] = ()
     available: Callable[[Optional[str]], bool] = lambda weights_path=None: True
-    download_free: bool = False       # may stand in for S3FD under 'auto'
-    lse_only: bool = False            # only for LSE scoring (score_lse.py), never picked by 'auto'
+    download_free: bool = False  # may stand in for S3FD under 'auto'
+    lse_only: bool = False  # only for LSE scoring (score_lse.py), never picked by 'auto'
     backends: tuple[str, ...] = ("torch",)  # runtimes its network runs on (see emogen.common.backends)
 
     def load_class(self) -> type:
@@ -56,17 +57,46 @@ class DetectorEntry:
 # Order matters: 'auto' takes S3FD when its weights exist, else the first download-free detector that can run.
 # dlib's HOG finds the same faces as OpenCV's Haar cascade on the shared videos, with steadier boxes and twice
 # the speed, and works with OpenCV 5 (which removed the cascade) (bench/bench_download_free_detectors.py).
-DETECTORS: dict[str, DetectorEntry] = {e.name: e for e in (
-    DetectorEntry("s3fd", "s3fd.sfd_detector", "SFDDetector", "s3fd (needs s3fd.pth)", aliases=("sfd",),
-                  available=_s3fd_weights_exist, backends=("torch", "openvino")),
-    DetectorEntry("dlib", "dlib.hog_detector", "HogDetector", "dlib (dlib's HOG model, no download, works with OpenCV 5)",
-                  aliases=("hog",), available=_dlib_installed, download_free=True),
-    DetectorEntry("opencv", "opencv.haar_detector", "HaarDetector", "opencv (OpenCV 4's Haar cascade, no download)",
-                  aliases=("haar",), available=_haar_cascade_present, download_free=True),
-    DetectorEntry("syncnet_s3fd", "syncnet_s3fd.detector", "ReferenceSFDDetector",
-                  "reference (syncnet_python's S3FD settings, the published LSE protocol; needs sfd_face.pth or "
-                  "s3fd.pth)", aliases=("reference",), lse_only=True),
-)}
+DETECTORS: dict[str, DetectorEntry] = {
+    e.name: e
+    for e in (
+        DetectorEntry(
+            "s3fd",
+            "s3fd.sfd_detector",
+            "SFDDetector",
+            "s3fd (needs s3fd.pth)",
+            aliases=("sfd",),
+            available=_s3fd_weights_exist,
+            backends=("torch", "openvino"),
+        ),
+        DetectorEntry(
+            "dlib",
+            "dlib.hog_detector",
+            "HogDetector",
+            "dlib (dlib's HOG model, no download, works with OpenCV 5)",
+            aliases=("hog",),
+            available=_dlib_installed,
+            download_free=True,
+        ),
+        DetectorEntry(
+            "opencv",
+            "opencv.haar_detector",
+            "HaarDetector",
+            "opencv (OpenCV 4's Haar cascade, no download)",
+            aliases=("haar",),
+            available=_haar_cascade_present,
+            download_free=True,
+        ),
+        DetectorEntry(
+            "syncnet_s3fd",
+            "syncnet_s3fd.detector",
+            "ReferenceSFDDetector",
+            "reference (syncnet_python's S3FD settings, the published LSE protocol; needs sfd_face.pth or s3fd.pth)",
+            aliases=("reference",),
+            lse_only=True,
+        ),
+    )
+}
 _ALIASES = {alias: e.name for e in DETECTORS.values() for alias in e.aliases}
 DETECTOR_NAMES = ("auto", *(e.name for e in DETECTORS.values() if not e.lse_only))
 
@@ -86,8 +116,9 @@ def choices(lse: bool = False) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def add_face_detector_argument(p: argparse.ArgumentParser, default: str = "auto", lse: bool = False,
-                               help_extra: str = "") -> None:
+def add_face_detector_argument(
+    p: argparse.ArgumentParser, default: str = "auto", lse: bool = False, help_extra: str = ""
+) -> None:
     """Add --face_detector with every registered name and what 'auto' does."""
     described = ", ".join(e.summary for e in _entries(lse))
     auto = "" if lse else ", auto (s3fd if its weights exist, else dlib, else opencv)"
@@ -106,10 +137,12 @@ def no_detector_message(s3fd_path: str) -> str:
     """The one line for a machine where no detector can run, with every fix."""
     import cv2
 
-    return (f"no face detector can run here: no S3FD weights at {s3fd_path}, OpenCV {cv2.__version__} has no Haar "
-            "cascade (OpenCV 5 removed it) and dlib is not installed. Fix one of: pass --box TOP BOTTOM LEFT RIGHT; "
-            "put s3fd.pth there (see checkpoints/README.md); pip install dlib-bin; or pip install "
-            "'opencv-python-headless<5'")
+    return (
+        f"no face detector can run here: no S3FD weights at {s3fd_path}, OpenCV {cv2.__version__} has no Haar "
+        "cascade (OpenCV 5 removed it) and dlib is not installed. Fix one of: pass --box TOP BOTTOM LEFT RIGHT; "
+        "put s3fd.pth there (see checkpoints/README.md); pip install dlib-bin; or pip install "
+        "'opencv-python-headless<5'"
+    )
 
 
 def download_free_detector() -> str:
@@ -130,13 +163,21 @@ def resolve_detector_name(name: str = "auto", weights_path: Optional[str] = None
     candidate = download_free_detector()
     if warn:
         what = "OpenCV Haar" if candidate == "opencv" else "dlib HOG"
-        print(f"warning: S3FD weights not found at {WEIGHTS['s3fd'].path(weights_path)}; using the {what} detector "
-              "instead (see checkpoints/README.md for s3fd.pth)", file=sys.stderr)
+        print(
+            f"warning: S3FD weights not found at {WEIGHTS['s3fd'].path(weights_path)}; using the {what} detector "
+            "instead (see checkpoints/README.md for s3fd.pth)",
+            file=sys.stderr,
+        )
     return candidate
 
 
-def create_detector(name: str = "auto", device: Optional[str] = None, weights_path: Optional[str] = None,
-                    verbose: bool = False, backend: str = "torch"):
+def create_detector(
+    name: str = "auto",
+    device: Optional[str] = None,
+    weights_path: Optional[str] = None,
+    verbose: bool = False,
+    backend: str = "torch",
+):
     """Build the named detector on ``device`` (default: CUDA if available, else CPU); ``backend`` (a resolved
     'torch' or 'openvino') applies to detectors whose network runs there, the others ignore it."""
     concrete = resolve_detector_name(name, weights_path)

@@ -3,6 +3,7 @@
 Frames are consumed from an iterator and only a bounded window is kept, so memory does not grow with the
 length of the video. Boxes are returned in full-resolution pixels.
 """
+
 from __future__ import annotations
 
 import sys
@@ -23,7 +24,7 @@ class DetectionSettings:
     """How to sample and scale frames for detection (part of the detection cache key)."""
 
     max_side: Optional[int] = None  # detect on a copy whose longest side is at most this (None: full size)
-    stride: int = 1                 # run the detector on every k-th frame and interpolate the frames between
+    stride: int = 1  # run the detector on every k-th frame and interpolate the frames between
     batch_size: int = 16
 
     def __post_init__(self) -> None:
@@ -52,15 +53,17 @@ class BatchRunner:
         out: list[Optional[Box]] = []
         start = 0
         while start < len(images):
-            chunk = images[start:start + self.batch_size]
+            chunk = images[start : start + self.batch_size]
             try:
                 out.extend(self.detector.best_boxes(chunk))
             except RuntimeError as exc:
                 if not _is_oom(exc):
                     raise
                 if self.batch_size == 1:
-                    raise UserError("frames too large for face detection on this device even one at a time; "
-                                    "use --resize_factor or a smaller detection size") from None
+                    raise UserError(
+                        "frames too large for face detection on this device even one at a time; "
+                        "use --resize_factor or a smaller detection size"
+                    ) from None
                 self.batch_size //= 2
                 torch = sys.modules.get("torch")
                 if torch is not None and torch.cuda.is_available():
@@ -97,9 +100,12 @@ def _with_last_flag(frames: Iterable[np.ndarray]) -> Iterator[tuple[np.ndarray, 
     yield current, True
 
 
-def detect_video_boxes(frames: Iterable[np.ndarray], detector: FaceDetector,
-                       settings: DetectionSettings = DetectionSettings(),
-                       on_progress: Optional[Callable[[int], None]] = None) -> list[Optional[Box]]:
+def detect_video_boxes(
+    frames: Iterable[np.ndarray],
+    detector: FaceDetector,
+    settings: DetectionSettings = DetectionSettings(),
+    on_progress: Optional[Callable[[int], None]] = None,
+) -> list[Optional[Box]]:
     """Best face box per frame (None where none was found), with the settings' downscale and stride.
 
     With a stride k, key frames (every k-th and the last) are detected; a frame between two key frames that

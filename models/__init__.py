@@ -1,4 +1,5 @@
 """Networks of EmoGen: generator, lip-sync expert, quality and emotion discriminators, and the scoring SyncNet."""
+
 from .emo_disc import DISCEMO
 from .syncnet import SyncNet_color
 from .syncnet_eval import SyncNetEval

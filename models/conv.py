@@ -1,4 +1,5 @@
 """Convolution blocks shared by the Wav2Lip-family networks (state_dict names fixed by the checkpoints)."""
+
 from __future__ import annotations
 
 import torch
@@ -39,7 +40,8 @@ class Conv2dTranspose(nn.Module):
     def __init__(self, cin: int, cout: int, kernel_size, stride, padding, output_padding=0) -> None:
         super().__init__()
         self.conv_block = nn.Sequential(
-            nn.ConvTranspose2d(cin, cout, kernel_size, stride, padding, output_padding), nn.BatchNorm2d(cout))
+            nn.ConvTranspose2d(cin, cout, kernel_size, stride, padding, output_padding), nn.BatchNorm2d(cout)
+        )
         self.act = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,5 @@
 """EmoGen's video emotion discriminator (per-frame CNN, projector, LSTM, 6-way classifier)."""
+
 from __future__ import annotations
 
 import torch
@@ -15,9 +16,13 @@ class DISCEMO(nn.Module):
         self.filters = EMOTION_FILTERS
         prev = 3
         for i, (num_filters, size, stride) in enumerate(self.filters):
-            setattr(self, f"conv_{i + 1}", nn.Sequential(
-                nn.Conv2d(prev, num_filters, kernel_size=size, stride=stride, padding=size // 2),
-                nn.LeakyReLU(0.3)))
+            setattr(
+                self,
+                f"conv_{i + 1}",
+                nn.Sequential(
+                    nn.Conv2d(prev, num_filters, kernel_size=size, stride=stride, padding=size // 2), nn.LeakyReLU(0.3)
+                ),
+            )
             prev = num_filters
         self.projector = nn.Sequential(nn.Linear(4608, 2048), nn.LeakyReLU(0.3), nn.Linear(2048, 512))
         self.rnn_1 = nn.LSTM(512, 512, 1, bidirectional=False, batch_first=True)

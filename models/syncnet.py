@@ -1,4 +1,5 @@
 """Wav2Lip's lip-sync expert (SyncNet on colour lower-half faces and mel windows)."""
+
 from __future__ import annotations
 
 import torch
@@ -19,19 +20,36 @@ class SyncNet_color(nn.Module):  # noqa: N801 - name kept for users' imports
         super().__init__()
         self.face_encoder = nn.Sequential(
             Conv2d(15, 32, kernel_size=(7, 7), stride=1, padding=3),
-            Conv2d(32, 64, kernel_size=5, stride=(1, 2), padding=1), _res(64), _res(64),
-            Conv2d(64, 128, kernel_size=3, stride=2, padding=1), _res(128), _res(128), _res(128),
-            Conv2d(128, 256, kernel_size=3, stride=2, padding=1), _res(256), _res(256),
-            Conv2d(256, 512, kernel_size=3, stride=2, padding=1), _res(512), _res(512),
+            Conv2d(32, 64, kernel_size=5, stride=(1, 2), padding=1),
+            _res(64),
+            _res(64),
+            Conv2d(64, 128, kernel_size=3, stride=2, padding=1),
+            _res(128),
+            _res(128),
+            _res(128),
+            Conv2d(128, 256, kernel_size=3, stride=2, padding=1),
+            _res(256),
+            _res(256),
+            Conv2d(256, 512, kernel_size=3, stride=2, padding=1),
+            _res(512),
+            _res(512),
             Conv2d(512, 512, kernel_size=3, stride=2, padding=1),
             Conv2d(512, 512, kernel_size=3, stride=1, padding=0),
             Conv2d(512, 512, kernel_size=1, stride=1, padding=0),
         )
         self.audio_encoder = nn.Sequential(
-            Conv2d(1, 32, kernel_size=3, stride=1, padding=1), _res(32), _res(32),
-            Conv2d(32, 64, kernel_size=3, stride=(3, 1), padding=1), _res(64), _res(64),
-            Conv2d(64, 128, kernel_size=3, stride=3, padding=1), _res(128), _res(128),
-            Conv2d(128, 256, kernel_size=3, stride=(3, 2), padding=1), _res(256), _res(256),
+            Conv2d(1, 32, kernel_size=3, stride=1, padding=1),
+            _res(32),
+            _res(32),
+            Conv2d(32, 64, kernel_size=3, stride=(3, 1), padding=1),
+            _res(64),
+            _res(64),
+            Conv2d(64, 128, kernel_size=3, stride=3, padding=1),
+            _res(128),
+            _res(128),
+            Conv2d(128, 256, kernel_size=3, stride=(3, 2), padding=1),
+            _res(256),
+            _res(256),
             Conv2d(256, 512, kernel_size=3, stride=1, padding=0),
             Conv2d(512, 512, kernel_size=1, stride=1, padding=0),
         )

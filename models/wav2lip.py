@@ -1,4 +1,5 @@
 """The EmoGen generator (Wav2Lip with an emotion encoder) and Wav2Lip's visual-quality discriminator."""
+
 from __future__ import annotations
 
 import torch
@@ -29,47 +30,76 @@ class Wav2Lip(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.face_encoder_blocks = nn.ModuleList([
-            nn.Sequential(Conv2d(6, 16, kernel_size=7, stride=1, padding=3)),                     # 96
-            nn.Sequential(Conv2d(16, 32, kernel_size=3, stride=2, padding=1), _res(32), _res(32)),  # 48
-            nn.Sequential(Conv2d(32, 64, kernel_size=3, stride=2, padding=1), _res(64), _res(64), _res(64)),  # 24
-            nn.Sequential(Conv2d(64, 128, kernel_size=3, stride=2, padding=1), _res(128), _res(128)),  # 12
-            nn.Sequential(Conv2d(128, 256, kernel_size=3, stride=2, padding=1), _res(256), _res(256)),  # 6
-            nn.Sequential(Conv2d(256, 512, kernel_size=3, stride=2, padding=1), _res(512)),          # 3
-            nn.Sequential(Conv2d(512, 512, kernel_size=3, stride=1, padding=0),
-                          Conv2d(512, 512, kernel_size=1, stride=1, padding=0)),                    # 1
-        ])
+        self.face_encoder_blocks = nn.ModuleList(
+            [
+                nn.Sequential(Conv2d(6, 16, kernel_size=7, stride=1, padding=3)),  # 96
+                nn.Sequential(Conv2d(16, 32, kernel_size=3, stride=2, padding=1), _res(32), _res(32)),  # 48
+                nn.Sequential(Conv2d(32, 64, kernel_size=3, stride=2, padding=1), _res(64), _res(64), _res(64)),  # 24
+                nn.Sequential(Conv2d(64, 128, kernel_size=3, stride=2, padding=1), _res(128), _res(128)),  # 12
+                nn.Sequential(Conv2d(128, 256, kernel_size=3, stride=2, padding=1), _res(256), _res(256)),  # 6
+                nn.Sequential(Conv2d(256, 512, kernel_size=3, stride=2, padding=1), _res(512)),  # 3
+                nn.Sequential(
+                    Conv2d(512, 512, kernel_size=3, stride=1, padding=0),
+                    Conv2d(512, 512, kernel_size=1, stride=1, padding=0),
+                ),  # 1
+            ]
+        )
         self.emotion_encoder = nn.Sequential(
-            nn.Linear(6, 512), nn.LeakyReLU(0.2), nn.Linear(512, 512), nn.LeakyReLU(0.2))
+            nn.Linear(6, 512), nn.LeakyReLU(0.2), nn.Linear(512, 512), nn.LeakyReLU(0.2)
+        )
         self.audio_encoder = nn.Sequential(
-            Conv2d(1, 32, kernel_size=3, stride=1, padding=1), _res(32), _res(32),
-            Conv2d(32, 64, kernel_size=3, stride=(3, 1), padding=1), _res(64), _res(64),
-            Conv2d(64, 128, kernel_size=3, stride=3, padding=1), _res(128), _res(128),
-            Conv2d(128, 256, kernel_size=3, stride=(3, 2), padding=1), _res(256),
+            Conv2d(1, 32, kernel_size=3, stride=1, padding=1),
+            _res(32),
+            _res(32),
+            Conv2d(32, 64, kernel_size=3, stride=(3, 1), padding=1),
+            _res(64),
+            _res(64),
+            Conv2d(64, 128, kernel_size=3, stride=3, padding=1),
+            _res(128),
+            _res(128),
+            Conv2d(128, 256, kernel_size=3, stride=(3, 2), padding=1),
+            _res(256),
             Conv2d(256, 512, kernel_size=3, stride=1, padding=0),
             Conv2d(512, 512, kernel_size=1, stride=1, padding=0),
         )
-        self.face_decoder_blocks = nn.ModuleList([
-            nn.Sequential(Conv2d(1024, 512, kernel_size=1, stride=1, padding=0)),
-            nn.Sequential(Conv2dTranspose(1024, 512, kernel_size=3, stride=1, padding=0), _res(512)),  # 3
-            nn.Sequential(Conv2dTranspose(1024, 512, kernel_size=3, stride=2, padding=1, output_padding=1),
-                          _res(512), _res(512)),  # 6
-            nn.Sequential(Conv2dTranspose(768, 384, kernel_size=3, stride=2, padding=1, output_padding=1),
-                          _res(384), _res(384)),  # 12
-            nn.Sequential(Conv2dTranspose(512, 256, kernel_size=3, stride=2, padding=1, output_padding=1),
-                          _res(256), _res(256)),  # 24
-            nn.Sequential(Conv2dTranspose(320, 128, kernel_size=3, stride=2, padding=1, output_padding=1),
-                          _res(128), _res(128)),  # 48
-            nn.Sequential(Conv2dTranspose(160, 64, kernel_size=3, stride=2, padding=1, output_padding=1),
-                          _res(64), _res(64)),  # 96
-        ])
+        self.face_decoder_blocks = nn.ModuleList(
+            [
+                nn.Sequential(Conv2d(1024, 512, kernel_size=1, stride=1, padding=0)),
+                nn.Sequential(Conv2dTranspose(1024, 512, kernel_size=3, stride=1, padding=0), _res(512)),  # 3
+                nn.Sequential(
+                    Conv2dTranspose(1024, 512, kernel_size=3, stride=2, padding=1, output_padding=1),
+                    _res(512),
+                    _res(512),
+                ),  # 6
+                nn.Sequential(
+                    Conv2dTranspose(768, 384, kernel_size=3, stride=2, padding=1, output_padding=1),
+                    _res(384),
+                    _res(384),
+                ),  # 12
+                nn.Sequential(
+                    Conv2dTranspose(512, 256, kernel_size=3, stride=2, padding=1, output_padding=1),
+                    _res(256),
+                    _res(256),
+                ),  # 24
+                nn.Sequential(
+                    Conv2dTranspose(320, 128, kernel_size=3, stride=2, padding=1, output_padding=1),
+                    _res(128),
+                    _res(128),
+                ),  # 48
+                nn.Sequential(
+                    Conv2dTranspose(160, 64, kernel_size=3, stride=2, padding=1, output_padding=1), _res(64), _res(64)
+                ),  # 96
+            ]
+        )
         self.output_block = nn.Sequential(
             Conv2d(80, 32, kernel_size=3, stride=1, padding=1),
             nn.Conv2d(32, 3, kernel_size=1, stride=1, padding=0),
-            nn.Sigmoid())
+            nn.Sigmoid(),
+        )
 
-    def forward(self, audio_sequences: torch.Tensor, face_sequences: torch.Tensor,
-                emotion: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, audio_sequences: torch.Tensor, face_sequences: torch.Tensor, emotion: torch.Tensor
+    ) -> torch.Tensor:
         """Generate faces.
 
         Training: mels (B,T,1,80,16), faces (B,6,T,96,96), one-hot (B,6) -> (B,3,T,96,96).
@@ -106,28 +136,42 @@ class Wav2Lip_disc_qual(nn.Module):  # noqa: N801 - name kept for users' imports
 
     def __init__(self) -> None:
         super().__init__()
-        self.face_encoder_blocks = nn.ModuleList([
-            nn.Sequential(nonorm_Conv2d(3, 32, kernel_size=7, stride=1, padding=3)),
-            nn.Sequential(nonorm_Conv2d(32, 64, kernel_size=5, stride=(1, 2), padding=2),
-                          nonorm_Conv2d(64, 64, kernel_size=5, stride=1, padding=2)),
-            nn.Sequential(nonorm_Conv2d(64, 128, kernel_size=5, stride=2, padding=2),
-                          nonorm_Conv2d(128, 128, kernel_size=5, stride=1, padding=2)),
-            nn.Sequential(nonorm_Conv2d(128, 256, kernel_size=5, stride=2, padding=2),
-                          nonorm_Conv2d(256, 256, kernel_size=5, stride=1, padding=2)),
-            nn.Sequential(nonorm_Conv2d(256, 512, kernel_size=3, stride=2, padding=1),
-                          nonorm_Conv2d(512, 512, kernel_size=3, stride=1, padding=1)),
-            nn.Sequential(nonorm_Conv2d(512, 512, kernel_size=3, stride=2, padding=1),
-                          nonorm_Conv2d(512, 512, kernel_size=3, stride=1, padding=1)),
-            nn.Sequential(nonorm_Conv2d(512, 512, kernel_size=3, stride=1, padding=0),
-                          nonorm_Conv2d(512, 512, kernel_size=1, stride=1, padding=0)),
-        ])
+        self.face_encoder_blocks = nn.ModuleList(
+            [
+                nn.Sequential(nonorm_Conv2d(3, 32, kernel_size=7, stride=1, padding=3)),
+                nn.Sequential(
+                    nonorm_Conv2d(32, 64, kernel_size=5, stride=(1, 2), padding=2),
+                    nonorm_Conv2d(64, 64, kernel_size=5, stride=1, padding=2),
+                ),
+                nn.Sequential(
+                    nonorm_Conv2d(64, 128, kernel_size=5, stride=2, padding=2),
+                    nonorm_Conv2d(128, 128, kernel_size=5, stride=1, padding=2),
+                ),
+                nn.Sequential(
+                    nonorm_Conv2d(128, 256, kernel_size=5, stride=2, padding=2),
+                    nonorm_Conv2d(256, 256, kernel_size=5, stride=1, padding=2),
+                ),
+                nn.Sequential(
+                    nonorm_Conv2d(256, 512, kernel_size=3, stride=2, padding=1),
+                    nonorm_Conv2d(512, 512, kernel_size=3, stride=1, padding=1),
+                ),
+                nn.Sequential(
+                    nonorm_Conv2d(512, 512, kernel_size=3, stride=2, padding=1),
+                    nonorm_Conv2d(512, 512, kernel_size=3, stride=1, padding=1),
+                ),
+                nn.Sequential(
+                    nonorm_Conv2d(512, 512, kernel_size=3, stride=1, padding=0),
+                    nonorm_Conv2d(512, 512, kernel_size=1, stride=1, padding=0),
+                ),
+            ]
+        )
         self.binary_pred = nn.Sequential(nn.Conv2d(512, 1, kernel_size=1, stride=1, padding=0), nn.Sigmoid())
         self.label_noise = 0.0
 
     @staticmethod
     def get_lower_half(face_sequences: torch.Tensor) -> torch.Tensor:
         """Keep the bottom half of each frame (rows H//2 onwards)."""
-        return face_sequences[:, :, face_sequences.size(2) // 2:]
+        return face_sequences[:, :, face_sequences.size(2) // 2 :]
 
     @staticmethod
     def to_2d(face_sequences: torch.Tensor) -> torch.Tensor:

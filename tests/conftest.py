@@ -36,8 +36,12 @@ def parity(shared):
     return np.load(shared / "spec" / "parity_seed11.npz")
 
 
-TINY_CLIPS = {"1001_DFA_ANG_XX": "face2", "1001_IEO_HAP_HI": "face3", "1002_TIE_SAD_LO": "face5",
-              "1003_DFA_NEU_XX": "face6"}
+TINY_CLIPS = {
+    "1001_DFA_ANG_XX": "face2",
+    "1001_IEO_HAP_HI": "face3",
+    "1002_TIE_SAD_LO": "face5",
+    "1003_DFA_NEU_XX": "face6",
+}
 
 
 @pytest.fixture(scope="session")
@@ -53,10 +57,34 @@ def tiny_dataset(shared, tmp_path_factory):
     detector = HaarDetector()
     for name, src in TINY_CLIPS.items():
         video = root / f"{name}.mp4"
-        subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(shared / f"data/video/{src}.mp4"), "-t", "1.6",
-                        str(video)], check=True)
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-loglevel",
+                "error",
+                "-y",
+                "-i",
+                str(shared / f"data/video/{src}.mp4"),
+                "-t",
+                "1.6",
+                str(video),
+            ],
+            check=True,
+        )
         report = preprocess_video(str(video), str(root / "pre" / name), detector)
         assert report.status == "done" and report.faces == 40
-    write_filelists(str(root / "filelists"), {"train": ["1001_DFA_ANG_XX", "1001_IEO_HAP_HI", "1002_TIE_SAD_LO"],
-                                              "val": ["1003_DFA_NEU_XX"], "test": []})
+    write_filelists(
+        str(root / "filelists"),
+        {"train": ["1001_DFA_ANG_XX", "1001_IEO_HAP_HI", "1002_TIE_SAD_LO"], "val": ["1003_DFA_NEU_XX"], "test": []},
+    )
     return root
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``gpu`` run only where CUDA is present; elsewhere they are skipped, saying why."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device (marker gpu)")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)

@@ -1,20 +1,34 @@
 """The one place tests find ``../shared`` (override with the EMOGEN_SHARED environment variable).
 
-Outside CI a missing shared folder skips the tests that need it; ``.ci/run`` sets EMOGEN_REQUIRE_SHARED=1,
-which turns that skip into a failure.
+The paths and the seeded layouts come from ``emogen.common.reference_data`` (the benchmarks read it too); this
+module adds the test policy: outside CI a missing shared folder skips the tests that need it, and ``.ci/run``
+sets EMOGEN_REQUIRE_SHARED=1, which turns that skip into a failure.
 """
+
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
-from functools import lru_cache
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_ENV = "EMOGEN_SHARED"
+from emogen.common import reference_data
+from emogen.common.reference_data import SHARED_ENV, shared_dir
+
+REPO_ROOT = reference_data.CHECKOUT
+
+__all__ = [
+    "REPO_ROOT",
+    "SHARED_ENV",
+    "load_script",
+    "manifest",
+    "require_shared",
+    "seeded_state_dict",
+    "seeded_weights",
+    "shared_dir",
+    "shared_path",
+]
 
 
 def load_script(path: str):
@@ -25,20 +39,14 @@ def load_script(path: str):
     return module
 
 
-def shared_dir() -> Path:
-    """Path of the shared reference data (may not exist)."""
-    return Path(os.environ.get(SHARED_ENV) or REPO_ROOT.parent / "shared").resolve()
-
-
 def require_shared() -> Path:
     """Return the shared folder, or skip (fail under CI) when it is absent."""
-    root = shared_dir()
-    if not (root / "spec").is_dir() or not (root / "data").is_dir():
-        message = f"shared reference data not found at {root} (set {SHARED_ENV})"
+    if not reference_data.shared_available():
+        message = f"shared reference data not found at {shared_dir()} (set {SHARED_ENV})"
         if os.environ.get("EMOGEN_REQUIRE_SHARED") == "1":
             pytest.fail(message)
         pytest.skip(message)
-    return root
+    return shared_dir()
 
 
 def shared_path(*parts: str) -> Path:
@@ -46,21 +54,19 @@ def shared_path(*parts: str) -> Path:
     return require_shared().joinpath(*parts)
 
 
-@lru_cache(maxsize=1)
 def manifest() -> dict:
     """The official state_dict layouts."""
-    return json.loads(shared_path("spec", "state_dict_manifest.json").read_text())
+    require_shared()
+    return reference_data.manifest()
 
 
-@lru_cache(maxsize=1)
 def seeded_weights():
     """The shared deterministic weight filler module."""
-    spec = importlib.util.spec_from_file_location("seeded_weights", shared_path("spec", "seeded_weights.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    require_shared()
+    return reference_data.seeded_weights()
 
 
 def seeded_state_dict(model_name: str, seed: int = 11) -> dict:
     """Official-layout weights for ``model_name`` filled with ``seed``."""
-    return seeded_weights().seeded_state_dict(manifest()[model_name], seed)
+    require_shared()
+    return reference_data.seeded_state_dict(model_name, seed)

@@ -14,6 +14,7 @@ def test_mel_matches_original(shared):
     assert mel.min() >= -4.0 and mel.max() <= 4.0
 
 
+@pytest.mark.slow
 def test_load_wav_resamples_to_16k(shared):
     wav = audio.load_wav(str(shared / "data/audio/speech_en_44k.wav"), 16000)
     assert wav.dtype == np.float32 and wav.ndim == 1
@@ -66,10 +67,13 @@ def test_numpy_front_end_equals_librosa(shared):
     assert np.array_equal(audio.load_wav(str(shared / "data/audio/speech_en_16k.wav"), 16000), wav)
     y = audio.preemphasis(wav, hparams.preemphasis)
     for n_fft, hop, win in ((800, 200, 800), (1024, 256, 800)):
-        np.testing.assert_array_equal(audio.stft(y, n_fft, hop, win),
-                                      librosa.stft(y=y, n_fft=n_fft, hop_length=hop, win_length=win))
-    assert np.array_equal(audio._mel_basis(16000, 800, 80, 55.0, 7600.0),
-                          librosa.filters.mel(sr=16000, n_fft=800, n_mels=80, fmin=55, fmax=7600))
+        np.testing.assert_array_equal(
+            audio.stft(y, n_fft, hop, win), librosa.stft(y=y, n_fft=n_fft, hop_length=hop, win_length=win)
+        )
+    assert np.array_equal(
+        audio._mel_basis(16000, 800, 80, 55.0, 7600.0),
+        librosa.filters.mel(sr=16000, n_fft=800, n_mels=80, fmin=55, fmax=7600),
+    )
     ref = np.load(shared / "spec/mel_speech_en_16k.npy")
     assert np.abs(audio.melspectrogram(wav) - ref).max() < 1e-6
 
@@ -80,9 +84,11 @@ def test_mel_of_a_16k_wav_needs_no_numba(shared):
 
     from shared_data import REPO_ROOT
 
-    code = ("import sys, audio\n"
-            f"audio.melspectrogram(audio.load_wav({str(shared / 'data/audio/speech_en_16k.wav')!r}, 16000))\n"
-            "print('numba' in sys.modules, 'librosa.util.utils' in sys.modules, 'scipy.signal' in sys.modules)")
+    code = (
+        "import sys, audio\n"
+        f"audio.melspectrogram(audio.load_wav({str(shared / 'data/audio/speech_en_16k.wav')!r}, 16000))\n"
+        "print('numba' in sys.modules, 'librosa.util.utils' in sys.modules, 'scipy.signal' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     # No 10-20 s of JIT compilation on a first run, and none of scipy.signal's 0.8 s of imports on every run.
     assert out.stdout.split() == ["False", "False", "False"]

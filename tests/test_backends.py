@@ -1,4 +1,5 @@
 """The backend rule (emogen.common.backends) and the OpenVINO conversion cache (emogen.common.openvino_runtime)."""
+
 import os
 
 import pytest
@@ -16,6 +17,7 @@ CPU, CUDA = torch.device("cpu"), torch.device("cuda")
 def installed(monkeypatch):
     def set_installed(value: bool):
         monkeypatch.setattr(backends, "openvino_installed", lambda: value)
+
     return set_installed
 
 
@@ -24,7 +26,7 @@ def test_auto_takes_openvino_on_a_cpu_except_for_the_exact_path(installed):
     assert resolve_backend("auto", CPU, "bf16") == "openvino"
     assert resolve_backend("auto", CPU, "fp32-cl") == "openvino"
     assert resolve_backend("auto", CPU, "int8") == "openvino"
-    assert resolve_backend("auto", CPU, "fp32") == "torch"   # bit-exact with the original
+    assert resolve_backend("auto", CPU, "fp32") == "torch"  # bit-exact with the original
     assert resolve_backend("auto", CUDA, "bf16") == "torch"
     assert resolve_backend("torch", CPU, "bf16") == "torch"
     assert resolve_backend("openvino", CPU, "fp32") == "openvino"
@@ -67,6 +69,7 @@ def build_counter():
     def build():
         calls.append(1)
         return convert_module(TwoHeads(), [torch.zeros(1, 3, 16, 16)], [(-1, 3, -1, -1)])
+
     return build, calls
 
 

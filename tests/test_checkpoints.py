@@ -2,22 +2,39 @@ import os
 
 import pytest
 import torch
-
-from emogen.common.checkpoint_io import (CheckpointError, identify_state_dict, load_weights, read_checkpoint,
-                                save_checkpoint, strip_module_prefix)
-from models import DISCEMO, SyncNet_color, Wav2Lip, Wav2Lip_disc_qual
 from shared_data import seeded_state_dict
 
-OFFICIAL = [("emogen_generator", Wav2Lip), ("syncnet_color", SyncNet_color),
-            ("emotion_disc", DISCEMO), ("wav2lip_disc_qual", Wav2Lip_disc_qual)]
+from emogen.common.checkpoint_io import (
+    CheckpointError,
+    identify_state_dict,
+    load_weights,
+    read_checkpoint,
+    save_checkpoint,
+    strip_module_prefix,
+)
+from models import DISCEMO, SyncNet_color, Wav2Lip, Wav2Lip_disc_qual
+
+OFFICIAL = [
+    ("emogen_generator", Wav2Lip),
+    ("syncnet_color", SyncNet_color),
+    ("emotion_disc", DISCEMO),
+    ("wav2lip_disc_qual", Wav2Lip_disc_qual),
+]
 
 
 @pytest.mark.parametrize("name,cls", OFFICIAL)
 def test_official_format_with_module_prefix_loads(shared, tmp_path, name, cls):
     weights = seeded_state_dict(name)
     path = tmp_path / f"{name}.pth"
-    torch.save({"state_dict": {"module." + k: v for k, v in weights.items()}, "optimizer": None,
-                "global_step": 1234, "global_epoch": 7}, path)
+    torch.save(
+        {
+            "state_dict": {"module." + k: v for k, v in weights.items()},
+            "optimizer": None,
+            "global_step": 1234,
+            "global_epoch": 7,
+        },
+        path,
+    )
     model = cls()
     ckpt = load_weights(model, str(path), name)
     assert ckpt["global_step"] == 1234 and ckpt["global_epoch"] == 7
@@ -45,8 +62,7 @@ def test_wrong_model_is_named(shared, tmp_path):
 
 
 def test_plain_wav2lip_is_recognised(shared):
-    weights = {k: v for k, v in seeded_state_dict("emogen_generator").items()
-               if not k.startswith("emotion_encoder.")}
+    weights = {k: v for k, v in seeded_state_dict("emogen_generator").items() if not k.startswith("emotion_encoder.")}
     assert "plain Wav2Lip" in identify_state_dict(weights)
 
 

@@ -1,10 +1,12 @@
 """Every script answers a malformed option value with one line on stderr and a non-zero exit, no traceback."""
+
 import importlib
 import os
 import subprocess
 
 import pytest
 import torch
+from shared_data import load_script, seeded_state_dict
 
 import app
 import color_syncnet_train
@@ -14,7 +16,6 @@ import emotion_disc_train
 import inference
 import train
 from emogen.common.errors import run_cli
-from shared_data import load_script, seeded_state_dict
 
 
 def outcome(main, argv, capsys):
@@ -30,27 +31,75 @@ def outcome(main, argv, capsys):
 @pytest.fixture(scope="module")
 def files(shared, tmp_path_factory):
     d = tmp_path_factory.mktemp("sweep")
-    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(shared / "data/video/face3.mp4"), "-t", "0.8",
-                    str(d / "face.mp4")], check=True)
-    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(shared / "data/video/face3.mp4"), "-t", "0.8",
-                    "-an", str(d / "silent.mp4")], check=True)
-    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(shared / "data/audio/speech_en_16k.wav"), "-t",
-                    "0.8", str(d / "speech.wav")], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            str(shared / "data/video/face3.mp4"),
+            "-t",
+            "0.8",
+            str(d / "face.mp4"),
+        ],
+        check=True,
+    )
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            str(shared / "data/video/face3.mp4"),
+            "-t",
+            "0.8",
+            "-an",
+            str(d / "silent.mp4"),
+        ],
+        check=True,
+    )
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            str(shared / "data/audio/speech_en_16k.wav"),
+            "-t",
+            "0.8",
+            str(d / "speech.wav"),
+        ],
+        check=True,
+    )
     torch.save({"state_dict": seeded_state_dict("emogen_generator")}, d / "emogen.pth")
     (d / "folder").mkdir()
     return d
 
 
 def inference_cases(d):
-    base = ["--checkpoint_path", str(d / "emogen.pth"), "--face", str(d / "face.mp4"), "--audio",
-            str(d / "speech.wav"), "--emotion", "HAP", "--outfile", str(d / "out" / "x.mp4"), "--no_progress",
-            "--no_detection_cache"]
+    base = [
+        "--checkpoint_path",
+        str(d / "emogen.pth"),
+        "--face",
+        str(d / "face.mp4"),
+        "--audio",
+        str(d / "speech.wav"),
+        "--emotion",
+        "HAP",
+        "--outfile",
+        str(d / "out" / "x.mp4"),
+        "--no_progress",
+        "--no_detection_cache",
+    ]
 
     def with_(*extra, drop=()):
         argv = list(base)
         for flag in drop:
             i = argv.index(flag)
-            del argv[i:i + 2]
+            del argv[i : i + 2]
         return argv + list(extra)
 
     return [
@@ -99,33 +148,60 @@ def test_other_scripts_sweep(files, tmp_path, capsys):
         (convertFPS.main, ["-i", str(files), "-o", str(tmp_path / "o"), "-fps", "0"], "-fps/--fps: must be above 0"),
         (convertFPS.main, ["-i", str(files), "-o", str(tmp_path / "o"), "--workers", "0"], "must be at least 1"),
         (convertFPS.main, ["-i", f, "-o", str(tmp_path / "o")], "input folder not found"),
-        (prep.main, ["--data_root", str(files), "--preprocessed_root", str(tmp_path / "p"), "--workers", "0"],
-         "--workers: must be at least 1"),
-        (prep.main, ["--data_root", str(files), "--preprocessed_root", str(tmp_path / "p"), "--batch_size", "0"],
-         "--batch_size: must be at least 1"),
-        (prep.main, ["--data_root", str(files), "--preprocessed_root", str(tmp_path / "p"), "--ngpu", "-1"],
-         "--ngpu: must be at least 0"),
+        (
+            prep.main,
+            ["--data_root", str(files), "--preprocessed_root", str(tmp_path / "p"), "--workers", "0"],
+            "--workers: must be at least 1",
+        ),
+        (
+            prep.main,
+            ["--data_root", str(files), "--preprocessed_root", str(tmp_path / "p"), "--batch_size", "0"],
+            "--batch_size: must be at least 1",
+        ),
+        (
+            prep.main,
+            ["--data_root", str(files), "--preprocessed_root", str(tmp_path / "p"), "--ngpu", "-1"],
+            "--ngpu: must be at least 0",
+        ),
         (prep.main, ["--data_root", f, "--preprocessed_root", str(tmp_path / "p")], "is not a folder"),
         (color_syncnet_train.main, training + ["--max_steps", "0"], "--max_steps: must be at least 1"),
         (color_syncnet_train.main, training + ["--num_workers", "-1"], "--num_workers: must be at least 0"),
         (color_syncnet_train.main, training + ["--eval_batches", "0"], "--eval_batches: must be at least 1"),
         (color_syncnet_train.main, training + ["--hparams", "bogus=1"], "unknown hyper-parameter 'bogus'"),
         (color_syncnet_train.main, training + ["--hparams", "batch_size=abc"], "batch_size"),
-        (emotion_disc_train.main, ["-i", str(files), "-o", str(tmp_path / "e"), "--batch-size", "0"],
-         "--batch-size: must be at least 1"),
-        (emotion_disc_train.main, ["-i", str(files), "-o", str(tmp_path / "e"), "--lr_emo", "-1"],
-         "--lr_emo: must be above 0"),
-        (train.main, training + ["--syncnet_checkpoint_path", f, "--emotion_disc_path", f, "--disc_lr", "0"],
-         "--disc_lr: must be above 0"),
-        (train.main, training + ["--syncnet_checkpoint_path", str(files / "folder"), "--emotion_disc_path", f,
-                                 "--random_vgg"], "is a folder"),
+        (
+            emotion_disc_train.main,
+            ["-i", str(files), "-o", str(tmp_path / "e"), "--batch-size", "0"],
+            "--batch-size: must be at least 1",
+        ),
+        (
+            emotion_disc_train.main,
+            ["-i", str(files), "-o", str(tmp_path / "e"), "--lr_emo", "-1"],
+            "--lr_emo: must be above 0",
+        ),
+        (
+            train.main,
+            training + ["--syncnet_checkpoint_path", f, "--emotion_disc_path", f, "--disc_lr", "0"],
+            "--disc_lr: must be above 0",
+        ),
+        (
+            train.main,
+            training + ["--syncnet_checkpoint_path", str(files / "folder"), "--emotion_disc_path", f, "--random_vgg"],
+            "is a folder",
+        ),
         (app.main, ["--port", "70000"], "--port: must be at most 65535"),
         (app.main, ["--max_upload_mb", "0"], "--max_upload_mb: must be above 0"),
         (demo.main, ["--steps", "0"], "--steps: must be at least 1"),
-        (fid.main, ["--real_dir", str(files), "--generated_dir", str(files), "--batch_size", "0"],
-         "--batch_size: must be at least 1"),
-        (img.main, ["--real_dir", str(files), "--generated_dir", str(files), "--max_frames", "-2"],
-         "--max_frames: must be at least 1"),
+        (
+            fid.main,
+            ["--real_dir", str(files), "--generated_dir", str(files), "--batch_size", "0"],
+            "--batch_size: must be at least 1",
+        ),
+        (
+            img.main,
+            ["--real_dir", str(files), "--generated_dir", str(files), "--max_frames", "-2"],
+            "--max_frames: must be at least 1",
+        ),
         (lse.main, ["--videos_dir", str(files), "--min_track", "0"], "--min_track: must be at least 1"),
         (live.main, live_args + ["--chunk_ms", "0"], "--chunk_ms: must be at least 1"),
         (live.main, live_args + ["--pace", "-1"], "--pace: must be at least 0"),

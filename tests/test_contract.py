@@ -1,11 +1,20 @@
 """The shared contract: emotion order, emotion lists, the mel window index and box interpolation."""
+
 import random
 
 import numpy as np
 import pytest
 
-from emogen.common.contract import (EMOTIONS, MEL_STEP_SIZE, WINDOW, emotion_index, emotion_one_hot,
-                                    interpolate_box, mel_index, parse_emotions)
+from emogen.common.contract import (
+    EMOTIONS,
+    MEL_STEP_SIZE,
+    WINDOW,
+    emotion_index,
+    emotion_one_hot,
+    interpolate_box,
+    mel_index,
+    parse_emotions,
+)
 from emogen.common.errors import UserError
 
 

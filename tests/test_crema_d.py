@@ -6,8 +6,14 @@ from emogen.data.crema_d import emotion_of, parse_crema_name
 def test_parse_and_indices():
     name = parse_crema_name("1001_DFA_ANG_XX")
     assert (name.actor, name.sentence, name.emotion, name.intensity) == ("1001", "DFA", "ANG", "XX")
-    assert [parse_crema_name(f"1001_DFA_{e}_HI").emotion_index for e in ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")] \
-        == [0, 1, 2, 3, 4, 5]
+    assert [parse_crema_name(f"1001_DFA_{e}_HI").emotion_index for e in ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")] == [
+        0,
+        1,
+        2,
+        3,
+        4,
+        5,
+    ]
     assert [parse_crema_name(f"1091_IEO_SAD_{i}").intensity_index for i in ("XX", "LO", "MD", "HI")] == [0, 1, 2, 3]
 
 

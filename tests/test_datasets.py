@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from emogen.data.datasets import EmotionDataset, GeneratorDataset, SyncDataset, index_clips
 from emogen.common.errors import UserError
+from emogen.data.datasets import EmotionDataset, GeneratorDataset, SyncDataset, index_clips
 
 NAMES = ["1001_DFA_ANG_XX", "1001_IEO_HAP_HI", "1002_TIE_SAD_LO"]
 
@@ -32,7 +32,7 @@ def test_mel_windows_read_from_cache_with_original_offsets(tiny_dataset):
     frames = ds.frame_mels(ds.mel(clip), start)
     for k in range(5):
         begin = int(80 * (start + k - 1) / 25)  # one frame earlier than at inference
-        np.testing.assert_array_equal(frames[k], cached[:, begin:begin + 16])
+        np.testing.assert_array_equal(frames[k], cached[:, begin : begin + 16])
 
 
 def test_emotion_labels_follow_the_name(tiny_dataset):

@@ -2,6 +2,7 @@ import os
 import re
 
 import cv2
+import pytest
 
 import demo
 from emogen.common.contract import EMOTIONS
@@ -9,17 +10,36 @@ from emogen.common.errors import run_cli
 from emogen.common.media import probe
 
 
+@pytest.mark.slow
 def test_demo_end_to_end(shared, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("EMOGEN_SYNCNET_PATH", str(tmp_path / "no_syncnet.model"))
     work = tmp_path / "run"
     # A step count, not a time, so every machine trains as much (20 steps: 30-100 s, by CPU).
-    argv = ["--work_dir", str(work), "--steps", "1", "--train_steps", "20", "--train_minutes", "30",
-            "--audio_seconds", "0.8"]
+    argv = [
+        "--work_dir",
+        str(work),
+        "--steps",
+        "1",
+        "--train_steps",
+        "20",
+        "--train_minutes",
+        "30",
+        "--audio_seconds",
+        "0.8",
+    ]
     assert run_cli(demo.main, argv) == 0
     out = capsys.readouterr().out
     # The commands shown are the real scripts.
-    for script in ("convertFPS.py", "preprocess_crema-d.py", "color_syncnet_train.py", "emotion_disc_train.py",
-                   "train.py", "inference.py", "evaluation/img_eval.py", "evaluation/emotion_accuracy.py"):
+    for script in (
+        "convertFPS.py",
+        "preprocess_crema-d.py",
+        "color_syncnet_train.py",
+        "emotion_disc_train.py",
+        "train.py",
+        "inference.py",
+        "evaluation/img_eval.py",
+        "evaluation/emotion_accuracy.py",
+    ):
         assert f"$ python3 {script}" in out
     assert "LSE skipped" in out and "say nothing about the paper's quality" in out
     assert "EmoAcc" in out and "PSNR" in out
@@ -71,8 +91,10 @@ def test_a_face_video_too_short_to_hold_out_is_one_line(shared, tmp_path, capsys
     import subprocess
 
     short = tmp_path / "short.mp4"
-    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(shared / "data/video/face3.mp4"), "-t", "2",
-                    str(short)], check=True)
+    subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-y", "-i", str(shared / "data/video/face3.mp4"), "-t", "2", str(short)],
+        check=True,
+    )
     assert run_cli(demo.main, ["--work_dir", str(tmp_path / "run"), "--face", str(short)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "lasts 2.0 s; the demo needs at least 3.3 s" in err[0]

@@ -2,13 +2,13 @@ import subprocess
 
 import numpy as np
 import torch
+from shared_data import seeded_state_dict
 
 from emogen.common.errors import run_cli
 from evaluation import emotion_accuracy
 from evaluation.metrics.emotion_accuracy import EmotionReport, classify, face_windows
 from evaluation.metrics.video_lists import intended_emotion
 from models.emo_disc import DISCEMO
-from shared_data import seeded_state_dict
 
 
 def test_intended_emotion_from_names():
@@ -35,8 +35,20 @@ def test_emotion_accuracy_with_seeded_discriminator(shared, tmp_path, capsys):
     videos = tmp_path / "gen"
     videos.mkdir()
     for name, src in (("a_HAP", "face3"), ("b_SAD", "face6")):
-        subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(shared / f"data/video/{src}.mp4"), "-t", "1",
-                        str(videos / f"{name}.mp4")], check=True)
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-loglevel",
+                "error",
+                "-y",
+                "-i",
+                str(shared / f"data/video/{src}.mp4"),
+                "-t",
+                "1",
+                str(videos / f"{name}.mp4"),
+            ],
+            check=True,
+        )
     disc_path = tmp_path / "disc.pth"
     torch.save(seeded_state_dict("emotion_disc"), disc_path)
     model = DISCEMO()
@@ -49,8 +61,18 @@ def test_emotion_accuracy_with_seeded_discriminator(shared, tmp_path, capsys):
         windows = face_windows(str(videos / f"{name}.mp4"), HaarDetector())
         assert windows.shape == (5, 3, 5, 96, 96)
         expected.add(label, classify(model, windows))
-    code = run_cli(emotion_accuracy.main, ["--videos_dir", str(videos), "--emotion_disc_path", str(disc_path),
-                                           "--face_detector", "opencv", "--no_progress"])
+    code = run_cli(
+        emotion_accuracy.main,
+        [
+            "--videos_dir",
+            str(videos),
+            "--emotion_disc_path",
+            str(disc_path),
+            "--face_detector",
+            "opencv",
+            "--no_progress",
+        ],
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert f"EmoAcc (clips, mean logits of each clip's windows): {expected.clip_accuracy:.4f}" in out

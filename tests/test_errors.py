@@ -86,14 +86,16 @@ def test_run_script_exits_with_the_status_and_still_flushes(tmp_path):
     from shared_data import REPO_ROOT
 
     out_file = tmp_path / "kept.txt"
-    code = ("import sys\n"
-            "from emogen.common.errors import UserError, run_script\n"
-            "def main(argv):\n"
-            f"    handle = open({str(out_file)!r}, 'w'); handle.write('written'); sys.stdout.write('partial line')\n"
-            "    handle.close()\n"
-            "    if sys.argv[1] == 'bad': raise UserError('--face x.mp4 does not exist')\n"
-            "    return int(sys.argv[1])\n"
-            "run_script(main)\n")
+    code = (
+        "import sys\n"
+        "from emogen.common.errors import UserError, run_script\n"
+        "def main(argv):\n"
+        f"    handle = open({str(out_file)!r}, 'w'); handle.write('written'); sys.stdout.write('partial line')\n"
+        "    handle.close()\n"
+        "    if sys.argv[1] == 'bad': raise UserError('--face x.mp4 does not exist')\n"
+        "    return int(sys.argv[1])\n"
+        "run_script(main)\n"
+    )
     for arg, status in (("0", 0), ("3", 3), ("bad", 2)):
         proc = subprocess.run([sys.executable, "-c", code, arg], cwd=REPO_ROOT, capture_output=True, text=True)
         assert proc.returncode == status

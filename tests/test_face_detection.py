@@ -7,18 +7,17 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from shared_data import REPO_ROOT, load_script, manifest, seeded_state_dict, seeded_weights
 
 import face_detection
 from emogen.common.errors import UserError
 from emogen.common.media import iter_frames
-from face_detection import DetectionSettings, FaceAlignment, LandmarksType, S3FD, create_detector, detect_video_boxes
+from emogen.common.reference_data import ANNOTATION_SLACK, MOUTH_CHIN
+from face_detection import S3FD, DetectionSettings, FaceAlignment, LandmarksType, create_detector, detect_video_boxes
 from face_detection.detection.core import FaceDetector
 from face_detection.detection.dlib import HogDetector
 from face_detection.detection.opencv import HaarDetector
 from face_detection.detection.s3fd.postprocess import boxes_from_maps, nms
-from shared_data import REPO_ROOT, load_script, manifest, seeded_state_dict, seeded_weights
-
-from face_annotations import ANNOTATION_SLACK, MOUTH_CHIN
 
 
 def read_frames(path, step=1):
@@ -43,8 +42,9 @@ def seeded_s3fd_file(shared, tmp_path_factory):
 
 def test_s3fd_manifest_and_parity(shared, parity):
     model = S3FD()
-    assert [(k, list(v.shape)) for k, v in model.state_dict().items()] == \
-        [(k, m["shape"]) for k, m in manifest()["s3fd"].items()]
+    assert [(k, list(v.shape)) for k, v in model.state_dict().items()] == [
+        (k, m["shape"]) for k, m in manifest()["s3fd"].items()
+    ]
     model.load_state_dict(seeded_state_dict("s3fd"))
     image = seeded_weights().seeded_inputs("s3fd", 11)["image"]
     with torch.inference_mode():
@@ -264,10 +264,34 @@ def _opencv5_env(tmp_path, without_dlib):
 @pytest.fixture(scope="module")
 def opencv5_media(shared, tmp_path_factory):
     d = tmp_path_factory.mktemp("cv5")
-    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(shared / "data/video/face3.mp4"), "-t", "1.2",
-                    str(d / "1001_DFA_HAP_XX.mp4")], check=True)
-    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(shared / "data/audio/speech_en_16k.wav"), "-t",
-                    "0.8", str(d / "speech.wav")], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            str(shared / "data/video/face3.mp4"),
+            "-t",
+            "1.2",
+            str(d / "1001_DFA_HAP_XX.mp4"),
+        ],
+        check=True,
+    )
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            str(shared / "data/audio/speech_en_16k.wav"),
+            "-t",
+            "0.8",
+            str(d / "speech.wav"),
+        ],
+        check=True,
+    )
     torch.save({"state_dict": seeded_state_dict("emogen_generator")}, d / "emogen.pth")
     return d
 
@@ -276,16 +300,52 @@ def opencv5_media(shared, tmp_path_factory):
 def test_opencv5_without_cascade(opencv5_media, tmp_path, without_dlib):
     d = opencv5_media
     env = _opencv5_env(tmp_path, without_dlib)
-    check = subprocess.run([sys.executable, "-c", "import cv2; print(hasattr(cv2, 'CascadeClassifier'))"], env=env,
-                           capture_output=True, text=True)
+    check = subprocess.run(
+        [sys.executable, "-c", "import cv2; print(hasattr(cv2, 'CascadeClassifier'))"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert check.stdout.strip() == "False"
-    infer = subprocess.run([sys.executable, str(REPO_ROOT / "inference.py"), "--checkpoint_path", str(d / "emogen.pth"),
-                            "--face", str(d / "1001_DFA_HAP_XX.mp4"), "--audio", str(d / "speech.wav"), "--emotion",
-                            "HAP", "--outfile", str(tmp_path / "out.mp4"), "--no_progress", "--no_detection_cache"],
-                           env=env, capture_output=True, text=True, cwd=tmp_path)
-    prep = subprocess.run([sys.executable, str(REPO_ROOT / "preprocess_crema-d.py"), "--data_root", str(d),
-                           "--preprocessed_root", str(tmp_path / "pre"), "--filelist_dir", str(tmp_path / "fl"),
-                           "--no_progress"], env=env, capture_output=True, text=True, cwd=tmp_path)
+    infer = subprocess.run(
+        [
+            sys.executable,
+            str(REPO_ROOT / "inference.py"),
+            "--checkpoint_path",
+            str(d / "emogen.pth"),
+            "--face",
+            str(d / "1001_DFA_HAP_XX.mp4"),
+            "--audio",
+            str(d / "speech.wav"),
+            "--emotion",
+            "HAP",
+            "--outfile",
+            str(tmp_path / "out.mp4"),
+            "--no_progress",
+            "--no_detection_cache",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    prep = subprocess.run(
+        [
+            sys.executable,
+            str(REPO_ROOT / "preprocess_crema-d.py"),
+            "--data_root",
+            str(d),
+            "--preprocessed_root",
+            str(tmp_path / "pre"),
+            "--filelist_dir",
+            str(tmp_path / "fl"),
+            "--no_progress",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     if not without_dlib:  # the default download-free detector works on OpenCV 5
         assert infer.returncode == 0, infer.stderr
         assert "dlib HOG" in infer.stderr and (tmp_path / "out.mp4").exists()
@@ -318,8 +378,15 @@ def test_every_face_detector_option_reads_the_registry():
     from face_detection.registry import DETECTOR_NAMES, choices
 
     assert set(DETECTOR_NAMES) <= set(choices()) and "reference" in choices(lse=True)
-    for script in ("inference.py", "preprocess_crema-d.py", "app.py", "evaluation/calculate_fid.py",
-                   "evaluation/emotion_accuracy.py", "evaluation/gen_videos_from_filelist.py", "evaluation/score_lse.py"):
+    for script in (
+        "inference.py",
+        "preprocess_crema-d.py",
+        "app.py",
+        "evaluation/calculate_fid.py",
+        "evaluation/emotion_accuracy.py",
+        "evaluation/gen_videos_from_filelist.py",
+        "evaluation/score_lse.py",
+    ):
         if script.startswith("evaluation/"):
             module = importlib.import_module(script[:-3].replace("/", "."))
         else:
@@ -339,56 +406,132 @@ def opencv5_dir():
     return folder
 
 
+@pytest.mark.slow
 def test_haar_on_real_opencv5_is_one_line_in_every_script(opencv5_media, tmp_path):
     d = opencv5_media
     env = dict(os.environ, PYTHONPATH=str(opencv5_dir()), EMOGEN_S3FD_PATH=str(tmp_path / "absent.pth"))
-    version = subprocess.run([sys.executable, "-c", "import cv2; print(cv2.__version__, hasattr(cv2, 'CascadeClassifier'))"],
-                             env=env, capture_output=True, text=True).stdout.split()
+    version = subprocess.run(
+        [sys.executable, "-c", "import cv2; print(cv2.__version__, hasattr(cv2, 'CascadeClassifier'))"],
+        env=env,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
     assert version[0].startswith("5.") and version[1] == "False"
     torch.save(seeded_state_dict("syncnet_eval"), d / "syncnet_v2.model")
     torch.save(seeded_state_dict("emotion_disc"), d / "disc.pth")
     (d / "list.txt").write_text("1001_DFA_HAP_XX\n")
     face, videos = str(d / "1001_DFA_HAP_XX.mp4"), str(d)
     commands = {
-        "inference": ["inference.py", "--checkpoint_path", str(d / "emogen.pth"), "--face", face, "--audio",
-                      str(d / "speech.wav"), "--emotion", "HAP", "--outfile", str(tmp_path / "o.mp4"),
-                      "--no_progress", "--no_detection_cache"],
-        "preprocess": ["preprocess_crema-d.py", "--data_root", videos, "--preprocessed_root", str(tmp_path / "p1"),
-                       "--filelist_dir", str(tmp_path / "f1"), "--no_progress"],
-        "preprocess workers": ["preprocess_crema-d.py", "--data_root", videos, "--preprocessed_root",
-                               str(tmp_path / "p2"), "--filelist_dir", str(tmp_path / "f2"), "--workers", "2",
-                               "--no_progress"],
-        "calculate_fid": ["evaluation/calculate_fid.py", "--real_dir", videos, "--generated_dir", videos,
-                          "--random_inception", "--no_progress"],
-        "emotion_accuracy": ["evaluation/emotion_accuracy.py", "--videos_dir", videos, "--emotion_disc_path",
-                             str(d / "disc.pth"), "--no_progress"],
-        "score_lse": ["evaluation/score_lse.py", "--videos_dir", videos, "--syncnet_path", str(d / "syncnet_v2.model"),
-                      "--out_dir", str(tmp_path / "lse"), "--no_progress"],
-        "gen_videos": ["evaluation/gen_videos_from_filelist.py", "--filelist", str(d / "list.txt"), "--video_root",
-                       videos, "--checkpoint_path", str(d / "emogen.pth"), "--out_dir", str(tmp_path / "gen"),
-                       "--emotions", "HAP", "--no_progress", "--detection_cache_dir", str(tmp_path / "cache")],
+        "inference": [
+            "inference.py",
+            "--checkpoint_path",
+            str(d / "emogen.pth"),
+            "--face",
+            face,
+            "--audio",
+            str(d / "speech.wav"),
+            "--emotion",
+            "HAP",
+            "--outfile",
+            str(tmp_path / "o.mp4"),
+            "--no_progress",
+            "--no_detection_cache",
+        ],
+        "preprocess": [
+            "preprocess_crema-d.py",
+            "--data_root",
+            videos,
+            "--preprocessed_root",
+            str(tmp_path / "p1"),
+            "--filelist_dir",
+            str(tmp_path / "f1"),
+            "--no_progress",
+        ],
+        "preprocess workers": [
+            "preprocess_crema-d.py",
+            "--data_root",
+            videos,
+            "--preprocessed_root",
+            str(tmp_path / "p2"),
+            "--filelist_dir",
+            str(tmp_path / "f2"),
+            "--workers",
+            "2",
+            "--no_progress",
+        ],
+        "calculate_fid": [
+            "evaluation/calculate_fid.py",
+            "--real_dir",
+            videos,
+            "--generated_dir",
+            videos,
+            "--random_inception",
+            "--no_progress",
+        ],
+        "emotion_accuracy": [
+            "evaluation/emotion_accuracy.py",
+            "--videos_dir",
+            videos,
+            "--emotion_disc_path",
+            str(d / "disc.pth"),
+            "--no_progress",
+        ],
+        "score_lse": [
+            "evaluation/score_lse.py",
+            "--videos_dir",
+            videos,
+            "--syncnet_path",
+            str(d / "syncnet_v2.model"),
+            "--out_dir",
+            str(tmp_path / "lse"),
+            "--no_progress",
+        ],
+        "gen_videos": [
+            "evaluation/gen_videos_from_filelist.py",
+            "--filelist",
+            str(d / "list.txt"),
+            "--video_root",
+            videos,
+            "--checkpoint_path",
+            str(d / "emogen.pth"),
+            "--out_dir",
+            str(tmp_path / "gen"),
+            "--emotions",
+            "HAP",
+            "--no_progress",
+            "--detection_cache_dir",
+            str(tmp_path / "cache"),
+        ],
     }
     for name, argv in commands.items():
-        proc = subprocess.run([sys.executable, *argv, "--face_detector", "opencv"], cwd=REPO_ROOT, env=env,
-                              capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            [sys.executable, *argv, "--face_detector", "opencv"],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert "Traceback" not in proc.stderr and "AttributeError" not in proc.stderr + proc.stdout, (name, proc.stderr)
         said = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "has no Haar cascade" in ln]
         assert proc.returncode != 0 and len(said) == 1, (name, proc.returncode, proc.stdout, proc.stderr)
         assert "--face_detector dlib" in said[0] and "opencv-python-headless<5" in said[0]
     # A web job with the Haar detector fails with the same line on the page, not an AttributeError.
-    web = (f"import sys, time; sys.path.insert(0, {str(REPO_ROOT)!r})\n"
-           "from emogen.apps.web.server import WebConfig, create_app\n"
-           f"app = create_app(WebConfig({str(d / 'emogen.pth')!r}, device='cpu', face_detector='opencv', "
-           f"cache_dir=None, work_root={str(tmp_path / 'web')!r}))\n"
-           "c = app.test_client()\n"
-           "r = c.post('/api/jobs', data={'emotion': 'HAP', 'face_example': 'example face (video)', "
-           "'audio_example': 'example speech (English)'})\n"
-           "for _ in range(600):\n"
-           "    s = c.get('/api/jobs/' + r.get_json()['id']).get_json()\n"
-           "    if s['state'] in ('done', 'error'): break\n"
-           "    time.sleep(0.1)\n"
-           "print(s['state'], '|', s['error'])\n"
-           "app.extensions['emogen_queue'].shutdown()\n")
+    web = (
+        f"import sys, time; sys.path.insert(0, {str(REPO_ROOT)!r})\n"
+        "from emogen.apps.web.server import WebConfig, create_app\n"
+        f"app = create_app(WebConfig({str(d / 'emogen.pth')!r}, device='cpu', face_detector='opencv', "
+        f"cache_dir=None, work_root={str(tmp_path / 'web')!r}))\n"
+        "c = app.test_client()\n"
+        "r = c.post('/api/jobs', data={'emotion': 'HAP', 'face_example': 'example face (video)', "
+        "'audio_example': 'example speech (English)'})\n"
+        "for _ in range(600):\n"
+        "    s = c.get('/api/jobs/' + r.get_json()['id']).get_json()\n"
+        "    if s['state'] in ('done', 'error'): break\n"
+        "    time.sleep(0.1)\n"
+        "print(s['state'], '|', s['error'])\n"
+        "app.extensions['emogen_queue'].shutdown()\n"
+    )
     proc = subprocess.run([sys.executable, "-c", web], env=env, capture_output=True, text=True, timeout=300)
     state, error = proc.stdout.strip().splitlines()[-1].split(" | ", 1)
     assert state == "error" and "has no Haar cascade" in error and "AttributeError" not in error, proc.stdout

@@ -25,7 +25,6 @@ def test_missing_inception_weights(tmp_path, monkeypatch):
 
 def test_another_models_weights_are_one_line(shared, tmp_path, capsys):
     import torch
-
     from shared_data import seeded_state_dict
 
     wrong = tmp_path / "syncnet.pth"
@@ -42,6 +41,7 @@ def test_another_models_weights_are_one_line(shared, tmp_path, capsys):
     assert "is not pytorch-fid's Inception weights" in err[0] and "a Wav2Lip lip-sync expert" in err[0]
 
 
+@pytest.mark.slow
 def test_random_inception_features_and_script(shared, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     model = build_inception(allow_random=True)
@@ -57,10 +57,24 @@ def test_random_inception_features_and_script(shared, tmp_path, monkeypatch, cap
     (tmp_path / "g").mkdir()
     (tmp_path / "g" / "v_HAP.mp4").write_bytes((shared / "data/video/face5.mp4").read_bytes())
     (tmp_path / "test.txt").write_text("v\n")
-    base = ["--real_dir", str(tmp_path / "a"), "--generated_dir", str(tmp_path / "g"), "--max_frames", "4",
-            "--random_inception", "--face_detector", "dlib", "--no_progress"]
+    base = [
+        "--real_dir",
+        str(tmp_path / "a"),
+        "--generated_dir",
+        str(tmp_path / "g"),
+        "--max_frames",
+        "4",
+        "--random_inception",
+        "--face_detector",
+        "dlib",
+        "--no_progress",
+    ]
     results = {}
-    for name, extra in (("crops", []), ("whole", ["--whole_frame"]), ("listed", ["--filelist", str(tmp_path / "test.txt")])):
+    for name, extra in (
+        ("crops", []),
+        ("whole", ["--whole_frame"]),
+        ("listed", ["--filelist", str(tmp_path / "test.txt")]),
+    ):
         assert run_cli(calculate_fid.main, base + extra) == 0
         [line] = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("FID ")]
         results[name] = line

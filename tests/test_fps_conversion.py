@@ -4,8 +4,8 @@ import pytest
 
 import convertFPS
 from emogen.common.errors import run_cli
-from emogen.data.fps_conversion import find_videos
 from emogen.common.media import probe
+from emogen.data.fps_conversion import find_videos
 
 
 def stream(info, kind):
@@ -77,10 +77,22 @@ def test_output_inside_input_truncated_source_and_file_modes(shared, tmp_path, c
     raw.mkdir()
     shutil.copy(shared / "data/video/face5.mp4", raw / "a.mp4")
     # A source whose container promises 5 s but whose second half is cut off (partly decodable).
-    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(shared / "data/video/face3.mp4"), "-movflags",
-                    "+faststart", str(tmp_path / "full.mp4")], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            str(shared / "data/video/face3.mp4"),
+            "-movflags",
+            "+faststart",
+            str(tmp_path / "full.mp4"),
+        ],
+        check=True,
+    )
     data = (tmp_path / "full.mp4").read_bytes()
-    (raw / "cut.mp4").write_bytes(data[:len(data) // 2])
+    (raw / "cut.mp4").write_bytes(data[: len(data) // 2])
     out = raw / "out25"  # the output folder inside the input folder
     old = os.umask(0o022)
     try:

@@ -1,5 +1,6 @@
 """The generator a run calls (emogen.inference.generator): PyTorch, OpenVINO float32/bfloat16 and int8, on real
 face crops and mels of the example video."""
+
 import importlib.util
 import json
 import os
@@ -8,17 +9,17 @@ import sys
 import numpy as np
 import pytest
 import torch
+from shared_data import seeded_state_dict
 
 import inference
 from emogen.common.contract import EMOTIONS
 from emogen.common.errors import UserError, run_cli
+from emogen.common.examples import EXAMPLE_FACE, EXAMPLE_SPEECH
 from emogen.common.precision import native_bf16, resolve_precision
 from emogen.inference import generator as generator_module
-from emogen.inference.generator import build_generator
 from emogen.inference import int8_fidelity
+from emogen.inference.generator import build_generator
 from emogen.inference.int8_calibration import calibration_batches, input_batches, load_clip_inputs
-from emogen.common.examples import EXAMPLE_FACE, EXAMPLE_SPEECH
-from shared_data import seeded_state_dict
 
 CPU = torch.device("cpu")
 
@@ -77,7 +78,7 @@ def test_check_batches_pair_the_faces_with_other_speech(clip, real_batches):
     for (mel, face, emo), (mel2, face2, emo2) in zip(real_batches, shifted):
         assert np.array_equal(face, face2) and np.array_equal(emo, emo2) and not np.allclose(mel, mel2)
     start = clip.starts[1 + shift]
-    assert np.allclose(shifted[0][0][1, 0], clip.mel[:, start:start + 16])
+    assert np.allclose(shifted[0][0][1, 0], clip.mel[:, start : start + 16])
 
 
 def test_openvino_float32_matches_torch_and_bf16_stays_close(checkpoint, real_batches):
@@ -89,7 +90,7 @@ def test_openvino_float32_matches_torch_and_bf16_stays_close(checkpoint, real_ba
     # numpy arrays in give arrays out, the same numbers as tensors in (inference feeds arrays, without torch).
     mel, face, emo = real_batches[0]
     arrays = ov32(mel, face, emo)
-    assert isinstance(arrays, np.ndarray) and np.array_equal(arrays, got[:len(mel)])
+    assert isinstance(arrays, np.ndarray) and np.array_equal(arrays, got[: len(mel)])
     if native_bf16(CPU):
         ov16 = build_generator(checkpoint, CPU, resolve_precision("bf16", CPU), "openvino")
         assert psnr(outputs(ov16, real_batches), want) > 40
@@ -114,11 +115,20 @@ def no_bf16(monkeypatch):
     return resolve_precision("auto", CPU)
 
 
-def test_auto_without_bf16_runs_int8_when_it_stays_40_db_from_float32(checkpoint, real_batches, auto_cache,
-                                                                      no_bf16, monkeypatch, capsys):
+@pytest.mark.slow
+def test_auto_without_bf16_runs_int8_when_it_stays_40_db_from_float32(
+    checkpoint, real_batches, auto_cache, no_bf16, monkeypatch, capsys
+):
     exact = outputs(build_generator(checkpoint, CPU, resolve_precision("fp32", CPU), "torch"), real_batches)
-    model = build_generator(checkpoint, CPU, no_bf16, "openvino", cache_dir=auto_cache,
-                            calibration=lambda: real_batches, check=lambda: real_batches)
+    model = build_generator(
+        checkpoint,
+        CPU,
+        no_bf16,
+        "openvino",
+        cache_dir=auto_cache,
+        calibration=lambda: real_batches,
+        check=lambda: real_batches,
+    )
     err = capsys.readouterr().err
     assert generator_module.precision_label(model, no_bf16) == "int8"
     assert "quantized to int8 once" in err and "auto runs int8" in err
@@ -134,11 +144,17 @@ def test_auto_without_bf16_runs_int8_when_it_stays_40_db_from_float32(checkpoint
     assert again.precision_name == "int8" and capsys.readouterr().err == ""
 
 
-def test_auto_keeps_float32_when_int8_is_too_far(checkpoint, real_batches, auto_cache, no_bf16, monkeypatch,
-                                                 capsys):
+def test_auto_keeps_float32_when_int8_is_too_far(checkpoint, real_batches, auto_cache, no_bf16, monkeypatch, capsys):
     monkeypatch.setattr(int8_fidelity, "INT8_MIN_PSNR_DB", 200.0)  # no int8 model is that close
-    model = build_generator(checkpoint, CPU, no_bf16, "openvino", cache_dir=auto_cache,
-                            calibration=lambda: real_batches, check=lambda: real_batches)
+    model = build_generator(
+        checkpoint,
+        CPU,
+        no_bf16,
+        "openvino",
+        cache_dir=auto_cache,
+        calibration=lambda: real_batches,
+        check=lambda: real_batches,
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert generator_module.precision_label(model, no_bf16) == "fp32-cl"
     assert "under 200 dB, so --precision auto runs it in float32 (fp32-cl)" in err[-1]
@@ -146,11 +162,11 @@ def test_auto_keeps_float32_when_int8_is_too_far(checkpoint, real_batches, auto_
     assert np.array_equal(outputs(model, real_batches[:1]), outputs(float32, real_batches[:1]))
 
 
-def test_auto_without_nncf_keeps_float32_and_says_how_to_get_int8(checkpoint, tmp_path, no_bf16, monkeypatch,
-                                                                  capsys):
+def test_auto_without_nncf_keeps_float32_and_says_how_to_get_int8(checkpoint, tmp_path, no_bf16, monkeypatch, capsys):
     find_spec = importlib.util.find_spec
-    monkeypatch.setattr(generator_module.importlib.util, "find_spec",
-                        lambda name, *a: None if name == "nncf" else find_spec(name, *a))
+    monkeypatch.setattr(
+        generator_module.importlib.util, "find_spec", lambda name, *a: None if name == "nncf" else find_spec(name, *a)
+    )
     model = build_generator(checkpoint, CPU, no_bf16, "openvino", cache_dir=str(tmp_path))
     err = capsys.readouterr().err
     assert model.precision_name == "fp32-cl" and "pip install nncf" in err
@@ -165,11 +181,19 @@ def test_auto_with_an_unwritable_model_cache_keeps_float32(checkpoint, tmp_path,
     assert model.precision_name == "fp32-cl" and "would be quantized again on every run" in err
 
 
-def test_int8_by_name_reads_the_model_auto_made_and_stays_near_float32(checkpoint, real_batches, auto_cache,
-                                                                        monkeypatch, capsys):
+def test_int8_by_name_reads_the_model_auto_made_and_stays_near_float32(
+    checkpoint, real_batches, auto_cache, monkeypatch, capsys
+):
     want = outputs(build_generator(checkpoint, CPU, resolve_precision("fp32", CPU), "torch"), real_batches)
-    int8 = build_generator(checkpoint, CPU, resolve_precision("int8", CPU), "openvino", cache_dir=auto_cache,
-                           calibration=lambda: real_batches, check=lambda: real_batches)
+    int8 = build_generator(
+        checkpoint,
+        CPU,
+        resolve_precision("int8", CPU),
+        "openvino",
+        cache_dir=auto_cache,
+        calibration=lambda: real_batches,
+        check=lambda: real_batches,
+    )
     value = psnr(outputs(int8, real_batches), want)
     assert value > 30, value
     # One int8 model per checkpoint, whichever way it was asked for, with its check stored beside it.
@@ -203,9 +227,30 @@ def test_fidelity_of_a_model_against_itself_and_a_damaged_record(checkpoint, rea
 
 
 def test_cli_refuses_int8_on_torch(checkpoint, tmp_path, capsys):
-    code = run_cli(inference.main, ["--checkpoint_path", checkpoint, "--face", EXAMPLE_FACE, "--audio",
-                                    EXAMPLE_SPEECH, "--emotion", "HAP", "--precision", "int8", "--backend", "torch",
-                                    "--outfile", str(tmp_path / "x.mp4"), "--box", "10", "200", "10", "200"])
+    code = run_cli(
+        inference.main,
+        [
+            "--checkpoint_path",
+            checkpoint,
+            "--face",
+            EXAMPLE_FACE,
+            "--audio",
+            EXAMPLE_SPEECH,
+            "--emotion",
+            "HAP",
+            "--precision",
+            "int8",
+            "--backend",
+            "torch",
+            "--outfile",
+            str(tmp_path / "x.mp4"),
+            "--box",
+            "10",
+            "200",
+            "10",
+            "200",
+        ],
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "int8 runs on OpenVINO only" in err[0]
     assert not (tmp_path / "x.mp4").exists()

@@ -10,7 +10,7 @@ def test_original_defaults():
     assert hparams.preemphasis == 0.97 and hparams.preemphasize and hparams.symmetric_mels
     assert (hparams.img_size, hparams.fps, hparams.batch_size, hparams.syncnet_batch_size) == (96, 25, 16, 128)
     assert (hparams.syncnet_wt, hparams.emo_wt, hparams.pl_wt, hparams.disc_wt) == (0.0, 0.01, 0.01, 0.07)
-    assert hparams.frame_shift_ms is None and hparams.nepochs > 10 ** 9
+    assert hparams.frame_shift_ms is None and hparams.nepochs > 10**9
 
 
 def test_set_hparam_and_copy_are_independent():
@@ -27,7 +27,8 @@ def test_set_hparam_and_copy_are_independent():
 
 def test_overrides_are_typed():
     hp = hparams.copy().apply_overrides(
-        ["batch_size=8", "syncnet_wt=0.03", "rescale=false", "frame_shift_ms=12.5", "nepochs=1e3"])
+        ["batch_size=8", "syncnet_wt=0.03", "rescale=false", "frame_shift_ms=12.5", "nepochs=1e3"]
+    )
     assert hp.batch_size == 8 and isinstance(hp.batch_size, int)
     assert hp.syncnet_wt == pytest.approx(0.03)
     assert hp.rescale is False

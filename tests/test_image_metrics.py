@@ -60,8 +60,7 @@ def test_edge_widths_equal_the_reference_walks(gray_face, monkeypatch):
     row = np.concatenate([np.linspace(0, 100, 150), np.linspace(200, 260, 150), np.full(20, 260.0), [20.0, 10.0]])
     ramp = np.tile(row, (40, 1))
     blobs = cv2.GaussianBlur(rng.normal(128, 60, (64, 80)), (0, 0), 2)
-    images = [gray_face.astype(np.float64), ramp, blobs,
-              np.round(blobs / 40)]  # plateaus: many zero steps
+    images = [gray_face.astype(np.float64), ramp, blobs, np.round(blobs / 40)]  # plateaus: many zero steps
     for image in images:
         edges = sobel_edges(image)
         expected = reference(edges, image)
@@ -80,8 +79,21 @@ def test_img_eval_script(shared, tmp_path, capsys):
     src = (shared / "data/video/face5.mp4").read_bytes()
     (tmp_path / "real" / "a.mp4").write_bytes(src)
     (tmp_path / "gen" / "a.mp4").write_bytes(src)
-    assert run_cli(img_eval.main, ["--real_dir", str(tmp_path / "real"), "--generated_dir", str(tmp_path / "gen"),
-                                   "--max_frames", "2", "--no_progress"]) == 0
+    assert (
+        run_cli(
+            img_eval.main,
+            [
+                "--real_dir",
+                str(tmp_path / "real"),
+                "--generated_dir",
+                str(tmp_path / "gen"),
+                "--max_frames",
+                "2",
+                "--no_progress",
+            ],
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "a.mp4" in out and " inf  1.0000" in out
     m = PairMetrics()

@@ -6,14 +6,14 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from shared_data import REPO_ROOT, seeded_state_dict
 
 import audio
 import inference
 from emogen.common.backends import openvino_installed
 from emogen.common.errors import run_cli
-from emogen.inference.geometry import fill_gaps, mel_chunk_starts, smooth_boxes
 from emogen.common.media import probe
-from shared_data import REPO_ROOT, seeded_state_dict
+from emogen.inference.geometry import fill_gaps, mel_chunk_starts, smooth_boxes
 
 BOX = (150, 470, 140, 450)  # top bottom left right, around the face in face3.mp4
 
@@ -29,11 +29,21 @@ def media(shared, tmp_path_factory):
     ffmpeg("-i", str(shared / "data/audio/speech_en_16k.wav"), "-t", "1.6", str(d / "speech.mp3"))
     ffmpeg("-i", str(shared / "data/audio/speech_en_16k.wav"), "-t", "0.8", str(d / "speech_short.wav"))
     ffmpeg("-i", str(shared / "data/audio/speech_en_16k.wav"), "-t", "0.1", str(d / "tiny.wav"))
-    ffmpeg("-i", str(shared / "data/video/face3.mp4"), "-t", "2.4", "-c:v", "libx264", "-crf", "12", str(d / "face.mp4"))
-    ffmpeg("-i", str(shared / "data/video/face3.mp4"), "-t", "0.8", "-c:v", "libx264", "-crf", "12", str(d / "short.mp4"))
+    ffmpeg(
+        "-i", str(shared / "data/video/face3.mp4"), "-t", "2.4", "-c:v", "libx264", "-crf", "12", str(d / "face.mp4")
+    )
+    ffmpeg(
+        "-i", str(shared / "data/video/face3.mp4"), "-t", "0.8", "-c:v", "libx264", "-crf", "12", str(d / "short.mp4")
+    )
     ckpt = d / "emogen.pth"
-    torch.save({"state_dict": {"module." + k: v for k, v in seeded_state_dict("emogen_generator").items()},
-                "global_step": 0, "global_epoch": 0}, ckpt)
+    torch.save(
+        {
+            "state_dict": {"module." + k: v for k, v in seeded_state_dict("emogen_generator").items()},
+            "global_step": 0,
+            "global_epoch": 0,
+        },
+        ckpt,
+    )
     sync = d / "syncnet.pth"
     torch.save({"state_dict": seeded_state_dict("syncnet_color")}, sync)
     return d
@@ -41,9 +51,24 @@ def media(shared, tmp_path_factory):
 
 def run(media, *extra, face="face.mp4", audio_file="speech.wav", emotion="HAP", out="out.mp4", tmp=None):
     out_path = str((tmp or media) / out)
-    argv = ["--checkpoint_path", str(media / "emogen.pth"), "--face", str(media / face) if not os.path.isabs(face)
-            else face, "--audio", str(media / audio_file), "--emotion", emotion, "--outfile", out_path,
-            "--face_detector", "opencv", "--no_progress", "--detection_cache_dir", str(media / "cache"), *extra]
+    argv = [
+        "--checkpoint_path",
+        str(media / "emogen.pth"),
+        "--face",
+        str(media / face) if not os.path.isabs(face) else face,
+        "--audio",
+        str(media / audio_file),
+        "--emotion",
+        emotion,
+        "--outfile",
+        out_path,
+        "--face_detector",
+        "opencv",
+        "--no_progress",
+        "--detection_cache_dir",
+        str(media / "cache"),
+        *extra,
+    ]
     return run_cli(inference.main, argv), out_path
 
 
@@ -67,7 +92,7 @@ def expected_frames(wav_path, fps=25.0):
 
 def psnr(a, b):
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return 10 * np.log10(255 ** 2 / max(mse, 1e-10))
+    return 10 * np.log10(255**2 / max(mse, 1e-10))
 
 
 def test_video_face_with_fixed_box(media, capsys):
@@ -84,8 +109,8 @@ def test_video_face_with_fixed_box(media, capsys):
     m = 16  # H.264 blocks and chroma subsampling blur the pasted edge a little
     for i in (0, 20, 36):
         outside_out, outside_in = frames[i].copy(), src[i].copy()
-        outside_out[y1 - m:y2 + m, x1 - m:x2 + m] = 0
-        outside_in[y1 - m:y2 + m, x1 - m:x2 + m] = 0
+        outside_out[y1 - m : y2 + m, x1 - m : x2 + m] = 0
+        outside_in[y1 - m : y2 + m, x1 - m : x2 + m] = 0
         assert psnr(outside_out, outside_in) > 30
         assert psnr(frames[i][y1:y2, x1:x2], src[i][y1:y2, x1:x2]) < 20
     assert "wrote" in capsys.readouterr().out
@@ -115,22 +140,37 @@ def test_video_as_audio_source(media, shared, tmp_path):
 
 
 def test_detection_resize_crop_rotate_and_cache(media, tmp_path, capsys):
-    code, out = run(media, "--resize_factor", "2", "--rotate", "--crop", "0", "-1", "10", "-1", "--nosmooth",
-                    tmp=tmp_path)
+    code, out = run(
+        media, "--resize_factor", "2", "--rotate", "--crop", "0", "-1", "10", "-1", "--nosmooth", tmp=tmp_path
+    )
     assert code == 0, capsys.readouterr().err
     v, _, frames = video_info(out)
     # 590/2 = 295, rotated, 10 columns cropped: 295x285, padded by one pixel to even sides for H.264.
     assert frames[0].shape[:2] == (296, 286)
     first = capsys.readouterr().out
     assert "from cache" not in first
-    code, out2 = run(media, "--resize_factor", "2", "--rotate", "--crop", "0", "-1", "10", "-1", "--nosmooth",
-                     emotion="SAD", out="again.mp4", tmp=tmp_path)
+    code, out2 = run(
+        media,
+        "--resize_factor",
+        "2",
+        "--rotate",
+        "--crop",
+        "0",
+        "-1",
+        "10",
+        "-1",
+        "--nosmooth",
+        emotion="SAD",
+        out="again.mp4",
+        tmp=tmp_path,
+    )
     assert code == 0 and "face detection from cache" in capsys.readouterr().out
 
 
 def test_emotion_all_writes_six_videos(media, tmp_path):
-    code, out = run(media, "--box", *map(str, BOX), emotion="all", out="clip.mp4", tmp=tmp_path,
-                    audio_file="speech_short.wav")
+    code, out = run(
+        media, "--box", *map(str, BOX), emotion="all", out="clip.mp4", tmp=tmp_path, audio_file="speech_short.wav"
+    )
     assert code == 0
     outputs = sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".mp4")
     assert outputs == [f"clip_{e}.mp4" for e in ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")]
@@ -190,8 +230,18 @@ def test_errors_are_one_line(media, tmp_path, capsys):
         err = capsys.readouterr().err
         assert code == 2 and text in err and err.count("\n") == 1, err
         assert not os.path.exists(out)
-    argv = ["--checkpoint_path", str(media / "syncnet.pth"), "--face", str(media / "face.mp4"),
-            "--audio", str(media / "speech.wav"), "--emotion", "HAP", "--outfile", str(tmp_path / "x.mp4")]
+    argv = [
+        "--checkpoint_path",
+        str(media / "syncnet.pth"),
+        "--face",
+        str(media / "face.mp4"),
+        "--audio",
+        str(media / "speech.wav"),
+        "--emotion",
+        "HAP",
+        "--outfile",
+        str(tmp_path / "x.mp4"),
+    ]
     assert run_cli(inference.main, argv) == 2
     err = capsys.readouterr().err
     assert "does not fit the EmoGen generator" in err and "lip-sync expert" in err
@@ -210,10 +260,28 @@ def test_shell_metacharacters_in_names(media, tmp_path):
     odd_audio = tmp_path / 'say "hi" `touch PWNED2`.wav'
     odd_audio.write_bytes((media / "speech_short.wav").read_bytes())
     out = tmp_path / "out $(touch PWNED3).mp4"
-    proc = subprocess.run([sys.executable, str(REPO_ROOT / "inference.py"), "--checkpoint_path",
-                           str(media / "emogen.pth"), "--face", str(odd), "--audio", str(odd_audio), "--emotion",
-                           "NEU", "--outfile", str(out), "--box", *map(str, BOX), "--no_progress"],
-                          cwd=tmp_path, capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO_ROOT / "inference.py"),
+            "--checkpoint_path",
+            str(media / "emogen.pth"),
+            "--face",
+            str(odd),
+            "--audio",
+            str(odd_audio),
+            "--emotion",
+            "NEU",
+            "--outfile",
+            str(out),
+            "--box",
+            *map(str, BOX),
+            "--no_progress",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     assert out.exists()
     assert not any(p.name.startswith("PWNED") for p in tmp_path.iterdir())
@@ -227,8 +295,36 @@ def test_geometry_helpers():
     assert n == 3 and filled[1] == (10, 0, 20, 10) and filled[2] == (20, 0, 30, 10) and filled[4] == (30, 0, 40, 10)
     untouched, n = fill_gaps([(0, 0, 1, 1), None, None, None, (0, 0, 1, 1)], max_gap=2)
     assert n == 0 and untouched[2] is None
-    assert mel_chunk_starts(100, 25.0) == [0, 3, 6, 9, 12, 16, 19, 22, 25, 28, 32, 35, 38, 41, 44, 48, 51, 54, 57,
-                                           60, 64, 67, 70, 73, 76, 80, 83, 84]
+    assert mel_chunk_starts(100, 25.0) == [
+        0,
+        3,
+        6,
+        9,
+        12,
+        16,
+        19,
+        22,
+        25,
+        28,
+        32,
+        35,
+        38,
+        41,
+        44,
+        48,
+        51,
+        54,
+        57,
+        60,
+        64,
+        67,
+        70,
+        73,
+        76,
+        80,
+        83,
+        84,
+    ]
 
 
 class _Evil:
@@ -240,8 +336,18 @@ def test_unsafe_checkpoint_and_missing_ffmpeg(media, tmp_path, capsys, monkeypat
     evil = tmp_path / "evil.pth"
     torch.save({"state_dict": seeded_state_dict("emogen_generator"), "extra": _Evil()}, evil)
     monkeypatch.chdir(tmp_path)
-    argv = ["--checkpoint_path", str(evil), "--face", str(media / "face.mp4"), "--audio", str(media / "speech.wav"),
-            "--emotion", "HAP", "--outfile", str(tmp_path / "x.mp4")]
+    argv = [
+        "--checkpoint_path",
+        str(evil),
+        "--face",
+        str(media / "face.mp4"),
+        "--audio",
+        str(media / "speech.wav"),
+        "--emotion",
+        "HAP",
+        "--outfile",
+        str(tmp_path / "x.mp4"),
+    ]
     assert run_cli(inference.main, argv) == 2
     assert "could run code" in capsys.readouterr().err
     assert not (tmp_path / "PWNED_BY_CHECKPOINT").exists()
@@ -256,30 +362,49 @@ def test_unsafe_checkpoint_and_missing_ffmpeg(media, tmp_path, capsys, monkeypat
 
 def test_read_only_checkout_and_site_packages(media, tmp_path):
     """The repository and site-packages mounted read-only (a private mount namespace), only $HOME writable."""
-    import site
     import shlex
+    import site
 
     home = tmp_path / "home"
     home.mkdir()
     site_dir = site.getsitepackages()[0]
-    base = [sys.executable, "inference.py", "--checkpoint_path", str(media / "emogen.pth"), "--face",
-            str(media / "face.mp4"), "--audio", str(media / "speech_short.wav"), "--emotion", "HAP", "--no_progress"]
+    base = [
+        sys.executable,
+        "inference.py",
+        "--checkpoint_path",
+        str(media / "emogen.pth"),
+        "--face",
+        str(media / "face.mp4"),
+        "--audio",
+        str(media / "speech_short.wav"),
+        "--emotion",
+        "HAP",
+        "--no_progress",
+    ]
     runs = {
-        "default_outfile": base + ["--box", *map(str, BOX)],                      # results/ in the read-only repo
+        "default_outfile": base + ["--box", *map(str, BOX)],  # results/ in the read-only repo
         "fixed_box": base + ["--box", *map(str, BOX), "--outfile", str(tmp_path / "box.mp4")],
         "detected": base + ["--face_detector", "dlib", "--outfile", str(tmp_path / "det.mp4")],
     }
-    mounts = " && ".join(f"mount --bind {shlex.quote(p)} {shlex.quote(p)} && "
-                         f"mount -o remount,bind,ro {shlex.quote(p)}" for p in (str(REPO_ROOT), site_dir))
+    mounts = " && ".join(
+        f"mount --bind {shlex.quote(p)} {shlex.quote(p)} && mount -o remount,bind,ro {shlex.quote(p)}"
+        for p in (str(REPO_ROOT), site_dir)
+    )
     results = {}
     for name, argv in runs.items():
-        script = f"{mounts} && touch {shlex.quote(str(REPO_ROOT))}/probe 2>/dev/null; echo ro=$?; " \
-                 f"cd {shlex.quote(str(REPO_ROOT))} && exec {shlex.join(argv)}"
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("EMOGEN_CACHE_DIR", "EMOGEN_MODEL_CACHE_DIR", "XDG_CACHE_HOME")}
+        script = (
+            f"{mounts} && touch {shlex.quote(str(REPO_ROOT))}/probe 2>/dev/null; echo ro=$?; "
+            f"cd {shlex.quote(str(REPO_ROOT))} && exec {shlex.join(argv)}"
+        )
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("EMOGEN_CACHE_DIR", "EMOGEN_MODEL_CACHE_DIR", "XDG_CACHE_HOME")
+        }
         env["HOME"] = str(home)
-        results[name] = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True,
-                                       env=env, timeout=300)
+        results[name] = subprocess.run(
+            ["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, env=env, timeout=300
+        )
     for proc in results.values():
         assert proc.stdout.startswith("ro=1"), proc.stdout + proc.stderr  # the checkout really was read-only
     err = results["default_outfile"].stderr.strip().splitlines()
@@ -297,11 +422,13 @@ def test_read_only_checkout_and_site_packages(media, tmp_path):
 
 def test_openvino_backend_end_to_end(media, tmp_path, capsys):
     """inference.py on OpenVINO writes the same video as PyTorch in float32 (up to rounding) and says so."""
-    code, ov = run(media, "--box", *map(str, BOX), "--backend", "openvino", "--precision", "fp32-cl", tmp=tmp_path,
-                   out="ov.mp4")
+    code, ov = run(
+        media, "--box", *map(str, BOX), "--backend", "openvino", "--precision", "fp32-cl", tmp=tmp_path, out="ov.mp4"
+    )
     assert code == 0 and "generator fp32-cl on openvino" in capsys.readouterr().out
-    code, pt = run(media, "--box", *map(str, BOX), "--backend", "torch", "--precision", "fp32-cl", tmp=tmp_path,
-                   out="pt.mp4")
+    code, pt = run(
+        media, "--box", *map(str, BOX), "--backend", "torch", "--precision", "fp32-cl", tmp=tmp_path, out="pt.mp4"
+    )
     assert code == 0 and "generator fp32-cl on torch" in capsys.readouterr().out
     (_, _, a), (_, _, b) = video_info(ov), video_info(pt)
     assert len(a) == len(b) > 30
@@ -309,21 +436,42 @@ def test_openvino_backend_end_to_end(media, tmp_path, capsys):
     diff = np.stack(a)[:, y1:y2, x1:x2].astype(np.float64) - np.stack(b)[:, y1:y2, x1:x2]
     # Float32 on either runtime (the generator's outputs agree to 1e-4); after H.264, whose choices flip on the
     # smallest change of input, 48-49 dB here. 40 dB is the bar every non-exact precision meets.
-    assert 10 * np.log10(255 ** 2 / max(np.mean(diff ** 2), 1e-12)) > 40
+    assert 10 * np.log10(255**2 / max(np.mean(diff**2), 1e-12)) > 40
 
 
 def test_openvino_run_on_a_cached_model_never_loads_torch(media, tmp_path):
     """The default CPU run imports no torch once its OpenVINO model is cached (1.2 s and about 470 MiB saved)."""
-    report = ("import atexit, runpy, sys; "
-              "atexit.register(lambda: print('torch loaded:', 'torch' in sys.modules, file=sys.stderr)); "
-              "sys.argv = ['inference.py'] + sys.argv[1:]; runpy.run_path('inference.py', run_name='__main__')")
+    report = (
+        "import atexit, runpy, sys; "
+        "atexit.register(lambda: print('torch loaded:', 'torch' in sys.modules, file=sys.stderr)); "
+        "sys.argv = ['inference.py'] + sys.argv[1:]; runpy.run_path('inference.py', run_name='__main__')"
+    )
     loaded = []
     for n in range(2):  # the first run may convert (and quantize) the checkpoint, which needs torch
         out = tmp_path / f"out{n}.mp4"
-        proc = subprocess.run([sys.executable, "-c", report, "--checkpoint_path", str(media / "emogen.pth"),
-                               "--face", str(media / "face.mp4"), "--audio", str(media / "speech_short.wav"),
-                               "--emotion", "SAD", "--outfile", str(out), "--box", *map(str, BOX), "--no_progress"],
-                              cwd=REPO_ROOT, capture_output=True, text=True)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                report,
+                "--checkpoint_path",
+                str(media / "emogen.pth"),
+                "--face",
+                str(media / "face.mp4"),
+                "--audio",
+                str(media / "speech_short.wav"),
+                "--emotion",
+                "SAD",
+                "--outfile",
+                str(out),
+                "--box",
+                *map(str, BOX),
+                "--no_progress",
+            ],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+        )
         assert proc.returncode == 0 and out.exists(), proc.stderr
         assert "on openvino" in proc.stdout, proc.stdout
         loaded.append(proc.stderr.strip().splitlines()[-1])
@@ -360,11 +508,23 @@ def test_hostile_values_and_outputs_are_refused_before_any_work(media, tmp_path,
         "absurd batch": (["--wav2lip_batch_size", "100000000"], "must be at most 4096"),
     }
     for name, (extra, expected) in cases.items():
-        argv = ["--checkpoint_path", str(media / "emogen.pth"), "--face", str(media / "face.mp4"), "--audio",
-                str(media / "speech.wav"), "--emotion", "HAP", "--outfile", str(tmp_path / "ok.mp4"),
-                "--box", *map(str, BOX), "--no_progress"]
+        argv = [
+            "--checkpoint_path",
+            str(media / "emogen.pth"),
+            "--face",
+            str(media / "face.mp4"),
+            "--audio",
+            str(media / "speech.wav"),
+            "--emotion",
+            "HAP",
+            "--outfile",
+            str(tmp_path / "ok.mp4"),
+            "--box",
+            *map(str, BOX),
+            "--no_progress",
+        ]
         for i in range(0, len(extra), 2):  # later flags win in argparse, and --pads takes four values
-            argv += extra[i:] if extra[i] == "--pads" else extra[i:i + 2]
+            argv += extra[i:] if extra[i] == "--pads" else extra[i : i + 2]
             if extra[i] == "--pads":
                 break
         code = run_cli(inference.main, argv) if name not in ("absurd fps", "absurd pads", "absurd batch") else None
@@ -387,11 +547,31 @@ def test_sigterm_leaves_no_partial_output_and_no_temporary_folder(media, tmp_pat
     out = tmp_path / "out" / "talk.mp4"
     long_speech = tmp_path / "long.wav"
     ffmpeg("-stream_loop", "6", "-i", str(media / "speech.wav"), str(long_speech))  # ~11 s: still running at the kill
-    proc = subprocess.Popen([sys.executable, str(REPO_ROOT / "inference.py"), "--checkpoint_path",
-                             str(media / "emogen.pth"), "--face", str(media / "face.mp4"), "--audio", str(long_speech),
-                             "--emotion", "HAP", "--outfile", str(out), "--box", *map(str, BOX), "--no_progress",
-                             "--precision", "fp32"], env=dict(os.environ, TMPDIR=str(tmp)),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(REPO_ROOT / "inference.py"),
+            "--checkpoint_path",
+            str(media / "emogen.pth"),
+            "--face",
+            str(media / "face.mp4"),
+            "--audio",
+            str(long_speech),
+            "--emotion",
+            "HAP",
+            "--outfile",
+            str(out),
+            "--box",
+            *map(str, BOX),
+            "--no_progress",
+            "--precision",
+            "fp32",
+        ],
+        env=dict(os.environ, TMPDIR=str(tmp)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         for _ in range(600):  # until the encoder has started writing its hidden partial file
             if out.parent.is_dir() and any(p.name.startswith(".talk.mp4.") for p in out.parent.iterdir()):

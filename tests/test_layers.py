@@ -1,14 +1,27 @@
 """The folder tree is the dependency graph: import contracts hold, and parsing a command line loads no torch."""
+
 import subprocess
 import sys
 
 import pytest
-
 from shared_data import REPO_ROOT
 
-SCRIPTS = ["inference.py", "convertFPS.py", "preprocess_crema-d.py", "color_syncnet_train.py", "emotion_disc_train.py",
-           "train.py", "demo.py", "app.py", "evaluation/calculate_fid.py", "evaluation/emotion_accuracy.py",
-           "evaluation/score_lse.py", "evaluation/img_eval.py", "evaluation/gen_videos_from_filelist.py", "live.py"]
+SCRIPTS = [
+    "inference.py",
+    "convertFPS.py",
+    "preprocess_crema-d.py",
+    "color_syncnet_train.py",
+    "emotion_disc_train.py",
+    "train.py",
+    "demo.py",
+    "app.py",
+    "evaluation/calculate_fid.py",
+    "evaluation/emotion_accuracy.py",
+    "evaluation/score_lse.py",
+    "evaluation/img_eval.py",
+    "evaluation/gen_videos_from_filelist.py",
+    "live.py",
+]
 
 
 def lint_imports(folder) -> subprocess.CompletedProcess:
@@ -41,8 +54,9 @@ def test_contract_violation_is_caught(tmp_path):
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_help_imports_no_torch(script):
     # -X importtime lists every module the interpreter imports, on stderr.
-    proc = subprocess.run([sys.executable, "-X", "importtime", script, "--help"], cwd=REPO_ROOT, capture_output=True,
-                          text=True)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", script, "--help"], cwd=REPO_ROOT, capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "usage:" in proc.stdout
     imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
@@ -51,8 +65,12 @@ def test_help_imports_no_torch(script):
 
 def test_training_datasets_load_no_media_stack():
     """A DataLoader worker imports the dataset module: it needs neither librosa nor the preprocessing code."""
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", "import emogen.data.datasets"], cwd=REPO_ROOT,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import emogen.data.datasets"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
     assert "emogen.data.datasets" in imported

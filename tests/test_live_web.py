@@ -1,5 +1,6 @@
 """The Live tab (emogen.apps.web.live): the WebSocket protocol, its limits, and the page in Chromium with a fake
 microphone playing real speech."""
+
 import contextlib
 import json
 import os
@@ -10,13 +11,14 @@ import time
 import numpy as np
 import pytest
 import torch
-from simple_websocket import Client, ConnectionClosed, ConnectionError as HandshakeRefused
+from shared_data import seeded_state_dict
+from simple_websocket import Client, ConnectionClosed
+from simple_websocket import ConnectionError as HandshakeRefused
 from werkzeug.serving import make_server
 
 from emogen.apps.web.live import MAX_AUDIO_MESSAGE, AudioMeter, LiveRefused, parse_control
 from emogen.apps.web.server import WebConfig, create_app
 from emogen.inference.geometry import mel_chunk_starts
-from shared_data import seeded_state_dict
 
 CHROMIUM = "/usr/bin/chromium"
 REGISTRY = []  # the live server's session registry
@@ -26,10 +28,27 @@ REGISTRY = []  # the live server's session registry
 def live_server(shared, tmp_path_factory):
     d = tmp_path_factory.mktemp("liveweb")
     torch.save({"state_dict": seeded_state_dict("emogen_generator")}, d / "emogen.pth")
-    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(shared / "data/audio/speech_en_16k.wav"), "-t",
-                    "6", "-ar", "48000", "-ac", "1", str(d / "mic.wav")], check=True)
-    cfg = WebConfig(str(d / "emogen.pth"), device="cpu", face_detector="dlib", cache_dir=str(d / "cache"),
-                    work_root=str(d / "work"))
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            str(shared / "data/audio/speech_en_16k.wav"),
+            "-t",
+            "6",
+            "-ar",
+            "48000",
+            "-ac",
+            "1",
+            str(d / "mic.wav"),
+        ],
+        check=True,
+    )
+    cfg = WebConfig(
+        str(d / "emogen.pth"), device="cpu", face_detector="dlib", cache_dir=str(d / "cache"), work_root=str(d / "work")
+    )
     os.makedirs(cfg.work_root)
     app = create_app(cfg)
     srv = make_server("127.0.0.1", 0, app, threaded=True)
@@ -46,8 +65,11 @@ def connect(host, query="face=0&emotion=HAP", origin=None, wait=True):
         deadline = time.time() + 30
         while REGISTRY[0].active() and time.time() < deadline:
             time.sleep(0.05)
-    return Client.connect(f"ws://{host}/api/live?{query}", headers={"Origin": origin or f"http://{host}"},
-                          max_message_size=10 * 1024 * 1024)
+    return Client.connect(
+        f"ws://{host}/api/live?{query}",
+        headers={"Origin": origin or f"http://{host}"},
+        max_message_size=10 * 1024 * 1024,
+    )
 
 
 def close(ws):
@@ -74,7 +96,7 @@ def receive_json(ws, timeout=60):
 def speech_pcm(shared, seconds):
     import audio
 
-    wav = audio.load_wav(str(shared / "data/audio/speech_en_16k.wav"), 16000)[:int(16000 * seconds)]
+    wav = audio.load_wav(str(shared / "data/audio/speech_en_16k.wav"), 16000)[: int(16000 * seconds)]
     return (wav * 32767).astype("<i2")
 
 
@@ -87,7 +109,7 @@ def test_a_session_streams_frames_for_speech_and_switches_emotion(live_server, s
     start = time.perf_counter()
     for k in range(0, len(pcm), 320):  # 20 ms pieces at real-time pace
         time.sleep(max(0.0, start + (k + 320) / 16000 - time.perf_counter()))
-        ws.send(pcm[k:k + 320].tobytes())
+        ws.send(pcm[k : k + 320].tobytes())
         if k == 16000:
             ws.send(json.dumps({"type": "emotion", "emotion": "SAD"}))
     ws.send(json.dumps({"type": "stop"}))
@@ -127,28 +149,38 @@ def test_one_session_per_client_and_other_sites_refused(live_server):
     first.send(json.dumps({"type": "stop"}))
     assert receive_json(first)["type"] == "end"
     close(first)
-    with pytest.raises(HandshakeRefused, match='403'):
+    with pytest.raises(HandshakeRefused, match="403"):
         connect(host, origin="http://evil.example")
     client = app.test_client()
-    upgrade = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Key": "x3JJHMbDL1EzLkh9GBhXDw==",
-               "Sec-WebSocket-Version": "13"}
-    for headers in ({"Host": "evil.example", "Origin": "http://evil.example"},  # DNS rebinding
-                    {"Host": host},                                             # no Origin: not a browser page
-                    {"Host": host, "Origin": "null"}):
+    upgrade = {
+        "Upgrade": "websocket",
+        "Connection": "Upgrade",
+        "Sec-WebSocket-Key": "x3JJHMbDL1EzLkh9GBhXDw==",
+        "Sec-WebSocket-Version": "13",
+    }
+    for headers in (
+        {"Host": "evil.example", "Origin": "http://evil.example"},  # DNS rebinding
+        {"Host": host},  # no Origin: not a browser page
+        {"Host": host, "Origin": "null"},
+    ):
         assert client.get("/api/live", headers={**upgrade, **headers}).status_code == 403
     again = connect(host)  # the place was freed
     assert receive_json(again)["type"] == "ready"
     close(again)
 
 
-@pytest.mark.parametrize("send,expect", [
-    (lambda ws: ws.send(b"\x00" * (MAX_AUDIO_MESSAGE + 2)), "the limit is"),
-    (lambda ws: ws.send(b"\x00" * 3), "even number of bytes"),
-    (lambda ws: ws.send("{not json"), "JSON objects"),
-    (lambda ws: ws.send(json.dumps({"type": "shell", "cmd": "rm -rf /"})), "control messages are"),
-    (lambda ws: ws.send(json.dumps({"type": "emotion", "emotion": "BORED"})), "unknown emotion"),
-    (lambda ws: [ws.send(b"\x00" * 32000) for _ in range(5)], "faster than real time"),
-])
+@pytest.mark.parametrize(
+    "send,expect",
+    [
+        (lambda ws: ws.send(b"\x00" * (MAX_AUDIO_MESSAGE + 2)), "the limit is"),
+        (lambda ws: ws.send(b"\x00" * 3), "even number of bytes"),
+        (lambda ws: ws.send("{not json"), "JSON objects"),
+        (lambda ws: ws.send(json.dumps({"type": "shell", "cmd": "rm -rf /"})), "control messages are"),
+        (lambda ws: ws.send(json.dumps({"type": "emotion", "emotion": "BORED"})), "unknown emotion"),
+        (lambda ws: [ws.send(b"\x00" * 32000) for _ in range(5)], "faster than real time"),
+    ],
+)
+@pytest.mark.slow
 def test_hostile_messages_get_one_error_and_a_closed_socket(live_server, send, expect):
     host, _, _ = live_server
     ws = connect(host)
@@ -178,8 +210,11 @@ def test_huge_frames_are_cut_off_by_the_websocket_layer(live_server):
 
 def test_bad_requests_are_refused(live_server):
     host, _, _ = live_server
-    for query, text in [("face=7&emotion=HAP", "unknown face"), ("face=0&emotion=XYZ", "unknown emotion"),
-                        ("face=../../etc/passwd&emotion=HAP", "unknown face")]:
+    for query, text in [
+        ("face=7&emotion=HAP", "unknown face"),
+        ("face=0&emotion=XYZ", "unknown emotion"),
+        ("face=../../etc/passwd&emotion=HAP", "unknown face"),
+    ]:
         ws = connect(host, query)
         msg = receive_json(ws)
         assert msg["type"] == "error" and text in msg["error"]
@@ -189,12 +224,29 @@ def test_bad_requests_are_refused(live_server):
 def test_a_session_on_the_face_of_ones_own_request(live_server, shared):
     """job:<id> uses the face uploaded with one of this client's requests; unknown ids are refused."""
     host, d, app = live_server
-    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(shared / "data/video/face5.mp4"), "-t", "1",
-                    "-vf", "scale=320:240", str(d / "own.mp4")], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            str(shared / "data/video/face5.mp4"),
+            "-t",
+            "1",
+            "-vf",
+            "scale=320:240",
+            str(d / "own.mp4"),
+        ],
+        check=True,
+    )
     client = app.test_client()
     with open(d / "own.mp4", "rb") as face:
-        resp = client.post("/api/jobs", data={"face": (face, "own.mp4"), "audio_example": "example speech (English)",
-                                              "emotion": "HAP"}, headers={"Host": host, "Origin": f"http://{host}"})
+        resp = client.post(
+            "/api/jobs",
+            data={"face": (face, "own.mp4"), "audio_example": "example speech (English)", "emotion": "HAP"},
+            headers={"Host": host, "Origin": f"http://{host}"},
+        )
     assert resp.status_code == 202, resp.get_json()
     job = resp.get_json()["id"]
     ws = connect(host, f"face=job:{job}&emotion=SAD")
@@ -227,15 +279,26 @@ def test_meter_and_control_parsing():
         parse_control(json.dumps({"type": "stop", "pad": "x" * 2000}))
 
 
+@pytest.mark.slow
+@pytest.mark.browser
 def test_live_tab_in_chromium_with_a_fake_microphone(live_server):
     playwright = pytest.importorskip("playwright.sync_api")
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} missing: install Debian's chromium package (.ci/run does)")
     host, d, _ = live_server
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-audio-capture={d / 'mic.wav'}", "--autoplay-policy=no-user-gesture-required"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-audio-capture={d / 'mic.wav'}",
+                "--autoplay-policy=no-user-gesture-required",
+            ],
+        )
         page = browser.new_page()
         page.goto(f"http://{host}/")
         page.click("#tab_live_button")
@@ -249,7 +312,7 @@ def test_live_tab_in_chromium_with_a_fake_microphone(live_server):
         page.click("#live_stop")
         browser.close()
     assert live["error"] == ""
-    assert np.median(live["changes"]) > 0.5      # the frames change with the speech
+    assert np.median(live["changes"]) > 0.5  # the frames change with the speech
     delays = live["delays"]
     assert len(delays) >= 60 and 150 < np.median(delays) < 5000  # the 0.2 s window is the floor
     assert "delay" in stats and "ms" in stats and "frames/s" in stats

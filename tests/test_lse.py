@@ -5,17 +5,15 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from shared_data import manifest, seeded_state_dict, seeded_weights
 
 from emogen.common.errors import UserError, run_cli
 from evaluation import score_lse
 from evaluation.metrics.face_tracks import TrackSettings, build_tracks, crop_face, crop_plan, track_faces
-from evaluation.metrics.lse import mfcc, score_embeddings
-from evaluation.metrics.lse import score_video
-from evaluation.metrics.lse import load_syncnet_eval
+from evaluation.metrics.lse import load_syncnet_eval, mfcc, score_embeddings, score_video
 from face_detection.detection.syncnet_s3fd import ReferenceSFDDetector
 from face_detection.detection.syncnet_s3fd.postprocess import detect, priors
 from models.syncnet_eval import SyncNetEval
-from shared_data import manifest, seeded_state_dict, seeded_weights
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +25,9 @@ def syncnet_file(shared, tmp_path_factory):
 
 def test_syncnet_eval_manifest_and_parity(shared, parity):
     model = SyncNetEval()
-    assert [(k, list(v.shape)) for k, v in model.state_dict().items()] == \
-        [(k, m["shape"]) for k, m in manifest()["syncnet_eval"].items()]
+    assert [(k, list(v.shape)) for k, v in model.state_dict().items()] == [
+        (k, m["shape"]) for k, m in manifest()["syncnet_eval"].items()
+    ]
     model.load_state_dict(seeded_state_dict("syncnet_eval"))
     x = seeded_weights().seeded_inputs("syncnet_eval", 11)
     with torch.inference_mode():
@@ -60,7 +59,7 @@ def test_scoring_recovers_a_known_shift(shift):
     rng = np.random.default_rng(1)
     windows, vshift = 60, 15
     base = torch.from_numpy(rng.normal(size=(windows + 2 * vshift, 64)).astype(np.float32))
-    aud = base[vshift:vshift + windows]
+    aud = base[vshift : vshift + windows]
     lip = torch.stack([base[vshift + i + shift] for i in range(windows)])
     score = score_embeddings(lip, aud, vshift)
     assert score.offset == -shift
@@ -69,8 +68,7 @@ def test_scoring_recovers_a_known_shift(shift):
 
 def test_tracks_link_interpolate_and_filter():
     face = (100, 100, 300, 320)
-    boxes = [face if i not in (10, 11, 12) else None for i in range(40)] + [None] * 30 + \
-        [(400, 50, 600, 260)] * 20
+    boxes = [face if i not in (10, 11, 12) else None for i in range(40)] + [None] * 30 + [(400, 50, 600, 260)] * 20
     tracks = build_tracks(boxes, TrackSettings(min_track=25))
     assert len(tracks) == 1  # the 20-frame face is too short
     assert list(tracks[0].frames) == list(range(40))
@@ -136,39 +134,84 @@ def test_reference_detector_weights(shared, tmp_path, monkeypatch):
     faces = det.detect_from_image(frame)
     assert faces.ndim == 2 and faces.shape[1] == 5
     torch.save({"state_dict": det.net.state_dict()}, tmp_path / "sfd_face.pth")  # syncnet_python's own layout
-    assert ReferenceSFDDetector("cpu", str(tmp_path / "sfd_face.pth")).net.state_dict().keys() == \
-        det.net.state_dict().keys()
+    assert (
+        ReferenceSFDDetector("cpu", str(tmp_path / "sfd_face.pth")).net.state_dict().keys()
+        == det.net.state_dict().keys()
+    )
 
 
+@pytest.mark.slow
 def test_score_lse_script_with_tracking(shared, syncnet_file, tmp_path, capsys):
     videos = tmp_path / "videos"
     videos.mkdir()
     (videos / "face2.mp4").write_bytes((shared / "data/video/face2.mp4").read_bytes())
     out = tmp_path / "out"
-    code = run_cli(score_lse.main, ["--videos_dir", str(videos), "--syncnet_path", str(syncnet_file), "--out_dir",
-                                    str(out), "--face_detector", "opencv", "--no_progress"])
+    code = run_cli(
+        score_lse.main,
+        [
+            "--videos_dir",
+            str(videos),
+            "--syncnet_path",
+            str(syncnet_file),
+            "--out_dir",
+            str(out),
+            "--face_detector",
+            "opencv",
+            "--no_progress",
+        ],
+    )
     assert code == 0
     lines = (out / "all_scores.txt").read_text().splitlines()
     rows = list(csv.DictReader(open(out / "lse_scores.csv")))
     assert len(rows) == 1 and int(rows[0]["windows"]) == 120 and -15 <= int(rows[0]["offset"]) <= 15
-    assert len(lines) == 1 and [float(v) for v in lines[0].split()] == \
-        pytest.approx([float(rows[0]["lse_d"]), float(rows[0]["lse_c"])], abs=1e-5)
+    assert len(lines) == 1 and [float(v) for v in lines[0].split()] == pytest.approx(
+        [float(rows[0]["lse_d"]), float(rows[0]["lse_c"])], abs=1e-5
+    )
     text = capsys.readouterr().out
     assert "mean over 1 face tracks of 1 videos (reference averaging); min_track 25 frames" in text
     assert "opencv (non-standard" in text
 
 
+@pytest.mark.slow
 def test_two_faces_side_by_side_give_two_tracks_averaged(shared, syncnet_file, tmp_path, capsys):
     import subprocess
 
     videos = tmp_path / "videos"
     videos.mkdir()
-    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(shared / "data/video/face6.mp4"), "-i",
-                    str(shared / "data/video/face7.mp4"), "-filter_complex", "[0:v][1:v]hstack=inputs=2[v]", "-map",
-                    "[v]", "-map", "0:a", "-t", "1.6", str(videos / "pair.mp4")], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            str(shared / "data/video/face6.mp4"),
+            "-i",
+            str(shared / "data/video/face7.mp4"),
+            "-filter_complex",
+            "[0:v][1:v]hstack=inputs=2[v]",
+            "-map",
+            "[v]",
+            "-map",
+            "0:a",
+            "-t",
+            "1.6",
+            str(videos / "pair.mp4"),
+        ],
+        check=True,
+    )
     out = tmp_path / "out"
-    argv = ["--videos_dir", str(videos), "--syncnet_path", str(syncnet_file), "--out_dir", str(out),
-            "--face_detector", "dlib", "--no_progress"]
+    argv = [
+        "--videos_dir",
+        str(videos),
+        "--syncnet_path",
+        str(syncnet_file),
+        "--out_dir",
+        str(out),
+        "--face_detector",
+        "dlib",
+        "--no_progress",
+    ]
     assert run_cli(score_lse.main, argv) == 0
     rows = list(csv.DictReader(open(out / "lse_scores.csv")))
     assert len(rows) == 2 and {r["track"] for r in rows} == {"0", "1"}

@@ -1,4 +1,5 @@
 """ffmpeg helpers: encoder choice and the fragmented output the web page streams."""
+
 import numpy as np
 import pytest
 
@@ -49,4 +50,4 @@ def test_writer_keeps_real_frames_and_views(tmp_path, shared):
     assert len(back) == len(given)
     for a, b in zip(given, back):
         mse = np.mean((a.astype(np.float64) - b) ** 2)
-        assert 10 * np.log10(255 ** 2 / mse) > 38  # CRF 18: close to the frames given, mirrored ones included
+        assert 10 * np.log10(255**2 / mse) > 38  # CRF 18: close to the frames given, mirrored ones included

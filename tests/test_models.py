@@ -1,12 +1,16 @@
 import numpy as np
 import pytest
 import torch
-
-from models import DISCEMO, SyncNet_color, Wav2Lip, Wav2Lip_disc_qual
 from shared_data import manifest, seeded_state_dict, seeded_weights
 
-MODELS = {"emogen_generator": Wav2Lip, "syncnet_color": SyncNet_color,
-          "emotion_disc": DISCEMO, "wav2lip_disc_qual": Wav2Lip_disc_qual}
+from models import DISCEMO, SyncNet_color, Wav2Lip, Wav2Lip_disc_qual
+
+MODELS = {
+    "emogen_generator": Wav2Lip,
+    "syncnet_color": SyncNet_color,
+    "emotion_disc": DISCEMO,
+    "wav2lip_disc_qual": Wav2Lip_disc_qual,
+}
 
 
 def seeded(name):
@@ -43,7 +47,9 @@ def test_generator_training_path_is_time_major_per_frame(shared):
     with torch.inference_mode():
         video = model(x["audio_sequences"], x["face_sequences"], x["emotion"])
         b, t = 1, 3
-        single = model(x["audio_sequences"][b:b + 1, t], x["face_sequences"][b:b + 1, :, t], x["emotion"][b:b + 1])
+        single = model(
+            x["audio_sequences"][b : b + 1, t], x["face_sequences"][b : b + 1, :, t], x["emotion"][b : b + 1]
+        )
     np.testing.assert_allclose(video[b, :, t].numpy(), single[0].numpy(), atol=1e-5)
 
 

@@ -6,13 +6,12 @@ import sys
 import numpy as np
 import pytest
 import soundfile
+from shared_data import REPO_ROOT, load_script
 
 import audio
 import emogen.data.preprocess as preprocess
 from emogen.common.errors import UserError, run_cli
 from emogen.data.filelists import read_filelist
-from shared_data import REPO_ROOT, load_script
-
 
 script = load_script("preprocess_crema-d.py")
 
@@ -25,17 +24,41 @@ def dataset(shared, tmp_path_factory):
     vids = root / "videos"
     vids.mkdir()
     for name, src in CLIPS.items():
-        subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(shared / f"data/video/{src}.mp4"), "-t", "1.2",
-                        str(vids / f"{name}.mp4")], check=True)
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-loglevel",
+                "error",
+                "-y",
+                "-i",
+                str(shared / f"data/video/{src}.mp4"),
+                "-t",
+                "1.2",
+                str(vids / f"{name}.mp4"),
+            ],
+            check=True,
+        )
     (vids / "1005_DFA_FEA_XX.mp4").write_bytes(b"corrupt")
     shutil.copy(vids / "1001_DFA_ANG_XX.mp4", vids / "my clip $(touch PWNED).mp4")
     return root
 
 
 def run(dataset, *extra):
-    return run_cli(script.main, ["--data_root", str(dataset / "videos"), "--preprocessed_root", str(dataset / "out"),
-                                 "--face_detector", "opencv", "--filelist_dir", str(dataset / "filelists"),
-                                 "--no_progress", *extra])
+    return run_cli(
+        script.main,
+        [
+            "--data_root",
+            str(dataset / "videos"),
+            "--preprocessed_root",
+            str(dataset / "out"),
+            "--face_detector",
+            "opencv",
+            "--filelist_dir",
+            str(dataset / "filelists"),
+            "--no_progress",
+            *extra,
+        ],
+    )
 
 
 def test_preprocess_layout_resume_and_reports(dataset, capsys, monkeypatch):
@@ -53,8 +76,9 @@ def test_preprocess_layout_resume_and_reports(dataset, capsys, monkeypatch):
         info = soundfile.info(folder / "audio.wav")
         assert info.subtype == "PCM_16" and info.channels == 1
         mel = np.load(folder / "mel.npy")
-        np.testing.assert_allclose(mel, audio.melspectrogram(audio.load_wav(str(folder / "audio.wav"), 16000)),
-                                   atol=1e-5)
+        np.testing.assert_allclose(
+            mel, audio.melspectrogram(audio.load_wav(str(folder / "audio.wav"), 16000)), atol=1e-5
+        )
         assert (folder / ".complete.json").exists()
     summary = (out / "preprocess_summary.tsv").read_text()
     assert "1005_DFA_FEA_XX\tfailed" in summary and "1001_DFA_ANG_XX\tdone\t30\t30\t0\t26" in summary
@@ -96,9 +120,25 @@ def test_interrupted_video_leaves_no_marker(dataset, tmp_path, monkeypatch):
 
 def test_any_names_and_random_split(dataset, tmp_path, capsys):
     out = tmp_path / "out2"
-    code = run_cli(script.main, ["--data_root", str(dataset / "videos"), "--preprocessed_root", str(out),
-                                 "--face_detector", "opencv", "--filelist_dir", str(tmp_path / "fl"), "--no_progress",
-                                 "--allow_any_names", "--split", "random", "--workers", "2"])
+    code = run_cli(
+        script.main,
+        [
+            "--data_root",
+            str(dataset / "videos"),
+            "--preprocessed_root",
+            str(out),
+            "--face_detector",
+            "opencv",
+            "--filelist_dir",
+            str(tmp_path / "fl"),
+            "--no_progress",
+            "--allow_any_names",
+            "--split",
+            "random",
+            "--workers",
+            "2",
+        ],
+    )
     assert code == 1
     assert "processed 5" in capsys.readouterr().out
     assert (out / "my clip $(touch PWNED)" / ".complete.json").exists()
@@ -115,11 +155,24 @@ def test_usable_windows():
 def test_workers_stop_when_the_detector_cannot_start(dataset, tmp_path, capsys):
     corrupt = tmp_path / "s3fd.pth"
     corrupt.write_bytes(b"not a checkpoint")
-    argv = [sys.executable, str(REPO_ROOT / "preprocess_crema-d.py"), "--data_root", str(dataset / "videos"),
-            "--preprocessed_root", str(tmp_path / "out"), "--filelist_dir", str(tmp_path / "fl"), "--workers", "2",
-            "--face_detector", "s3fd", "--no_progress"]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120,
-                          env=dict(os.environ, EMOGEN_S3FD_PATH=str(corrupt)))
+    argv = [
+        sys.executable,
+        str(REPO_ROOT / "preprocess_crema-d.py"),
+        "--data_root",
+        str(dataset / "videos"),
+        "--preprocessed_root",
+        str(tmp_path / "out"),
+        "--filelist_dir",
+        str(tmp_path / "fl"),
+        "--workers",
+        "2",
+        "--face_detector",
+        "s3fd",
+        "--no_progress",
+    ]
+    proc = subprocess.run(
+        argv, capture_output=True, text=True, timeout=120, env=dict(os.environ, EMOGEN_S3FD_PATH=str(corrupt))
+    )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and str(corrupt) in lines[0] and "Traceback" not in proc.stderr
@@ -138,8 +191,18 @@ def test_nothing_usable_is_exit_2_and_stops_the_demo(dataset, tmp_path, capsys):
     only_bad = tmp_path / "bad"
     only_bad.mkdir()
     shutil.copy(dataset / "videos" / "1005_DFA_FEA_XX.mp4", only_bad / "1005_DFA_FEA_XX.mp4")
-    args = ["preprocess_crema-d.py", "--data_root", str(only_bad), "--preprocessed_root", str(tmp_path / "out"),
-            "--face_detector", "opencv", "--filelist_dir", str(tmp_path / "fl"), "--no_progress"]
+    args = [
+        "preprocess_crema-d.py",
+        "--data_root",
+        str(only_bad),
+        "--preprocessed_root",
+        str(tmp_path / "out"),
+        "--face_detector",
+        "opencv",
+        "--filelist_dir",
+        str(tmp_path / "fl"),
+        "--no_progress",
+    ]
     assert run_cli(script.main, args[1:]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: nothing usable") and "1005_DFA_FEA_XX" in err[0]
@@ -152,8 +215,17 @@ def test_nothing_usable_is_exit_2_and_stops_the_demo(dataset, tmp_path, capsys):
 def test_unwritable_filelist_dir_is_refused_before_any_video(dataset, tmp_path, capsys):
     blocker = tmp_path / "a file"
     blocker.write_text("x")
-    argv = ["--data_root", str(dataset / "videos"), "--preprocessed_root", str(tmp_path / "out"),
-            "--filelist_dir", str(blocker / "filelists"), "--face_detector", "opencv", "--no_progress"]
+    argv = [
+        "--data_root",
+        str(dataset / "videos"),
+        "--preprocessed_root",
+        str(tmp_path / "out"),
+        "--filelist_dir",
+        str(blocker / "filelists"),
+        "--face_detector",
+        "opencv",
+        "--no_progress",
+    ]
     assert run_cli(script.main, argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--filelist_dir" in err[0] and "cannot write" in err[0]
@@ -167,11 +239,22 @@ def test_ctrl_c_while_workers_start_is_one_line(dataset, tmp_path):
     # Where the workers are when the signal comes depends on the machine: try it at several moments of their
     # start-up (importing torch, scipy, librosa), each a fresh run.
     for delay in (1.5, 2.0, 2.5, 3.0):
-        argv = [sys.executable, str(REPO_ROOT / "preprocess_crema-d.py"), "--data_root", str(dataset / "videos"),
-                "--preprocessed_root", str(tmp_path / f"out{delay}"), "--filelist_dir", str(tmp_path / "fl"),
-                "--workers", "2", "--face_detector", "opencv", "--no_progress"]
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                start_new_session=True)
+        argv = [
+            sys.executable,
+            str(REPO_ROOT / "preprocess_crema-d.py"),
+            "--data_root",
+            str(dataset / "videos"),
+            "--preprocessed_root",
+            str(tmp_path / f"out{delay}"),
+            "--filelist_dir",
+            str(tmp_path / "fl"),
+            "--workers",
+            "2",
+            "--face_detector",
+            "opencv",
+            "--no_progress",
+        ]
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
         time.sleep(delay)
         os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: to the whole process group
         out, err = proc.communicate(timeout=120)

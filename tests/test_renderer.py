@@ -1,19 +1,19 @@
 """The renderer: serial and pipelined schedules give the original's frames; emotions share one decode."""
+
 import threading
 
 import cv2
 import numpy as np
 import pytest
 import torch
+from shared_data import seeded_state_dict
 
-from emogen.common.contract import EMOTIONS
-from emogen.common.contract import MEL_STEP_SIZE, emotion_one_hot
-from emogen.inference.geometry import generator_inputs, paste
+from emogen.common.contract import EMOTIONS, MEL_STEP_SIZE, emotion_one_hot
 from emogen.common.precision import Precision, cpu_has_native_bf16, resolve_precision
 from emogen.inference.generator import prepare_model
+from emogen.inference.geometry import generator_inputs
 from emogen.inference.renderer import RenderOutput, RenderSettings, make_batches, render
 from models import Wav2Lip
-from shared_data import seeded_state_dict
 
 BOX = (150, 470, 140, 450)
 EXACT = Precision("fp32", None, False)
@@ -54,19 +54,24 @@ def original_frames(clip, emotion, batch_size=8):
     out = [f.copy() for f in frames]
     for first in range(0, len(frames), batch_size):
         todo = [i for i in range(first, min(first + batch_size, len(frames))) if coords[i] is not None]
-        faces = [out[i][coords[i][0]:coords[i][1], coords[i][2]:coords[i][3]] for i in todo]
-        mel_t, face_t = generator_inputs(faces, [mel[:, starts[i]:starts[i] + MEL_STEP_SIZE] for i in todo], 96)
+        faces = [out[i][coords[i][0] : coords[i][1], coords[i][2] : coords[i][3]] for i in todo]
+        mel_t, face_t = generator_inputs(faces, [mel[:, starts[i] : starts[i] + MEL_STEP_SIZE] for i in todo], 96)
         with torch.inference_mode():
-            pred = model(torch.from_numpy(mel_t), torch.from_numpy(face_t), torch.from_numpy(emotion_one_hot(emotion))[None].repeat(len(todo), 1))
+            pred = model(
+                torch.from_numpy(mel_t),
+                torch.from_numpy(face_t),
+                torch.from_numpy(emotion_one_hot(emotion))[None].repeat(len(todo), 1),
+            )
         for i, p in zip(todo, pred.numpy().transpose(0, 2, 3, 1)):
-            paste(out[i], p, coords[i])
+            y1, y2, x1, x2 = coords[i]  # the original's paste, written out: no project code in the reference
+            out[i][y1:y2, x1:x2] = cv2.resize((p * 255.0).astype(np.uint8), (x2 - x1, y2 - y1))
     return out
 
 
-def run(clip, emotions, pipelined, precision=EXACT, batch_size=8, fail_at=None, limit=None):
+def run(clip, emotions, pipelined, precision=EXACT, batch_size=8, fail_at=None, limit=None, blend="hard"):
     frames, mel, starts, coords, model = clip
     frames = frames[:limit]
-    settings = RenderSettings(torch.device("cpu"), batch_size, precision.dtype, pipelined, progress=False)
+    settings = RenderSettings(torch.device("cpu"), batch_size, precision.dtype, pipelined, progress=False, blend=blend)
     outputs = [RenderOutput(e, f"{e}.mp4", ListWriter(fail_at)) for e in emotions]
     timings = {}
     batches = make_batches((f.copy() for f in frames), coords, False, mel, starts, 96, settings)
@@ -99,7 +104,7 @@ def box_psnr(exact, other):
     a = np.stack(exact)[:, y1:y2, x1:x2].astype(np.float64)
     b = np.stack(other)[:, y1:y2, x1:x2].astype(np.float64)
     mse = np.mean((a - b) ** 2)
-    return float("inf") if mse == 0 else 10 * np.log10(255 ** 2 / mse)
+    return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
 
 
 def test_bf16_stays_within_40_db_of_fp32(clip):
@@ -134,3 +139,43 @@ def test_precision_choice():
     assert resolve_precision("auto", cpu).name == ("bf16" if native else "fp32-cl")
     with pytest.raises(Exception, match="fp16 needs a CUDA device"):
         resolve_precision("fp16", cpu)
+
+
+def test_blends_keep_the_inside_and_soften_only_the_border(clip):
+    """feather keeps the generator's face inside the box, the frame outside it, and mixes the two only in the
+    border band; the seam at the box's edge that the hard paste leaves is gone."""
+    from emogen.inference.blending import FEATHER, feather_mask
+    from evaluation.metrics.blend_quality import seam_ratio
+
+    hard = run(clip, ["HAP"], True, limit=8)["HAP"].writer.frames
+    soft = run(clip, ["HAP"], True, limit=8, blend="feather")["HAP"].writer.frames
+    y1, y2, x1, x2 = BOX
+    band = int(np.ceil(FEATHER * min(y2 - y1, x2 - x1)))
+    for real, h, f, c in zip(clip[0][:8], hard, soft, clip[3]):
+        if c is None:  # a frame without a face is passed through by every blend
+            assert np.array_equal(f, real) and np.array_equal(h, real)
+            continue
+        inner = (slice(y1 + band, y2 - band), slice(x1 + band, x2 - band))
+        assert np.array_equal(f[inner], h[inner])  # mask 1: the generated face as it is
+        outside = np.ones(real.shape[:2], bool)
+        outside[y1:y2, x1:x2] = False
+        assert np.array_equal(f[outside], real[outside])
+        assert seam_ratio(f, BOX) < 0.6 * seam_ratio(h, BOX)
+    mask = feather_mask(y2 - y1, x2 - x1)
+    assert mask.shape == (y2 - y1, x2 - x1, 1) and mask.max() == 1.0 and mask[0, 0, 0] < 0.01
+    assert np.allclose(mask[:, :, 0], mask[::-1, ::-1, 0])  # symmetric
+
+
+def test_color_matching_moves_the_mean_towards_the_frame():
+    from emogen.inference.blending import blend_into
+
+    rng = np.random.default_rng(0)
+    frame = np.full((120, 120, 3), (60, 120, 180), np.uint8)
+    face = np.clip(rng.normal((90, 90, 90), 5, (80, 80, 3)), 0, 255).astype(np.uint8)
+    box = (20, 100, 20, 100)
+    plain, matched = frame.copy(), frame.copy()
+    blend_into(plain, face, box, "feather")
+    blend_into(matched, face, box, "feather-color")
+    centre = (slice(50, 70), slice(50, 70))
+    assert np.abs(matched[centre].mean(axis=(0, 1)) - (60, 120, 180)).max() < 6
+    assert np.abs(plain[centre].mean(axis=(0, 1)) - (90, 90, 90)).max() < 6

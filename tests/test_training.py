@@ -5,25 +5,23 @@ import sys
 
 import pytest
 import torch
+from shared_data import REPO_ROOT, seeded_state_dict
 
 import color_syncnet_train
 import emotion_disc_train
 import train
 from emogen.common.checkpoint_io import load_weights, read_checkpoint, state_dict_from_checkpoint
+from emogen.common.errors import run_cli
 from emogen.data.datasets import EmotionDataset, GeneratorDataset, SyncDataset
+from emogen.training.checkpoint_files import resume
 from emogen.training.engine_emotion_disc import init_weights
 from emogen.training.engine_generator import Critics, generator_losses, maybe_enable_sync_loss, set_requires_grad
-from emogen.training.losses import total_loss
-from emogen.common.errors import run_cli
-from emogen.training.losses import PerceptualLoss, vgg19_features
 from emogen.training.loop import LoopConfig, run_training
+from emogen.training.losses import PerceptualLoss, cosine_loss, total_loss, vgg19_features
 from emogen.training.state import TrainState
-from emogen.training.losses import cosine_loss
-from emogen.training.checkpoint_files import resume
 from hparams import hparams
 from models import SyncNet_color, Wav2Lip
 from models.emo_disc import DISCEMO
-from shared_data import REPO_ROOT, seeded_state_dict
 
 TRAIN = ["1001_DFA_ANG_XX", "1001_IEO_HAP_HI", "1002_TIE_SAD_LO"]
 
@@ -43,9 +41,23 @@ def all_finite(path):
 
 def test_syncnet_script_runs_refuses_overwrite_and_resumes_exactly(tiny_dataset, tmp_path, capsys):
     ck = tmp_path / "sync"
-    argv = ["--data_root", str(tiny_dataset / "pre"), "--checkpoint_dir", str(ck), "--max_steps", "2",
-            "--hparams", "syncnet_batch_size=2", "--hparams", "syncnet_eval_interval=1", "--eval_batches", "1",
-            "--schedule", "wav2lip", *common(tiny_dataset)]
+    argv = [
+        "--data_root",
+        str(tiny_dataset / "pre"),
+        "--checkpoint_dir",
+        str(ck),
+        "--max_steps",
+        "2",
+        "--hparams",
+        "syncnet_batch_size=2",
+        "--hparams",
+        "syncnet_eval_interval=1",
+        "--eval_batches",
+        "1",
+        "--schedule",
+        "wav2lip",
+        *common(tiny_dataset),
+    ]
     assert run_cli(color_syncnet_train.main, argv) == 0
     out = capsys.readouterr().out
     assert "step 1: validation loss" in out
@@ -71,12 +83,27 @@ def test_syncnet_script_runs_refuses_overwrite_and_resumes_exactly(tiny_dataset,
 
 def test_emotion_disc_script_never_wipes_and_resumes(tiny_dataset, tmp_path, capsys):
     out = tmp_path / "emo"
-    argv = ["-i", str(tiny_dataset / "pre"), "-o", str(out), "--batch-size", "2", "--max_steps", "2",
-            "--save_interval", "1", *common(tiny_dataset)]
+    argv = [
+        "-i",
+        str(tiny_dataset / "pre"),
+        "-o",
+        str(out),
+        "--batch-size",
+        "2",
+        "--max_steps",
+        "2",
+        "--save_interval",
+        "1",
+        *common(tiny_dataset),
+    ]
     assert run_cli(emotion_disc_train.main, argv) == 0
     # The original's names: its counter is tested before the increment, so the first file is disc_emo_0.pth.
-    assert sorted(f for f in os.listdir(out) if f.endswith(".pth")) == \
-        ["disc_emo_0.pth", "disc_emo_0.state.pth", "disc_emo_1.pth", "disc_emo_1.state.pth"]
+    assert sorted(f for f in os.listdir(out) if f.endswith(".pth")) == [
+        "disc_emo_0.pth",
+        "disc_emo_0.state.pth",
+        "disc_emo_1.pth",
+        "disc_emo_1.state.pth",
+    ]
     # A bare state_dict, as the original writes it and as its train.py reads --emotion_disc_path.
     bare = torch.load(out / "disc_emo_1.pth", weights_only=True)
     assert set(bare) == set(DISCEMO().state_dict())
@@ -103,8 +130,20 @@ def test_emotion_disc_resumes_an_original_bare_file(tiny_dataset, tmp_path, caps
     out = tmp_path / "emo"
     out.mkdir()
     torch.save(DISCEMO().state_dict(), out / "disc_emo_4.pth")  # what the original writes: weights only
-    argv = ["-i", str(tiny_dataset / "pre"), "-o", str(out), "--batch-size", "2", "--max_steps", "6",
-            "--save_interval", "1000", "--resume", *common(tiny_dataset)]
+    argv = [
+        "-i",
+        str(tiny_dataset / "pre"),
+        "-o",
+        str(out),
+        "--batch-size",
+        "2",
+        "--max_steps",
+        "6",
+        "--save_interval",
+        "1000",
+        "--resume",
+        *common(tiny_dataset),
+    ]
     assert run_cli(emotion_disc_train.main, argv) == 0
     assert "weights only" in capsys.readouterr().out
     assert read_checkpoint(str(out / "disc_emo_5.state.pth"))["global_step"] == 6
@@ -113,21 +152,37 @@ def test_emotion_disc_resumes_an_original_bare_file(tiny_dataset, tmp_path, caps
 @pytest.fixture(scope="module")
 def critic_files(shared, tmp_path_factory):
     d = tmp_path_factory.mktemp("critics")
-    torch.save({"state_dict": {"module." + k: v for k, v in seeded_state_dict("syncnet_color").items()}},
-               d / "expert.pth")
+    torch.save(
+        {"state_dict": {"module." + k: v for k, v in seeded_state_dict("syncnet_color").items()}}, d / "expert.pth"
+    )
     torch.save(seeded_state_dict("emotion_disc"), d / "disc.pth")
     return d
 
 
+@pytest.mark.slow
 def test_generator_script_switches_sync_loss_and_resumes(tiny_dataset, critic_files, tmp_path, monkeypatch, capsys):
     import emogen.training.engine_generator as engine
 
     monkeypatch.setattr(engine, "evaluate_generator", lambda *a, **k: {"sync": 0.5, "l1": 0.1})
     ck = tmp_path / "gen"
-    argv = ["--data_root", str(tiny_dataset / "pre"), "--checkpoint_dir", str(ck), "--syncnet_checkpoint_path",
-            str(critic_files / "expert.pth"), "--emotion_disc_path", str(critic_files / "disc.pth"),
-            "--random_vgg", "--max_steps", "2", "--hparams", "batch_size=2", "--eval_batches", "1",
-            *common(tiny_dataset)]
+    argv = [
+        "--data_root",
+        str(tiny_dataset / "pre"),
+        "--checkpoint_dir",
+        str(ck),
+        "--syncnet_checkpoint_path",
+        str(critic_files / "expert.pth"),
+        "--emotion_disc_path",
+        str(critic_files / "disc.pth"),
+        "--random_vgg",
+        "--max_steps",
+        "2",
+        "--hparams",
+        "batch_size=2",
+        "--eval_batches",
+        "1",
+        *common(tiny_dataset),
+    ]
     assert run_cli(train.main, argv) == 0
     out = capsys.readouterr().out
     assert "sync loss on (syncnet_wt 0.03)" in out
@@ -147,8 +202,7 @@ def test_generator_needs_vgg_weights_unless_told(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     with pytest.raises(Exception, match="VGG19 ImageNet weights not found.*--random_vgg"):
         PerceptualLoss()
-    torch.save({("features." + k): v for k, v in vgg19_features().state_dict().items()},
-               tmp_path / "vgg.pth")
+    torch.save({("features." + k): v for k, v in vgg19_features().state_dict().items()}, tmp_path / "vgg.pth")
     assert PerceptualLoss(str(tmp_path / "vgg.pth")).pretrained
     assert [i for i, m in enumerate(vgg19_features()) if isinstance(m, torch.nn.MaxPool2d)] == [4, 9, 18, 27, 36]
 
@@ -159,6 +213,7 @@ def test_sync_switch_rule():
     assert maybe_enable_sync_loss(hp, 0.74) and hp.syncnet_wt == 0.03
 
 
+@pytest.mark.slow
 def test_models_overfit_a_fixed_batch(tiny_dataset):
     # Step counts: each loss ends about 2x below its threshold (measured).
     torch.manual_seed(0)
@@ -216,17 +271,45 @@ def test_ctrl_c_saves_a_checkpoint():
         return {"loss": 1.0}
 
     with pytest.raises(KeyboardInterrupt):
-        run_training([0] * 5, state, LoopConfig(nepochs=1, progress=False), step, lambda losses: None,
-                     lambda means, n: None, saved.append)
+        run_training(
+            [0] * 5,
+            state,
+            LoopConfig(nepochs=1, progress=False),
+            step,
+            lambda losses: None,
+            lambda means, n: None,
+            saved.append,
+        )
     assert saved == ["interrupted"] and state.global_step == 2
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_gloo(tiny_dataset, tmp_path):
     ck = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           str(REPO_ROOT / "color_syncnet_train.py"), "--data_root", str(tiny_dataset / "pre"), "--checkpoint_dir",
-           str(ck), "--max_steps", "2", "--device", "cpu", "--hparams", "syncnet_batch_size=2",
-           "--hparams", "syncnet_eval_interval=1", "--eval_batches", "1", *common(tiny_dataset)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        str(REPO_ROOT / "color_syncnet_train.py"),
+        "--data_root",
+        str(tiny_dataset / "pre"),
+        "--checkpoint_dir",
+        str(ck),
+        "--max_steps",
+        "2",
+        "--device",
+        "cpu",
+        "--hparams",
+        "syncnet_batch_size=2",
+        "--hparams",
+        "syncnet_eval_interval=1",
+        "--eval_batches",
+        "1",
+        *common(tiny_dataset),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     files = sorted(os.listdir(ck))
@@ -235,8 +318,12 @@ def test_torchrun_two_processes_gloo(tiny_dataset, tmp_path):
     assert ckpt["global_step"] == 2
     assert proc.stdout.count("saved checkpoint") == 2  # rank 0 only: steps 1 and 2
     # A time budget under torchrun: the ranks agree on the step to stop at (an all-reduce), then rank 0 saves.
-    timed = [str(tmp_path / "timed") if c == str(ck) else c for c in cmd] + ["--max_minutes", "0.0001",
-                                                                             "--max_steps", "50"]
+    timed = [str(tmp_path / "timed") if c == str(ck) else c for c in cmd] + [
+        "--max_minutes",
+        "0.0001",
+        "--max_steps",
+        "50",
+    ]
     proc = subprocess.run(timed, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.count("time limit") == 1 and (tmp_path / "timed" / "checkpoint_step000000001.pth").exists()
@@ -244,16 +331,29 @@ def test_torchrun_two_processes_gloo(tiny_dataset, tmp_path):
 
 def test_expert_emogen_schedule_evaluates_per_epoch_and_keeps_partial_batches(tiny_dataset, tmp_path, capsys):
     ck = tmp_path / "sync"
-    argv = ["--data_root", str(tiny_dataset / "pre"), "--checkpoint_dir", str(ck), "--max_steps", "3",
-            "--hparams", "syncnet_batch_size=2", "--eval_batches", "1", *common(tiny_dataset)]
+    argv = [
+        "--data_root",
+        str(tiny_dataset / "pre"),
+        "--checkpoint_dir",
+        str(ck),
+        "--max_steps",
+        "3",
+        "--hparams",
+        "syncnet_batch_size=2",
+        "--eval_batches",
+        "1",
+        *common(tiny_dataset),
+    ]
     assert run_cli(color_syncnet_train.main, argv) == 0
     out = capsys.readouterr().out
     # 3 training clips in batches of 2: the lone last sample is dropped, so one step per epoch. Every epoch
     # ends with an evaluation; epoch 0 is saved (a multiple of 50), epoch 1 is not; step 3 is the limit's save.
     assert "step 1: validation loss" in out and "step 2: validation loss" in out
     assert out.count("validation loss") == 2
-    assert sorted(f for f in os.listdir(ck) if f.endswith(".pth")) == \
-        ["checkpoint_step000000001.pth", "checkpoint_step000000003.pth"]
+    assert sorted(f for f in os.listdir(ck) if f.endswith(".pth")) == [
+        "checkpoint_step000000001.pth",
+        "checkpoint_step000000003.pth",
+    ]
     saved = read_checkpoint(str(ck / "checkpoint_step000000003.pth"))
     assert saved["global_epoch"] == 2
     group = saved["optimizer"]["param_groups"][0]
@@ -262,10 +362,24 @@ def test_expert_emogen_schedule_evaluates_per_epoch_and_keeps_partial_batches(ti
 
 def test_generator_optimizers_and_original_style_loading(tiny_dataset, critic_files, tmp_path):
     ck = tmp_path / "gen"
-    argv = ["--data_root", str(tiny_dataset / "pre"), "--checkpoint_dir", str(ck), "--syncnet_checkpoint_path",
-            str(critic_files / "expert.pth"), "--emotion_disc_path", str(critic_files / "disc.pth"),
-            "--random_vgg", "--max_steps", "1", "--hparams", "batch_size=2", "--eval_batches", "1",
-            *common(tiny_dataset)]
+    argv = [
+        "--data_root",
+        str(tiny_dataset / "pre"),
+        "--checkpoint_dir",
+        str(ck),
+        "--syncnet_checkpoint_path",
+        str(critic_files / "expert.pth"),
+        "--emotion_disc_path",
+        str(critic_files / "disc.pth"),
+        "--random_vgg",
+        "--max_steps",
+        "1",
+        "--hparams",
+        "batch_size=2",
+        "--eval_batches",
+        "1",
+        *common(tiny_dataset),
+    ]
     assert run_cli(train.main, argv) == 0
     gen = read_checkpoint(str(ck / "checkpoint_step000000001.pth"))
     assert gen["optimizer"]["param_groups"][0]["lr"] == hparams.initial_learning_rate
@@ -289,7 +403,7 @@ def _expert_in_mode(mode):
 
 def _hand_sync_loss(expert, mel, g):
     """-log(cos(a, v)) averaged over the batch, with the expert's BatchNorm in the mode it is in."""
-    lower = g[:, :, :, g.size(3) // 2:]
+    lower = g[:, :, :, g.size(3) // 2 :]
     faces = torch.cat([lower[:, :, t] for t in range(lower.size(2))], dim=1)
     a, v = expert(mel, faces)
     cos = (a * v).sum(1) / (a.norm(dim=1) * v.norm(dim=1))
@@ -327,10 +441,23 @@ def test_train_script_sets_the_expert_mode(tiny_dataset, critic_files, tmp_path,
     import emogen.training.engine_generator as engine
 
     seen = {}
-    monkeypatch.setattr(engine, "train_generator", lambda model, opt, critics, *a, **k: seen.update(
-        training=critics.syncnet.training, grads=any(p.requires_grad for p in critics.syncnet.parameters())))
-    base = ["--data_root", str(tiny_dataset / "pre"), "--syncnet_checkpoint_path", str(critic_files / "expert.pth"),
-            "--emotion_disc_path", str(critic_files / "disc.pth"), "--random_vgg", *common(tiny_dataset)]
+    monkeypatch.setattr(
+        engine,
+        "train_generator",
+        lambda model, opt, critics, *a, **k: seen.update(
+            training=critics.syncnet.training, grads=any(p.requires_grad for p in critics.syncnet.parameters())
+        ),
+    )
+    base = [
+        "--data_root",
+        str(tiny_dataset / "pre"),
+        "--syncnet_checkpoint_path",
+        str(critic_files / "expert.pth"),
+        "--emotion_disc_path",
+        str(critic_files / "disc.pth"),
+        "--random_vgg",
+        *common(tiny_dataset),
+    ]
     assert run_cli(train.main, base + ["--checkpoint_dir", str(tmp_path / "a")]) == 0
     assert seen == {"training": True, "grads": False}
     assert run_cli(train.main, base + ["--checkpoint_dir", str(tmp_path / "b"), "--expert_bn", "eval"]) == 0
@@ -363,8 +490,9 @@ def test_random_split_draws_from_every_clip_with_augmented_evaluation(tiny_datas
     assert sorted(c.name for c in train_set.clips) == names and sorted(c.name for c in val_set.clips) == names
     assert (len(train_set), len(val_set)) == (int(0.95 * 4), 4 - int(0.95 * 4))
     assert val_set.augment is not None and val_set.augment.p_noise == 0.25  # EmoGen's expert noise probability
-    _, val_plain = load_split_datasets(SyncDataset, root, "unused", hparams, True, 0, split="random",
-                                       eval_augment=False)
+    _, val_plain = load_split_datasets(
+        SyncDataset, root, "unused", hparams, True, 0, split="random", eval_augment=False
+    )
     assert val_plain.augment is None
 
 
@@ -385,8 +513,15 @@ def test_time_budget_stops_and_saves_with_a_loss_summary(capsys):
         time.sleep(0.02)
         return {"l1": 1.0 / (state.global_step + 1)}
 
-    run_training([0] * 10_000, state, LoopConfig(nepochs=1, progress=False, max_minutes=0.005), step,
-                 lambda losses: None, lambda means, n: None, saved.append)
+    run_training(
+        [0] * 10_000,
+        state,
+        LoopConfig(nepochs=1, progress=False, max_minutes=0.005),
+        step,
+        lambda losses: None,
+        lambda means, n: None,
+        saved.append,
+    )
     assert saved == ["time limit"] and 5 < state.global_step < 10_000
     line = capsys.readouterr().out.strip().splitlines()[-1]
     assert line.startswith(f"stopped at step {state.global_step}: time limit; losses, first 10 steps -> last 10")
@@ -397,26 +532,56 @@ def test_time_budget_stops_and_saves_with_a_loss_summary(capsys):
 def test_a_resumed_run_at_its_step_limit_trains_nothing(capsys):
     state = TrainState(global_step=4, global_epoch=2, saved_step=4)
     calls, saved = [], []
-    run_training([0] * 5, state, LoopConfig(nepochs=10, progress=False, max_steps=4), calls.append,
-                 lambda losses: None, lambda means, n: None, saved.append)
+    run_training(
+        [0] * 5,
+        state,
+        LoopConfig(nepochs=10, progress=False, max_steps=4),
+        calls.append,
+        lambda losses: None,
+        lambda means, n: None,
+        saved.append,
+    )
     assert calls == [] and saved == [] and (state.global_step, state.global_epoch) == (4, 2)
-    assert capsys.readouterr().out.strip() == ("stopped at step 4: step limit (4) reached before this run; "
-                                               "nothing trained")
+    assert capsys.readouterr().out.strip() == (
+        "stopped at step 4: step limit (4) reached before this run; nothing trained"
+    )
     # One step short of the limit: exactly one more step, then a save.
     state = TrainState(global_step=3, saved_step=3)
-    run_training([0] * 5, state, LoopConfig(nepochs=10, progress=False, max_steps=4),
-                 lambda batch: calls.append(batch) or {"l1": 0.5}, lambda losses: None, lambda means, n: None,
-                 saved.append)
+    run_training(
+        [0] * 5,
+        state,
+        LoopConfig(nepochs=10, progress=False, max_steps=4),
+        lambda batch: calls.append(batch) or {"l1": 0.5},
+        lambda losses: None,
+        lambda means, n: None,
+        saved.append,
+    )
     assert len(calls) == 1 and saved == ["step limit"] and state.global_step == 4
 
 
-def test_generator_trains_in_bf16_where_native_and_is_refused_elsewhere(tiny_dataset, critic_files, tmp_path,
-                                                                       monkeypatch, capsys):
+def test_generator_trains_in_bf16_where_native_and_is_refused_elsewhere(
+    tiny_dataset, critic_files, tmp_path, monkeypatch, capsys
+):
     import emogen.common.precision as precision
 
-    argv = ["--data_root", str(tiny_dataset / "pre"), "--syncnet_checkpoint_path", str(critic_files / "expert.pth"),
-            "--emotion_disc_path", str(critic_files / "disc.pth"), "--random_vgg", "--max_steps", "1", "--hparams",
-            "batch_size=2", "--eval_batches", "1", "--precision", "bf16", *common(tiny_dataset)]
+    argv = [
+        "--data_root",
+        str(tiny_dataset / "pre"),
+        "--syncnet_checkpoint_path",
+        str(critic_files / "expert.pth"),
+        "--emotion_disc_path",
+        str(critic_files / "disc.pth"),
+        "--random_vgg",
+        "--max_steps",
+        "1",
+        "--hparams",
+        "batch_size=2",
+        "--eval_batches",
+        "1",
+        "--precision",
+        "bf16",
+        *common(tiny_dataset),
+    ]
     if precision.cpu_has_native_bf16():
         assert run_cli(train.main, ["--checkpoint_dir", str(tmp_path / "bf16"), *argv]) == 0
         out = capsys.readouterr().out
@@ -436,10 +601,29 @@ def test_fine_tune_starts_from_given_weights(tiny_dataset, critic_files, tmp_pat
     start = tmp_path / "released.pth"
     torch.save({"state_dict": seeded_state_dict("emogen_generator")}, start)
     ck = tmp_path / "ft"
-    argv = ["--data_root", str(tiny_dataset / "pre"), "--checkpoint_dir", str(ck), "--syncnet_checkpoint_path",
-            str(critic_files / "expert.pth"), "--emotion_disc_path", str(critic_files / "disc.pth"), "--random_vgg",
-            "--max_steps", "1", "--hparams", "batch_size=2", "--hparams", "initial_learning_rate=0", "--eval_batches",
-            "1", "--init_from", str(start), "--freeze_emotion_disc", *common(tiny_dataset)]
+    argv = [
+        "--data_root",
+        str(tiny_dataset / "pre"),
+        "--checkpoint_dir",
+        str(ck),
+        "--syncnet_checkpoint_path",
+        str(critic_files / "expert.pth"),
+        "--emotion_disc_path",
+        str(critic_files / "disc.pth"),
+        "--random_vgg",
+        "--max_steps",
+        "1",
+        "--hparams",
+        "batch_size=2",
+        "--hparams",
+        "initial_learning_rate=0",
+        "--eval_batches",
+        "1",
+        "--init_from",
+        str(start),
+        "--freeze_emotion_disc",
+        *common(tiny_dataset),
+    ]
     assert run_cli(train.main, argv) == 0
     assert f"starting from {start}" in capsys.readouterr().out
     saved = state_dict_from_checkpoint(read_checkpoint(str(ck / "checkpoint_step000000001.pth")))

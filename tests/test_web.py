@@ -10,14 +10,14 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from shared_data import REPO_ROOT, seeded_state_dict
 from werkzeug.serving import make_server
 
-from emogen.common.media import probe
 from emogen.apps.web.jobs import Job, JobQueue
+from emogen.apps.web.server import WebConfig, create_app
 from emogen.common.contract import parse_emotions
 from emogen.common.errors import UserError
-from emogen.apps.web.server import WebConfig, create_app
-from shared_data import REPO_ROOT, seeded_state_dict
+from emogen.common.media import probe
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = REPO_ROOT / "test-artifacts"
@@ -33,15 +33,28 @@ def web_media(shared, tmp_path_factory):
     (d / "notes.mp4").write_text("this is not a video")
     ckpt = d / "emogen.pth"
     # The released checkpoints' form, byte for byte the one test_inference writes: converted models are shared.
-    torch.save({"state_dict": {"module." + k: v for k, v in seeded_state_dict("emogen_generator").items()},
-                "global_step": 0, "global_epoch": 0}, ckpt)
+    torch.save(
+        {
+            "state_dict": {"module." + k: v for k, v in seeded_state_dict("emogen_generator").items()},
+            "global_step": 0,
+            "global_epoch": 0,
+        },
+        ckpt,
+    )
     return d
 
 
 @pytest.fixture(scope="module")
 def server(web_media):
-    cfg = WebConfig(str(web_media / "emogen.pth"), device="cpu", face_detector="opencv", max_upload_mb=2,
-                    max_seconds=20, cache_dir=str(web_media / "cache"), work_root=str(web_media / "work"))
+    cfg = WebConfig(
+        str(web_media / "emogen.pth"),
+        device="cpu",
+        face_detector="opencv",
+        max_upload_mb=2,
+        max_seconds=20,
+        cache_dir=str(web_media / "cache"),
+        work_root=str(web_media / "work"),
+    )
     os.makedirs(cfg.work_root)
     app = create_app(cfg)
     srv = make_server("127.0.0.1", 0, app, threaded=True)
@@ -58,9 +71,20 @@ def page(server):
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} missing: install Debian's chromium package (.ci/run does)")
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--autoplay-policy=no-user-gesture-required",
+            ],
+        )
         page = browser.new_page(viewport={"width": 1100, "height": 900})
         yield page
         browser.close()
@@ -81,6 +105,7 @@ def choose_emotions(page, *emotions):
         box.set_checked(box.get_attribute("value") in emotions)
 
 
+@pytest.mark.browser
 def test_generate_in_the_browser_then_hit_the_detection_cache(server, page, web_media, tmp_path):
     url, _ = server
     page.goto(url)
@@ -107,6 +132,8 @@ def test_generate_in_the_browser_then_hit_the_detection_cache(server, page, web_
     assert "face detection: from cache" in page.inner_text("#status")
 
 
+@pytest.mark.slow
+@pytest.mark.browser
 def test_playback_starts_while_generating(server, page, web_media):
     """With face detection cached, the first emotion plays before the job is done, and each emotion's player
     appears when that emotion starts, before the last one finishes."""
@@ -120,19 +147,23 @@ def test_playback_starts_while_generating(server, page, web_media):
     page.wait_for_function(
         "(() => { const v = document.querySelector('video[data-emotion=ANG]');"
         " return v && v.currentTime > 0 && !document.querySelector('#status').textContent.startsWith('done'); })()",
-        timeout=180_000)
+        timeout=180_000,
+    )
     page.screenshot(path=str(ARTIFACTS / "web_during.png"), full_page=True)
     order = page.eval_on_selector_all("#results figure", "figs => figs.map(f => f.dataset.emotion)")
-    assert order == ["ANG", "DIS", "FEA", "HAP", "NEU", "SAD"][:len(order)]
+    assert order == ["ANG", "DIS", "FEA", "HAP", "NEU", "SAD"][: len(order)]
     page.wait_for_function(
         "(() => { const figs = document.querySelectorAll('#results figure');"
-        " return figs.length === 6 && figs[5].classList.contains('generating'); })()", timeout=300_000)
+        " return figs.length === 6 && figs[5].classList.contains('generating'); })()",
+        timeout=300_000,
+    )
     page.wait_for_function("document.querySelector('#status').textContent.startsWith('done')", timeout=300_000)
     page.screenshot(path=str(ARTIFACTS / "web_after.png"), full_page=True)
     assert page.eval_on_selector_all("a.download:not([hidden])", "links => links.length") == 6
     assert page.evaluate("document.querySelectorAll('figure.generating').length") == 0
 
 
+@pytest.mark.browser
 def test_rejected_uploads_show_a_message(server, page, shared, web_media):
     url, _ = server
     page.goto(url)
@@ -144,11 +175,13 @@ def test_rejected_uploads_show_a_message(server, page, shared, web_media):
     page.set_input_files("#face", str(web_media / "notes.mp4"))
     page.wait_for_selector("#face_error:not([hidden])", timeout=30_000)  # the preview already fails
     page.click("#generate")
-    page.wait_for_function("document.querySelector('#face_error').textContent.includes('not a media file')",
-                           timeout=30_000)
+    page.wait_for_function(
+        "document.querySelector('#face_error').textContent.includes('not a media file')", timeout=30_000
+    )
     page.screenshot(path=str(ARTIFACTS / "web_rejected.png"))
 
 
+@pytest.mark.browser
 def test_missing_checkpoint_is_explained(tmp_path, page):
     app = create_app(WebConfig(str(tmp_path / "nope.pth"), device="cpu", work_root=str(tmp_path)))
     client = app.test_client()
@@ -161,13 +194,21 @@ def test_missing_checkpoint_is_explained(tmp_path, page):
 def test_examples_all_emotions_and_no_path_from_the_user(server, web_media):
     _, app = server
     client = app.test_client()
-    bad = client.post("/api/jobs", data={"emotion": "HAP", "face_example": "../../etc/passwd",
-                                         "audio_example": "example speech (English)"})
+    bad = client.post(
+        "/api/jobs",
+        data={"emotion": "HAP", "face_example": "../../etc/passwd", "audio_example": "example speech (English)"},
+    )
     assert bad.status_code == 400 and "unknown face example" in bad.get_json()["error"]
     assert client.get("/static/../app.py").status_code == 404
     with open(web_media / "speech_short.wav", "rb") as audio:
-        resp = client.post("/api/jobs", data={"emotion": "all", "face_example": "example face (video)",
-                                              "audio": (io.BytesIO(audio.read()), "my voice.wav")})
+        resp = client.post(
+            "/api/jobs",
+            data={
+                "emotion": "all",
+                "face_example": "example face (video)",
+                "audio": (io.BytesIO(audio.read()), "my voice.wav"),
+            },
+        )
     assert resp.status_code == 202
     assert resp.status_code == 202
     job_id = resp.get_json()["id"]
@@ -229,32 +270,50 @@ def test_limits_hold(server, web_media, shared, tmp_path):
     before = job_folders(root)
     # (a) a voice whose container declares no duration (as browser recordings do: simulated by hiding the
     # header's duration from the upload check) is measured on the decoded audio.
-    import emogen.apps.web.server as web_server
+    import emogen.apps.web.uploads as web_uploads
 
     stream = tmp_path / "long.webm"
-    subprocess.run(["ffmpeg", "-loglevel", "error", "-stream_loop", "3", "-i",
-                    str(shared / "data/audio/speech_en_16k.wav"), "-t", "30", "-c:a", "libopus", str(stream)],
-                   check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-loglevel",
+            "error",
+            "-stream_loop",
+            "3",
+            "-i",
+            str(shared / "data/audio/speech_en_16k.wav"),
+            "-t",
+            "30",
+            "-c:a",
+            "libopus",
+            str(stream),
+        ],
+        check=True,
+    )
 
     def no_duration(path):
         info = probe(path)
         info["format"].pop("duration", None)
         return info
 
-    web_server.probe, real_probe = no_duration, web_server.probe
+    web_uploads.probe, real_probe = no_duration, web_uploads.probe
     try:
-        resp = client.post("/api/jobs", data={"emotion": "HAP", "face_example": "example face (video)",
-                                              "audio": (open(stream, "rb"), "long.webm")})
+        resp = client.post(
+            "/api/jobs",
+            data={"emotion": "HAP", "face_example": "example face (video)", "audio": (open(stream, "rb"), "long.webm")},
+        )
     finally:
-        web_server.probe = real_probe
+        web_uploads.probe = real_probe
     assert resp.status_code == 202
     status = wait_done(client, resp.get_json()["id"])
     assert status["state"] == "error" and "the voice lasts 30.0 s; the limit is 20 s" in status["error"]
     # (b) a huge image is refused from its header, before it is decoded.
     big = tmp_path / "big.jpg"
     cv2.imwrite(str(big), np.zeros((4000, 4000, 3), np.uint8))
-    resp = client.post("/api/jobs", data={"emotion": "HAP", "face": (open(big, "rb"), "big.jpg"),
-                                          "audio_example": "example speech (English)"})
+    resp = client.post(
+        "/api/jobs",
+        data={"emotion": "HAP", "face": (open(big, "rb"), "big.jpg"), "audio_example": "example speech (English)"},
+    )
     assert resp.status_code == 400 and resp.get_json()["field"] == "face"
     assert "4000x4000 pixels; the limit is 8.3 megapixels" in resp.get_json()["error"]
     # (c) a voice with a header and no samples is refused at once, next to its input.
@@ -262,8 +321,10 @@ def test_limits_hold(server, web_media, shared, tmp_path):
 
     silent = tmp_path / "empty.wav"
     soundfile.write(str(silent), np.zeros(0, np.float32), 16000)
-    resp = client.post("/api/jobs", data={"emotion": "HAP", "face_example": "example face (video)",
-                                          "audio": (open(silent, "rb"), "empty.wav")})
+    resp = client.post(
+        "/api/jobs",
+        data={"emotion": "HAP", "face_example": "example face (video)", "audio": (open(silent, "rb"), "empty.wav")},
+    )
     assert resp.status_code == 400 and resp.get_json()["field"] == "audio"
     assert resp.get_json()["error"] == "the audio file holds no sound"
     # (d) a refused oversized upload leaves no folder; an oversized form field is named as such.
@@ -272,10 +333,15 @@ def test_limits_hold(server, web_media, shared, tmp_path):
     resp = client.post("/api/jobs", data={"emotion": "HAP", "note": "x" * 600_000})
     assert resp.status_code == 413 and resp.get_json()["error"] == "a form field is too large"
     # Empty, non-media and hostile-named uploads: refused next to their input, nothing written outside.
-    for name, payload, text in (("$(touch PWNED).wav", b"", "empty"), ("../../evil.wav", b"RIFF junk", "not a media"),
-                                ("voice.exe", b"MZ", "must be one of")):
-        resp = client.post("/api/jobs", data={"emotion": "HAP", "face_example": "example face (video)",
-                                              "audio": (io.BytesIO(payload), name)})
+    for name, payload, text in (
+        ("$(touch PWNED).wav", b"", "empty"),
+        ("../../evil.wav", b"RIFF junk", "not a media"),
+        ("voice.exe", b"MZ", "must be one of"),
+    ):
+        resp = client.post(
+            "/api/jobs",
+            data={"emotion": "HAP", "face_example": "example face (video)", "audio": (io.BytesIO(payload), name)},
+        )
         assert resp.status_code == 400 and resp.get_json()["field"] == "audio" and text in resp.get_json()["error"]
     assert len(job_folders(root)) == len(before) + 1  # only the accepted job (a) has a folder
     assert not (web_media / "evil.wav").exists() and not list(web_media.rglob("PWNED"))
@@ -285,22 +351,43 @@ def test_hostile_requests(server, web_media):
     url, app = server
     client = app.test_client()
     host = url.split("//")[1]
-    ok = client.post("/api/jobs", data={"emotion": "HAP", "face_example": "example face (video)",
-                                        "audio": (io.BytesIO((web_media / "speech_short.wav").read_bytes()), "v.wav")},
-                     headers={"Host": host})
+    ok = client.post(
+        "/api/jobs",
+        data={
+            "emotion": "HAP",
+            "face_example": "example face (video)",
+            "audio": (io.BytesIO((web_media / "speech_short.wav").read_bytes()), "v.wav"),
+        },
+        headers={"Host": host},
+    )
     job_id = ok.get_json()["id"]
     assert len(job_id) >= 16  # 96 random bits, not guessable
     # (f) another Host (DNS rebinding) or a cross-site post is refused.
     assert client.get("/", headers={"Host": "evil.example:80"}).status_code == 403
-    assert client.post("/api/jobs", data={"emotion": "HAP"}, headers={"Host": host,
-                                                                       "Origin": "http://evil.example"}).status_code == 403
-    assert client.post("/api/jobs", data={"emotion": "HAP"},
-                       headers={"Host": host, "Sec-Fetch-Site": "cross-site"}).status_code == 403
+    assert (
+        client.post(
+            "/api/jobs", data={"emotion": "HAP"}, headers={"Host": host, "Origin": "http://evil.example"}
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(
+            "/api/jobs", data={"emotion": "HAP"}, headers={"Host": host, "Sec-Fetch-Site": "cross-site"}
+        ).status_code
+        == 403
+    )
     # Path traversal in every URL part that names a job, an emotion, a file or an example.
-    for path in ("/api/jobs/..%2F..%2Fetc%2Fpasswd", f"/api/jobs/{job_id}/..%2Fface.mp4",
-                 f"/api/jobs/{job_id}/../../app.py", f"/api/jobs/{job_id}/HAP%2F..%2F..%2Fx/live",
-                 "/api/jobs/..%2F/HAP.mp4", "/static/..%2Fserver.py", "/api/examples/face/-1",
-                 "/api/examples/..%2F..%2Fapp.py/0", "/api/examples/face/7"):
+    for path in (
+        "/api/jobs/..%2F..%2Fetc%2Fpasswd",
+        f"/api/jobs/{job_id}/..%2Fface.mp4",
+        f"/api/jobs/{job_id}/../../app.py",
+        f"/api/jobs/{job_id}/HAP%2F..%2F..%2Fx/live",
+        "/api/jobs/..%2F/HAP.mp4",
+        "/static/..%2Fserver.py",
+        "/api/examples/face/-1",
+        "/api/examples/..%2F..%2Fapp.py/0",
+        "/api/examples/face/7",
+    ):
         assert client.get(path, headers={"Host": host}, follow_redirects=True).status_code in (403, 404), path
     assert client.get("/api/jobs/", headers={"Host": host}).status_code == 404  # no listing of others' jobs
     # Methods other than the ones the page uses.
@@ -311,9 +398,16 @@ def test_hostile_requests(server, web_media):
 
 
 def test_burst_is_queued_with_caps_and_the_page_stays_fast(web_media, tmp_path):
-    cfg = WebConfig(str(web_media / "emogen.pth"), device="cpu", face_detector="opencv", max_seconds=20,
-                    cache_dir=str(web_media / "cache"), work_root=str(tmp_path / "work"), max_queued=20,
-                    max_per_client=25)
+    cfg = WebConfig(
+        str(web_media / "emogen.pth"),
+        device="cpu",
+        face_detector="opencv",
+        max_seconds=20,
+        cache_dir=str(web_media / "cache"),
+        work_root=str(tmp_path / "work"),
+        max_queued=20,
+        max_per_client=25,
+    )
     app = create_app(cfg)
     client = app.test_client()
     queue = app.extensions["emogen_queue"]
@@ -321,8 +415,16 @@ def test_burst_is_queued_with_caps_and_the_page_stays_fast(web_media, tmp_path):
     queue.run = lambda job: gate.wait(30)  # hold the worker so the burst stays queued
     codes = []
     for _ in range(22):
-        codes.append(client.post("/api/jobs", data={"emotion": "HAP", "face_example": "example face (video)",
-                                                    "audio_example": "example speech (English)"}).status_code)
+        codes.append(
+            client.post(
+                "/api/jobs",
+                data={
+                    "emotion": "HAP",
+                    "face_example": "example face (video)",
+                    "audio_example": "example speech (English)",
+                },
+            ).status_code
+        )
     assert codes[:21] == [202] * 21 and codes[21] == 429  # one running + 20 waiting, then refused
     start = time.perf_counter()
     assert client.get("/").status_code == 200
@@ -334,8 +436,9 @@ def test_burst_is_queued_with_caps_and_the_page_stays_fast(web_media, tmp_path):
 
 def test_per_client_cap_timer_cleanup_and_shutdown(tmp_path):
     gate = threading.Event()
-    queue = JobQueue(lambda job: gate.wait(10), str(tmp_path), keep_seconds=0.2, max_queued=5, max_per_client=2,
-                     clean_every=0.1)
+    queue = JobQueue(
+        lambda job: gate.wait(10), str(tmp_path), keep_seconds=0.2, max_queued=5, max_per_client=2, clean_every=0.1
+    )
     first = Job(*queue.new_folder(), "f", "a", ["HAP"], client="1.2.3.4")
     queue.submit(first)
     queue.check_room("1.2.3.4")
@@ -359,20 +462,37 @@ def test_concurrent_posts_cannot_pass_the_limits(web_media, tmp_path):
     # per client 3: exactly 3 places (waiting or running); 2 waiting in all: 2, or 3 when the worker took the first
     # before the others came (1 running + 2 waiting)
     for per_client, queued, expected in ((3, 20, (3,)), (25, 2, (2, 3))):
-        cfg = WebConfig(str(web_media / "emogen.pth"), device="cpu", face_detector="opencv", max_seconds=20,
-                        cache_dir=str(web_media / "cache"), work_root=str(tmp_path / f"w{queued}"), max_queued=queued,
-                        max_per_client=per_client)
+        cfg = WebConfig(
+            str(web_media / "emogen.pth"),
+            device="cpu",
+            face_detector="opencv",
+            max_seconds=20,
+            cache_dir=str(web_media / "cache"),
+            work_root=str(tmp_path / f"w{queued}"),
+            max_queued=queued,
+            max_per_client=per_client,
+        )
         app = create_app(cfg)
         queue = app.extensions["emogen_queue"]
         gate = threading.Event()
-        queue.run = lambda job: gate.wait(30)
+        queue.run = lambda job, gate=gate: gate.wait(30)
         voice = (web_media / "speech.wav").read_bytes()
 
-        def post(_):
+        def post(_, app=app, voice=voice):
             # An uploaded voice is saved and probed before the job is queued: the window the old check left open.
-            return app.test_client().post("/api/jobs", data={
-                "emotion": "HAP", "face_example": "example face (video)", "audio": (io.BytesIO(voice), "v.wav")},
-                content_type="multipart/form-data").status_code
+            return (
+                app.test_client()
+                .post(
+                    "/api/jobs",
+                    data={
+                        "emotion": "HAP",
+                        "face_example": "example face (video)",
+                        "audio": (io.BytesIO(voice), "v.wav"),
+                    },
+                    content_type="multipart/form-data",
+                )
+                .status_code
+            )
 
         with ThreadPoolExecutor(10) as pool:
             codes = list(pool.map(post, range(10)))
@@ -394,11 +514,26 @@ def test_sigterm_removes_every_job_folder(web_media, tmp_path, signals):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, str(REPO_ROOT / "app.py"), "--checkpoint_path",
-                             str(web_media / "emogen.pth"), "--port", str(port), "--device", "cpu",
-                             "--face_detector", "opencv", "--detection_cache_dir", str(tmp_path / "cache")],
-                            env=dict(os.environ, TMPDIR=str(tmp)), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(REPO_ROOT / "app.py"),
+            "--checkpoint_path",
+            str(web_media / "emogen.pth"),
+            "--port",
+            str(port),
+            "--device",
+            "cpu",
+            "--face_detector",
+            "opencv",
+            "--detection_cache_dir",
+            str(tmp_path / "cache"),
+        ],
+        env=dict(os.environ, TMPDIR=str(tmp)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         for _ in range(200):
             try:
@@ -407,13 +542,22 @@ def test_sigterm_removes_every_job_folder(web_media, tmp_path, signals):
             except OSError:
                 time.sleep(0.2)
         boundary = "b0undary"
-        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"emotion\"\r\n\r\nall\r\n"
-                f"--{boundary}\r\nContent-Disposition: form-data; name=\"face_example\"\r\n\r\n"
-                f"example face (video)\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"audio\"; "
-                f"filename=\"v.wav\"\r\nContent-Type: audio/wav\r\n\r\n").encode() + \
-            (web_media / "speech.wav").read_bytes() + f"\r\n--{boundary}--\r\n".encode()
-        req = urllib.request.Request(f"http://127.0.0.1:{port}/api/jobs", data=body, method="POST", headers={
-            "Content-Type": f"multipart/form-data; boundary={boundary}"})
+        body = (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="emotion"\r\n\r\nall\r\n'
+                f'--{boundary}\r\nContent-Disposition: form-data; name="face_example"\r\n\r\n'
+                f'example face (video)\r\n--{boundary}\r\nContent-Disposition: form-data; name="audio"; '
+                f'filename="v.wav"\r\nContent-Type: audio/wav\r\n\r\n'
+            ).encode()
+            + (web_media / "speech.wav").read_bytes()
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/jobs",
+            data=body,
+            method="POST",
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )
         assert urllib.request.urlopen(req).status == 202
         [root] = [p for p in tmp.iterdir() if p.name.startswith("emogen-web-")]
         assert any(root.iterdir())  # the upload is there while the job runs

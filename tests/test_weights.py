@@ -1,11 +1,12 @@
 """The weight-file table: where each file is looked for, and recognising a file by its state_dict."""
+
 import os
 
 import pytest
 import torch
+from shared_data import manifest
 
 from emogen.common.weights import CHECKOUT, WEIGHTS, identify_state_dict, weight_path
-from shared_data import manifest
 
 
 def test_fingerprints_match_the_official_layouts(shared):
@@ -45,8 +46,14 @@ def test_lookup_order_argument_environment_default_legacy(tmp_path, monkeypatch)
 def test_missing_message_names_file_place_source_and_overrides():
     line = WEIGHTS["syncnet_eval"].missing_message("/nowhere/x.model", "--syncnet_path")
     assert "\n" not in line
-    for part in ("/nowhere/x.model", "syncnet_v2.model", "github.com/joonson/syncnet_python",
-                 os.path.join(CHECKOUT, "checkpoints", "syncnet_v2.model"), "--syncnet_path", "EMOGEN_SYNCNET_PATH"):
+    for part in (
+        "/nowhere/x.model",
+        "syncnet_v2.model",
+        "github.com/joonson/syncnet_python",
+        os.path.join(CHECKOUT, "checkpoints", "syncnet_v2.model"),
+        "--syncnet_path",
+        "EMOGEN_SYNCNET_PATH",
+    ):
         assert part in line
 
 

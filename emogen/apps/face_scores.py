@@ -1,5 +1,6 @@
 """How well a generated video redraws a face it never saw in training: PSNR and SSIM inside the face box
 against the real frames, how the generated mouth moves with the speech, and a side-by-side picture."""
+
 from __future__ import annotations
 
 import math
@@ -39,16 +40,21 @@ def face_box_score(real_video: str, generated_video: str, coords: Sequence[Optio
         psnrs.append(psnr(a, b))
         ssims.append(ssim(cv2.cvtColor(a, cv2.COLOR_BGR2GRAY), cv2.cvtColor(b, cv2.COLOR_BGR2GRAY)))
     finite = [p for p in psnrs if math.isfinite(p)]
-    return FaceBoxScore(float(np.mean(finite)) if finite else math.inf, float(np.mean(ssims)) if ssims else 0.0,
-                        len(psnrs))
+    return FaceBoxScore(
+        float(np.mean(finite)) if finite else math.inf, float(np.mean(ssims)) if ssims else 0.0, len(psnrs)
+    )
 
 
 def speech_energy(wav_path: str, fps: float, frames: int) -> np.ndarray:
     """RMS of the 16 kHz speech under each video frame."""
     wav = audio.load_wav(wav_path, hparams.sample_rate)
     bounds = (np.arange(frames + 1) * hparams.sample_rate / fps).astype(int)
-    return np.array([float(np.sqrt(np.mean(wav[a:b] ** 2))) if min(b, len(wav)) > a else 0.0
-                     for a, b in zip(bounds[:-1], bounds[1:])])
+    return np.array(
+        [
+            float(np.sqrt(np.mean(wav[a:b] ** 2))) if min(b, len(wav)) > a else 0.0
+            for a, b in zip(bounds[:-1], bounds[1:])
+        ]
+    )
 
 
 MOUTH_ROWS, MOUTH_COLUMNS = (0.6, 0.95), (0.25, 0.75)  # the mouth inside a face box, as fractions of its sides
@@ -68,8 +74,10 @@ def mouth_motion(video: str, coords: Sequence[Optional[Coords]]) -> np.ndarray:
             continue
         y1, y2, x1, x2 = box
         h, w = y2 - y1, x2 - x1
-        crop = frame[y1 + int(MOUTH_ROWS[0] * h):y1 + int(MOUTH_ROWS[1] * h),
-                     x1 + int(MOUTH_COLUMNS[0] * w):x1 + int(MOUTH_COLUMNS[1] * w)]
+        crop = frame[
+            y1 + int(MOUTH_ROWS[0] * h) : y1 + int(MOUTH_ROWS[1] * h),
+            x1 + int(MOUTH_COLUMNS[0] * w) : x1 + int(MOUTH_COLUMNS[1] * w),
+        ]
         mouth = cv2.resize(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY), MOUTH_SIZE).astype(np.float32)
         changes.append(float(np.mean(np.abs(mouth - previous))) if previous is not None else 0.0)
         previous = mouth
@@ -96,8 +104,14 @@ def mouth_speech_correlation(video: str, wav_path: str, fps: float, coords: Sequ
     return float(np.corrcoef(motion, energy_change)[0, 1])
 
 
-def side_by_side(real_video: str, generated_videos: Sequence[tuple[str, str]], coords: Sequence[Optional[Coords]],
-                 out_path: str, count: int = 4, height: int = 160) -> str:
+def side_by_side(
+    real_video: str,
+    generated_videos: Sequence[tuple[str, str]],
+    coords: Sequence[Optional[Coords]],
+    out_path: str,
+    count: int = 4,
+    height: int = 160,
+) -> str:
     """A PNG with ``count`` frames spread over the video: rows real | each generated video, face boxes only,
     labelled; written atomically."""
     real = list(iter_frames(real_video))

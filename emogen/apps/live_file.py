@@ -1,5 +1,6 @@
 """live.py's work: a speech file fed through the live core at the pace a microphone delivers it, the frames it
 makes written as a video (with the speech), and a report of the delays, the sustained frame rate and the drops."""
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,8 @@ class LiveFileOptions:
 
     inference: InferenceOptions
     report: Optional[str] = None
-    chunk_ms: float = 20.0          # the size of each piece of speech pushed, as a microphone delivers it
-    pace: float = 1.0               # 1 = real time; 0 = as fast as the generator goes (no waiting)
+    chunk_ms: float = 20.0  # the size of each piece of speech pushed, as a microphone delivers it
+    pace: float = 1.0  # 1 = real time; 0 = as fast as the generator goes (no waiting)
     max_batch: int = 8
     max_waiting: int = 10
 
@@ -42,8 +43,8 @@ def percentile_ms(values: list[float], q: float) -> Optional[float]:
 
 def _feed(session: LiveSession, wav: np.ndarray, chunk: int, pace: float, stop: threading.Event) -> None:
     start = time.perf_counter()
-    for k, first in enumerate(range(0, len(wav), chunk)):
-        piece = wav[first:first + chunk]
+    for first in range(0, len(wav), chunk):
+        piece = wav[first : first + chunk]
         if pace > 0:  # a microphone hands over each piece once all of its samples were spoken
             due = start + (first + len(piece)) / SAMPLE_RATE / pace
             while not stop.is_set() and time.perf_counter() < due:
@@ -59,8 +60,9 @@ def run_live_file(opts: LiveFileOptions) -> dict:
     inf = opts.inference
     emotions = validate(inf)
     if len(emotions) != 1:
-        raise UserError("--emotion: live mode speaks one emotion at a time (the web page's Live tab switches it "
-                        "while you speak)")
+        raise UserError(
+            "--emotion: live mode speaks one emotion at a time (the web page's Live tab switches it while you speak)"
+        )
     emotion = emotions[0]
     check_outfile(inf.outfile)
     ensure_writable_dir(os.path.dirname(os.path.abspath(inf.outfile)), f"--outfile {inf.outfile}")
@@ -80,12 +82,16 @@ def run_live_file(opts: LiveFileOptions) -> dict:
         if len(wav) < SAMPLE_RATE * 0.2125:
             raise UserError(f"--audio {inf.audio} is shorter than one frame's speech window (0.2 s)")
         # Without pacing nothing is late: every window waits its turn (the frames only, no delay measure).
-        waiting = opts.max_waiting if opts.pace > 0 else 10 ** 9
-        settings = LiveSettings(device, precision.dtype, opts.max_batch, waiting, max_ready=10 ** 9)
+        waiting = opts.max_waiting if opts.pace > 0 else 10**9
+        settings = LiveSettings(device, precision.dtype, opts.max_batch, waiting, max_ready=10**9, blend=inf.blend)
         session = LiveSession(generator, face, emotion, settings)
         stop = threading.Event()
-        feeder = threading.Thread(target=_feed, args=(session, wav, max(1, int(SAMPLE_RATE * opts.chunk_ms / 1000)),
-                                                      opts.pace, stop), name="emogen-live-feed", daemon=True)
+        feeder = threading.Thread(
+            target=_feed,
+            args=(session, wav, max(1, int(SAMPLE_RATE * opts.chunk_ms / 1000)), opts.pace, stop),
+            name="emogen-live-feed",
+            daemon=True,
+        )
         delays, window_delays, sent = [], [], []
         written = 0
         try:
@@ -119,12 +125,20 @@ def run_live_file(opts: LiveFileOptions) -> dict:
     seconds = len(wav) / SAMPLE_RATE
     span = sent[-1] - sent[0] if len(sent) > 1 else 0.0
     report = {
-        "frames": written, "produced_frames": session.stats.produced, "dropped_frames": session.stats.dropped,
-        "median_delay_ms": percentile_ms(delays, 50), "p95_delay_ms": percentile_ms(delays, 95),
+        "frames": written,
+        "produced_frames": session.stats.produced,
+        "dropped_frames": session.stats.dropped,
+        "median_delay_ms": percentile_ms(delays, 50),
+        "p95_delay_ms": percentile_ms(delays, 95),
         "median_generation_delay_ms": percentile_ms(window_delays, 50),
         "fps": round((len(sent) - 1) / span, 2) if span > 0 else None,
-        "face_fps": face.fps, "speech_seconds": round(seconds, 3), "pace": opts.pace, "chunk_ms": opts.chunk_ms,
-        "precision": precision_label(generator, precision), "backend": backend, "device": str(device),
+        "face_fps": face.fps,
+        "speech_seconds": round(seconds, 3),
+        "pace": opts.pace,
+        "chunk_ms": opts.chunk_ms,
+        "precision": precision_label(generator, precision),
+        "backend": backend,
+        "device": str(device),
         "peak_rss_mib": round(peak_rss_mib(), 1),
         "outfile": inf.outfile,
     }

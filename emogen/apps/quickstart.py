@@ -4,6 +4,7 @@ Every stage is the project's own script run as a subprocess with the arguments p
 the commands and scale them up. The generator learns the example face for a few minutes; the video's last
 seconds are kept out of training and scored, which shows the pipeline working, not the paper's quality.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,7 +28,7 @@ RELEASED_GENERATOR = WEIGHTS["emogen_generator"].default
 ACTORS = ("1001", "1002")
 SENTENCES = ("DFA", "IEO", "TIE", "IOM", "ITH", "MTI")
 CLIP_SECONDS = 1.6
-HOLDOUT_SECONDS = 1.2       # the end of the face video, never trained on, rendered with its own speech and scored
+HOLDOUT_SECONDS = 1.2  # the end of the face video, never trained on, rendered with its own speech and scored
 HOLDOUT_EMOTION = "NEU"
 DEFAULT_TRAIN_MINUTES = 4.0
 # The generator also stops after this many steps. On the example, the held-out face box improved up to about 120
@@ -37,8 +38,7 @@ DEFAULT_TRAIN_MINUTES = 4.0
 DEFAULT_TRAIN_STEPS = 120
 # What reaches a face fastest on one short video (the paper's recipe stays train.py's default): L1 alone, no
 # expert or emotion term, Adam at 1e-3, batch 4, bfloat16 where the CPU runs it natively.
-DEMO_GENERATOR_RECIPE = {"batch_size": 4, "initial_learning_rate": 1e-3, "syncnet_wt": 0.0, "pl_wt": 0.0,
-                         "emo_wt": 0.0}
+DEMO_GENERATOR_RECIPE = {"batch_size": 4, "initial_learning_rate": 1e-3, "syncnet_wt": 0.0, "pl_wt": 0.0, "emo_wt": 0.0}
 
 
 DEFAULT_WORK_DIR = os.path.join(ROOT, "demo_run")
@@ -55,9 +55,11 @@ def choose_generator(requested: Optional[str]) -> tuple[str, str]:
     trained = latest_checkpoint(os.path.join(DEFAULT_WORK_DIR, "checkpoints", "generator"))
     if trained is None:
         return RELEASED_GENERATOR, ""
-    return trained, (f"Using the generator demo.py trained ({trained}): it learned the example face only, for a few "
-                     "minutes, so other faces will look wrong. For any face, get the released EmoGen generator "
-                     "(checkpoints/README.md) and put it at checkpoints/emogen_generator.pth.")
+    return trained, (
+        f"Using the generator demo.py trained ({trained}): it learned the example face only, for a few "
+        "minutes, so other faces will look wrong. For any face, get the released EmoGen generator "
+        "(checkpoints/README.md) and put it at checkpoints/emogen_generator.pth."
+    )
 
 
 @dataclass
@@ -65,7 +67,7 @@ class DemoConfig:
     """Sizes of the demo run."""
 
     work_dir: str = DEFAULT_WORK_DIR
-    steps: int = 4                   # training steps of the lip-sync expert and the emotion discriminator
+    steps: int = 4  # training steps of the lip-sync expert and the emotion discriminator
     train_minutes: float = DEFAULT_TRAIN_MINUTES  # the generator's training budget
     train_steps: Optional[int] = DEFAULT_TRAIN_STEPS  # and a step limit, whichever comes first; 0/None: none
     audio_seconds: Optional[float] = None
@@ -86,8 +88,7 @@ class DemoReport:
 def _duration(path: str) -> float:
     """The length of a video's picture (its audio may run a little longer), else of the file."""
     info = probe(path)
-    video = next((st for st in info.get("streams", []) if st.get("codec_type") == "video" and st.get("duration")),
-                 None)
+    video = next((st for st in info.get("streams", []) if st.get("codec_type") == "video" and st.get("duration")), None)
     return float(video["duration"] if video else info["format"]["duration"])
 
 
@@ -104,8 +105,26 @@ def make_raw_clips(face: str, raw_dir: str, end: float) -> list[str]:
             name = f"{actor}_{SENTENCES[e]}_{emotion}_XX"
             out = os.path.join(raw_dir, name + ".mp4")
             if not os.path.isfile(out):
-                run_ffmpeg(["-ss", f"{start:.2f}", "-i", input_arg(face), "-t", str(CLIP_SECONDS), "-r", "30",
-                            "-c:v", "libx264", "-crf", "16", "-c:a", "aac", input_arg(out)], f"cut {name}")
+                run_ffmpeg(
+                    [
+                        "-ss",
+                        f"{start:.2f}",
+                        "-i",
+                        input_arg(face),
+                        "-t",
+                        str(CLIP_SECONDS),
+                        "-r",
+                        "30",
+                        "-c:v",
+                        "libx264",
+                        "-crf",
+                        "16",
+                        "-c:a",
+                        "aac",
+                        input_arg(out),
+                    ],
+                    f"cut {name}",
+                )
             names.append(name)
     return names
 
@@ -133,11 +152,15 @@ def run_stage(title: str, args: list[str], log_dir: str) -> str:
     tail = [ln for ln in output.splitlines() if ln.strip() and "\r" not in ln][-4:]
     for line in tail:
         print(f"   {line}")
-    print(f"   ({time.perf_counter() - start:.0f} s, log {os.path.relpath(log, ROOT) if log.startswith(ROOT) else log})")
+    print(
+        f"   ({time.perf_counter() - start:.0f} s, log {os.path.relpath(log, ROOT) if log.startswith(ROOT) else log})"
+    )
     # Exit 1 from conversion or preprocessing means some clips failed and the rest is usable; anything else stops.
     if proc.returncode not in (0,) and not (title.startswith(("convert", "preprocess")) and proc.returncode == 1):
-        reason = next((ln.strip() for ln in reversed(output.splitlines()) if ln.strip().startswith("error:")),
-                      tail[-1].strip() if tail else "no output")
+        reason = next(
+            (ln.strip() for ln in reversed(output.splitlines()) if ln.strip().startswith("error:")),
+            tail[-1].strip() if tail else "no output",
+        )
         raise UserError(f"demo stage '{title}' failed (exit {proc.returncode}): {reason} (log: {log})")
     return output
 
@@ -158,16 +181,16 @@ def heldout_boxes(video: str, detector: str, cache: str) -> list:
     from emogen.inference.face_source import FaceSource
     from emogen.inference.options import InferenceOptions
 
-    opts = InferenceOptions("", video, video, HOLDOUT_EMOTION, face_detector=detector, cache_dir=cache,
-                            progress=False)
+    opts = InferenceOptions("", video, video, HOLDOUT_EMOTION, face_detector=detector, cache_dir=cache, progress=False)
     source = FaceSource(opts)
-    frames = sum(1 for _ in source.frames(10 ** 9))
+    frames = sum(1 for _ in source.frames(10**9))
     coords, _, _ = face_coords(opts, source, frames, os.path.join(os.path.dirname(video), "x.mp4"), {})
     return coords
 
 
-def score_heldout(face: str, start: float, generator: str, folder: str, cache: str, detector: str, logs: str,
-                  report: DemoReport) -> dict:
+def score_heldout(
+    face: str, start: float, generator: str, folder: str, cache: str, detector: str, logs: str, report: DemoReport
+) -> dict:
     """Render the last seconds of the face video (never trained on) with its own speech, by the trained and by
     an untrained generator, and score both against the real frames inside the face box."""
     import torch
@@ -181,8 +204,24 @@ def score_heldout(face: str, start: float, generator: str, folder: str, cache: s
     real = os.path.join(folder, "heldout.mp4")
     if not os.path.isfile(real):
         # Up to the last picture: where the soundtrack runs longer, ffmpeg would repeat the last frame.
-        run_ffmpeg(["-ss", f"{start:.3f}", "-i", input_arg(face), "-t", f"{_duration(face) - start:.3f}", "-c:v",
-                    "libx264", "-crf", "12", "-c:a", "aac", input_arg(real)], "cut the held-out part")
+        run_ffmpeg(
+            [
+                "-ss",
+                f"{start:.3f}",
+                "-i",
+                input_arg(face),
+                "-t",
+                f"{_duration(face) - start:.3f}",
+                "-c:v",
+                "libx264",
+                "-crf",
+                "12",
+                "-c:a",
+                "aac",
+                input_arg(real),
+            ],
+            "cut the held-out part",
+        )
     untrained = os.path.join(folder, "untrained_generator.pth")
     if not os.path.isfile(untrained):
         torch.manual_seed(0)
@@ -191,26 +230,59 @@ def score_heldout(face: str, start: float, generator: str, folder: str, cache: s
     precision = render_precision()
     for label, weights in (("untrained", untrained), ("trained", generator)):
         rendered[label] = os.path.join(folder, f"{label}_{HOLDOUT_EMOTION}.mp4")
-        run_stage(f"held-out render, {label} generator",
-                  ["inference.py", "--checkpoint_path", weights, "--face", real, "--audio", real, "--emotion",
-                   HOLDOUT_EMOTION, "--outfile", rendered[label], "--face_detector", detector,
-                   "--detection_cache_dir", cache, "--precision", precision, "--no_progress"], logs)
+        run_stage(
+            f"held-out render, {label} generator",
+            [
+                "inference.py",
+                "--checkpoint_path",
+                weights,
+                "--face",
+                real,
+                "--audio",
+                real,
+                "--emotion",
+                HOLDOUT_EMOTION,
+                "--outfile",
+                rendered[label],
+                "--face_detector",
+                detector,
+                "--detection_cache_dir",
+                cache,
+                "--precision",
+                precision,
+                # The score is the generator's: a soft blend would mix real pixels into the box's border.
+                "--blend",
+                "hard",
+                "--no_progress",
+            ],
+            logs,
+        )
     coords = heldout_boxes(real, detector, cache)
     before, after = (face_box_score(real, rendered[k], coords) for k in ("untrained", "trained"))
     wav = os.path.join(folder, "heldout_16k.wav")
     run_ffmpeg(["-i", input_arg(real), "-vn", "-ac", "1", "-ar", "16000", input_arg(wav)], "read the held-out speech")
     fps = video_fps(real)
-    r, r_untrained, r_real = (mouth_speech_correlation(video, wav, fps, coords)
-                              for video in (rendered["trained"], rendered["untrained"], real))
-    picture = side_by_side(real, [("trained", rendered["trained"]), ("untrained", rendered["untrained"])], coords,
-                           os.path.join(folder, "side_by_side.png"))
+    r, r_untrained, r_real = (
+        mouth_speech_correlation(video, wav, fps, coords)
+        for video in (rendered["trained"], rendered["untrained"], real)
+    )
+    picture = side_by_side(
+        real,
+        [("trained", rendered["trained"]), ("untrained", rendered["untrained"])],
+        coords,
+        os.path.join(folder, "side_by_side.png"),
+    )
     report.artifacts["held-out frames"] = f"{real} ({after.frames} frames never trained on)"
     report.artifacts["held-out side by side"] = picture
-    return {"held-out face PSNR, untrained (dB)": before.psnr, "held-out face PSNR (dB)": after.psnr,
-            "held-out face SSIM, untrained": before.ssim, "held-out face SSIM": after.ssim,
-            "held-out mouth change vs speech change, r, untrained": r_untrained,
-            "held-out mouth change vs speech change, r": r,
-            "the same r of the real held-out frames": r_real}
+    return {
+        "held-out face PSNR, untrained (dB)": before.psnr,
+        "held-out face PSNR (dB)": after.psnr,
+        "held-out face SSIM, untrained": before.ssim,
+        "held-out face SSIM": after.ssim,
+        "held-out mouth change vs speech change, r, untrained": r_untrained,
+        "held-out mouth change vs speech change, r": r,
+        "the same r of the real held-out frames": r_real,
+    }
 
 
 def run_demo(cfg: DemoConfig) -> DemoReport:
@@ -230,57 +302,140 @@ def run_demo(cfg: DemoConfig) -> DemoReport:
     report = DemoReport()
     duration = _duration(cfg.face)
     if duration < CLIP_SECONDS + HOLDOUT_SECONDS + 0.5:
-        raise UserError(f"--face {cfg.face} lasts {duration:.1f} s; the demo needs at least "
-                        f"{CLIP_SECONDS + HOLDOUT_SECONDS + 0.5:.1f} s (training clips of {CLIP_SECONDS} s and the "
-                        f"last {HOLDOUT_SECONDS} s kept out for scoring)")
+        raise UserError(
+            f"--face {cfg.face} lasts {duration:.1f} s; the demo needs at least "
+            f"{CLIP_SECONDS + HOLDOUT_SECONDS + 0.5:.1f} s (training clips of {CLIP_SECONDS} s and the "
+            f"last {HOLDOUT_SECONDS} s kept out for scoring)"
+        )
     train_end = duration - HOLDOUT_SECONDS
-    d = {k: os.path.join(work, k) for k in ("raw", "fps25", "preprocessed", "filelists", "checkpoints", "results",
-                                             "real", "scores", "heldout")}
+    d = {
+        k: os.path.join(work, k)
+        for k in ("raw", "fps25", "preprocessed", "filelists", "checkpoints", "results", "real", "scores", "heldout")
+    }
     make_raw_clips(cfg.face, d["raw"], train_end)
     run_stage("convert to 25 fps", ["convertFPS.py", "-i", d["raw"], "-o", d["fps25"], "--no_progress"], logs)
-    run_stage("preprocess", ["preprocess_crema-d.py", "--data_root", d["fps25"], "--preprocessed_root",
-                             d["preprocessed"], "--face_detector", detector, "--filelist_dir", d["filelists"],
-                             "--no_progress"], logs)
+    run_stage(
+        "preprocess",
+        [
+            "preprocess_crema-d.py",
+            "--data_root",
+            d["fps25"],
+            "--preprocessed_root",
+            d["preprocessed"],
+            "--face_detector",
+            detector,
+            "--filelist_dir",
+            d["filelists"],
+            "--no_progress",
+        ],
+        logs,
+    )
     common = ["--filelist_dir", d["filelists"], "--num_workers", "0", "--no_progress"]
     expert_dir = os.path.join(d["checkpoints"], "expert")
     emotion_dir = os.path.join(d["checkpoints"], "emotion")
     generator_dir = os.path.join(d["checkpoints"], "generator")
-    run_stage("train lip-sync expert", ["color_syncnet_train.py", "--data_root", d["preprocessed"], "--checkpoint_dir",
-                                        expert_dir, "--hparams", "syncnet_batch_size=4", "--hparams",
-                                        f"syncnet_eval_interval={steps}", "--hparams",
-                                        f"syncnet_checkpoint_interval={steps}", "--eval_batches", "2",
-                                        "--max_steps", str(steps), *common, *_resume(expert_dir)], logs)
-    run_stage("train emotion discriminator", ["emotion_disc_train.py", "-i", d["preprocessed"], "-o", emotion_dir,
-                                              "--batch-size", "4", "--save_interval", str(steps), "--max_steps",
-                                              str(steps), *common,
-                                              *(["--resume"] if _has_checkpoints(emotion_dir) else [])], logs)
+    run_stage(
+        "train lip-sync expert",
+        [
+            "color_syncnet_train.py",
+            "--data_root",
+            d["preprocessed"],
+            "--checkpoint_dir",
+            expert_dir,
+            "--hparams",
+            "syncnet_batch_size=4",
+            "--hparams",
+            f"syncnet_eval_interval={steps}",
+            "--hparams",
+            f"syncnet_checkpoint_interval={steps}",
+            "--eval_batches",
+            "2",
+            "--max_steps",
+            str(steps),
+            *common,
+            *_resume(expert_dir),
+        ],
+        logs,
+    )
+    run_stage(
+        "train emotion discriminator",
+        [
+            "emotion_disc_train.py",
+            "-i",
+            d["preprocessed"],
+            "-o",
+            emotion_dir,
+            "--batch-size",
+            "4",
+            "--save_interval",
+            str(steps),
+            "--max_steps",
+            str(steps),
+            *common,
+            *(["--resume"] if _has_checkpoints(emotion_dir) else []),
+        ],
+        logs,
+    )
     expert = latest_checkpoint(expert_dir)
     disc = latest_emotion_checkpoint(emotion_dir)
     released = RELEASED_GENERATOR if os.path.isfile(RELEASED_GENERATOR) else None
     start = ["--init_from", released] if released and not _has_checkpoints(generator_dir) else []
-    origin = f"fine-tuned from the released {released}" if released else \
-        "trained from scratch (no checkpoints/emogen_generator.pth)"
+    origin = (
+        f"fine-tuned from the released {released}"
+        if released
+        else "trained from scratch (no checkpoints/emogen_generator.pth)"
+    )
     limit = f"{cfg.train_minutes:g} min" + (f" or {cfg.train_steps} steps" if cfg.train_steps else "")
-    report.notes.append(f"the generator was {origin} for {limit} with the demo's recipe: "
-                        + ", ".join(f"{k}={v:g}" for k, v in DEMO_GENERATOR_RECIPE.items())
-                        + ", --precision auto, no emotion-discriminator updates (train.py's defaults are the paper's)")
+    report.notes.append(
+        f"the generator was {origin} for {limit} with the demo's recipe: "
+        + ", ".join(f"{k}={v:g}" for k, v in DEMO_GENERATOR_RECIPE.items())
+        + ", --precision auto, no emotion-discriminator updates (train.py's defaults are the paper's)"
+    )
     recipe = [arg for k, v in DEMO_GENERATOR_RECIPE.items() for arg in ("--hparams", f"{k}={v:g}")]
-    out = run_stage("train generator", ["train.py", "--data_root", d["preprocessed"], "--checkpoint_dir", generator_dir,
-                                        "--syncnet_checkpoint_path", expert, "--emotion_disc_path", disc, *recipe,
-                                        "--hparams", "eval_interval=1000000", "--hparams",
-                                        "checkpoint_interval=1000000", "--eval_batches", "1", "--split", "random",
-                                        "--precision", "auto", "--freeze_emotion_disc", "--no_sync_switch",
-                                        "--max_minutes", f"{cfg.train_minutes:g}", "--random_vgg", *start, *common,
-                                        *(["--max_steps", str(cfg.train_steps)] if cfg.train_steps else []),
-                                        *_resume(generator_dir)], logs)
+    out = run_stage(
+        "train generator",
+        [
+            "train.py",
+            "--data_root",
+            d["preprocessed"],
+            "--checkpoint_dir",
+            generator_dir,
+            "--syncnet_checkpoint_path",
+            expert,
+            "--emotion_disc_path",
+            disc,
+            *recipe,
+            "--hparams",
+            "eval_interval=1000000",
+            "--hparams",
+            "checkpoint_interval=1000000",
+            "--eval_batches",
+            "1",
+            "--split",
+            "random",
+            "--precision",
+            "auto",
+            "--freeze_emotion_disc",
+            "--no_sync_switch",
+            "--max_minutes",
+            f"{cfg.train_minutes:g}",
+            "--random_vgg",
+            *start,
+            *common,
+            *(["--max_steps", str(cfg.train_steps)] if cfg.train_steps else []),
+            *_resume(generator_dir),
+        ],
+        logs,
+    )
     m = re.search(r"l1 ([\d.]+) -> ([\d.]+)", out)
     if m:
         report.numbers["train L1, first 10 steps"] = float(m.group(1))
         report.numbers["train L1, last 10 steps"] = float(m.group(2))
     fresh = latest_checkpoint(generator_dir)
     generator = cfg.generator or fresh
-    report.notes.append("inference used " + (f"the generator {cfg.generator}" if cfg.generator else
-                                             "the generator the demo trained"))
+    report.notes.append(
+        "inference used " + (f"the generator {cfg.generator}" if cfg.generator else "the generator the demo trained")
+    )
     cache = os.path.join(work, "detection_cache")
     report.numbers.update(score_heldout(cfg.face, train_end, generator, d["heldout"], cache, detector, logs, report))
 
@@ -289,10 +444,30 @@ def run_demo(cfg: DemoConfig) -> DemoReport:
         speech = os.path.join(work, "speech_trimmed.wav")
         run_ffmpeg(["-i", input_arg(cfg.speech), "-t", str(cfg.audio_seconds), input_arg(speech)], "trim the speech")
     outfile = os.path.join(d["results"], "demo.mp4")
-    run_stage("inference, all six emotions", ["inference.py", "--checkpoint_path", generator, "--face", cfg.face,
-                                              "--audio", speech, "--emotion", "all", "--outfile", outfile,
-                                              "--face_detector", detector, "--detection_cache_dir", cache,
-                                              "--precision", render_precision(), "--no_progress"], logs)
+    run_stage(
+        "inference, all six emotions",
+        [
+            "inference.py",
+            "--checkpoint_path",
+            generator,
+            "--face",
+            cfg.face,
+            "--audio",
+            speech,
+            "--emotion",
+            "all",
+            "--outfile",
+            outfile,
+            "--face_detector",
+            detector,
+            "--detection_cache_dir",
+            cache,
+            "--precision",
+            render_precision(),
+            "--no_progress",
+        ],
+        logs,
+    )
     videos = {e: os.path.join(d["results"], f"demo_{e}.mp4") for e in EMOTIONS}
 
     syncnet = weight_path("syncnet_eval")
@@ -301,8 +476,21 @@ def run_demo(cfg: DemoConfig) -> DemoReport:
 
         # The published protocol needs sfd_face.pth (or s3fd.pth); without it the demo says it used its own.
         lse_detector = [] if os.path.isfile(reference_weights_path()) else ["--face_detector", detector]
-        out = run_stage("LSE-D / LSE-C", ["evaluation/score_lse.py", "--videos_dir", d["results"], "--syncnet_path",
-                                          syncnet, "--out_dir", d["scores"], *lse_detector, "--no_progress"], logs)
+        out = run_stage(
+            "LSE-D / LSE-C",
+            [
+                "evaluation/score_lse.py",
+                "--videos_dir",
+                d["results"],
+                "--syncnet_path",
+                syncnet,
+                "--out_dir",
+                d["scores"],
+                *lse_detector,
+                "--no_progress",
+            ],
+            logs,
+        )
         m = re.search(r"^mean\s+([-\d.]+)\s+([-\d.]+)", out, re.M)
         if m:
             report.numbers["LSE-D"], report.numbers["LSE-C"] = float(m.group(1)), float(m.group(2))
@@ -318,24 +506,54 @@ def run_demo(cfg: DemoConfig) -> DemoReport:
         if not os.path.isfile(real):
             with open(cfg.face, "rb") as src, open(real, "wb") as dst:
                 dst.write(src.read())
-    out = run_stage("PSNR / SSIM / CPBD against the input face", ["evaluation/img_eval.py", "--real_dir", d["real"],
-                                                                  "--generated_dir", d["results"], "--max_frames",
-                                                                  "25", "--no_progress"],
-                    logs)
+    out = run_stage(
+        "PSNR / SSIM / CPBD against the input face",
+        [
+            "evaluation/img_eval.py",
+            "--real_dir",
+            d["real"],
+            "--generated_dir",
+            d["results"],
+            "--max_frames",
+            "25",
+            "--no_progress",
+        ],
+        logs,
+    )
     m = re.search(r"^mean\s+\d+\s+([-\d.inf]+)\s+([-\d.]+)\s+([-\d.]+)", out, re.M)
     if m:
         report.numbers.update(PSNR=float(m.group(1)), SSIM=float(m.group(2)), CPBD=float(m.group(3)))
-    out = run_stage("emotion accuracy", ["evaluation/emotion_accuracy.py", "--videos_dir", d["results"],
-                                         "--emotion_disc_path", disc, "--face_detector", detector,
-                                         "--reference_dir", reference_dir, "--no_progress"], logs)
+    out = run_stage(
+        "emotion accuracy",
+        [
+            "evaluation/emotion_accuracy.py",
+            "--videos_dir",
+            d["results"],
+            "--emotion_disc_path",
+            disc,
+            "--face_detector",
+            detector,
+            "--reference_dir",
+            reference_dir,
+            "--no_progress",
+        ],
+        logs,
+    )
     m = re.search(r"EmoAcc \(clips[^)]*\): ([\d.]+)", out)
     if m:
         report.numbers["EmoAcc"] = float(m.group(1))
-    report.artifacts = {**report.artifacts, "raw clips": d["raw"], "25 fps clips": d["fps25"],
-                        "preprocessed set": d["preprocessed"],
-                        "filelists": d["filelists"], "lip-sync expert": expert, "emotion discriminator": disc,
-                        "generator": fresh, "output videos": ", ".join(videos[e] for e in EMOTIONS),
-                        "logs": logs}
+    report.artifacts = {
+        **report.artifacts,
+        "raw clips": d["raw"],
+        "25 fps clips": d["fps25"],
+        "preprocessed set": d["preprocessed"],
+        "filelists": d["filelists"],
+        "lip-sync expert": expert,
+        "emotion discriminator": disc,
+        "generator": fresh,
+        "output videos": ", ".join(videos[e] for e in EMOTIONS),
+        "logs": logs,
+    }
     if "LSE-D" in report.numbers:
         report.artifacts["LSE scores"] = os.path.join(d["scores"], "all_scores.txt")
     return report
@@ -351,8 +569,10 @@ def format_report(report: DemoReport) -> str:
     for k, v in report.numbers.items():
         lines.append(f"  {k:<{width}}  {v:.4f}")
     lines += [""] + [f"note: {n}" for n in report.notes]
-    lines.append("The held-out numbers compare frames the generator never trained on with what it drew for them "
-                 "from their own speech (the untrained row is the same network before training). A few minutes on "
-                 "clips of one short video teach it that face, not the paper's model: the numbers say nothing "
-                 "about the paper's quality (CREMA-D and days of training).")
+    lines.append(
+        "The held-out numbers compare frames the generator never trained on with what it drew for them "
+        "from their own speech (the untrained row is the same network before training). A few minutes on "
+        "clips of one short video teach it that face, not the paper's model: the numbers say nothing "
+        "about the paper's quality (CREMA-D and days of training)."
+    )
     return "\n".join(lines)

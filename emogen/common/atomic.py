@@ -1,4 +1,5 @@
 """Write-then-rename helpers, so an interrupted job never leaves a truncated output behind."""
+
 from __future__ import annotations
 
 import contextlib
@@ -31,8 +32,9 @@ def ensure_writable_dir(folder: str, what: str) -> None:
         os.close(fd)
         os.remove(probe)
     except OSError as exc:
-        raise UserError(f"{what}: cannot write in {os.path.abspath(folder or '.')} ({exc.strerror}); choose a "
-                        "writable folder") from None
+        raise UserError(
+            f"{what}: cannot write in {os.path.abspath(folder or '.')} ({exc.strerror}); choose a writable folder"
+        ) from None
 
 
 def check_creatable_dir(folder: str, what: str) -> None:

@@ -5,6 +5,7 @@ original training scripts write, or a bare state_dict. A ``module.`` prefix (Dat
 stripped. Loading always uses ``torch.load(weights_only=True)``: a checkpoint is a pickle, and one that
 would run code when unpickled is refused.
 """
+
 from __future__ import annotations
 
 import os
@@ -42,14 +43,17 @@ def read_checkpoint(path: str, map_location: Any = "cpu") -> Any:
     # A checkpoint is a zip archive (torch.save) or a pickle (protocol 2+ starts with 0x80); anything else (a text
     # file, an HTML error page saved as .pth) is no checkpoint at all, which is a different fix from an unsafe one.
     if not (head.startswith(b"PK") or head[:1] == b"\x80"):
-        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint: neither a torch.save zip archive nor a "
-                              f"pickle ({os.path.getsize(path)} bytes starting with {head!r}); download it again")
+        raise CheckpointError(
+            f"{path} is not a readable PyTorch checkpoint: neither a torch.save zip archive nor a "
+            f"pickle ({os.path.getsize(path)} bytes starting with {head!r}); download it again"
+        )
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         raise CheckpointError(
             f"{path} holds more than plain weights: unpickling it could run code, so it was refused "
-            f"(torch says: {one_line(exc, 200)}). Use a checkpoint from a trusted source saved as tensors only.") from None
+            f"(torch says: {one_line(exc, 200)}). Use a checkpoint from a trusted source saved as tensors only."
+        ) from None
     except Exception as exc:  # torch raises many types for a damaged or foreign file
         raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({one_line(exc, 200)})") from None
 
@@ -59,7 +63,7 @@ def strip_module_prefix(state_dict: Mapping[str, Any]) -> dict[str, Any]:
     out = {}
     for key, value in state_dict.items():
         while key.startswith("module."):
-            key = key[len("module."):]
+            key = key[len("module.") :]
         out[key] = value
     return out
 
@@ -70,8 +74,11 @@ def state_dict_from_checkpoint(checkpoint: Any, path: str = "checkpoint") -> dic
 
     if isinstance(checkpoint, Mapping) and isinstance(checkpoint.get("state_dict"), Mapping):
         checkpoint = checkpoint["state_dict"]
-    if not isinstance(checkpoint, Mapping) or not checkpoint or \
-            not all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
+    if (
+        not isinstance(checkpoint, Mapping)
+        or not checkpoint
+        or not all(isinstance(v, torch.Tensor) for v in checkpoint.values())
+    ):
         raise CheckpointError(f"{path} holds no state_dict of tensors (found {type(checkpoint).__name__})")
     return strip_module_prefix(checkpoint)
 
@@ -85,8 +92,11 @@ def _mismatch_report(model: nn.Module, state_dict: Mapping[str, torch.Tensor]) -
     expected = model.state_dict()
     missing = [k for k in expected if k not in state_dict]
     unexpected = [k for k in state_dict if k not in expected]
-    misshaped = [f"{k} {tuple(state_dict[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
-                 if k in state_dict and not _shapes_fit(state_dict[k], v)]
+    misshaped = [
+        f"{k} {tuple(state_dict[k].shape)} vs {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state_dict and not _shapes_fit(state_dict[k], v)
+    ]
     if not (missing or unexpected or misshaped):
         return None
 
@@ -115,7 +125,8 @@ def load_weights(model: nn.Module, path: str, model_name: str, map_location: Any
     report = _mismatch_report(target, state_dict)
     if report:
         raise CheckpointError(
-            f"{path} does not fit the {model_name}: it looks like {identify_state_dict(state_dict)}. {report}")
+            f"{path} does not fit the {model_name}: it looks like {identify_state_dict(state_dict)}. {report}"
+        )
     target.load_state_dict(state_dict, strict=True)
     return checkpoint if isinstance(checkpoint, dict) and "state_dict" in checkpoint else {"state_dict": state_dict}
 
@@ -131,8 +142,14 @@ def save_payload(path: str, payload: Any) -> None:
             os.fsync(handle.fileno())
 
 
-def save_checkpoint(path: str, model: nn.Module, optimizer: Optional[torch.optim.Optimizer] = None,
-                    global_step: int = 0, global_epoch: int = 0, **extra: Any) -> None:
+def save_checkpoint(
+    path: str,
+    model: nn.Module,
+    optimizer: Optional[torch.optim.Optimizer] = None,
+    global_step: int = 0,
+    global_epoch: int = 0,
+    **extra: Any,
+) -> None:
     """Write the standard checkpoint dict atomically (temporary file in the same folder, then rename)."""
     target = model.module if hasattr(model, "module") else model
     payload: dict[str, Any] = {

@@ -1,4 +1,5 @@
 """Command-line helpers every script shares: one-line argument errors and checked number types."""
+
 from __future__ import annotations
 
 import argparse
@@ -21,8 +22,9 @@ def _number(kind: type, low: Optional[float], high: Optional[float], low_open: b
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {'a whole number' if kind is int else 'a number'}, "
-                                             f"got {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"expected {'a whole number' if kind is int else 'a number'}, got {text!r}"
+            ) from None
         if kind is float and not math.isfinite(value):
             raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
         if low is not None and (value <= low if low_open else value < low):
@@ -40,7 +42,9 @@ def int_range(low: Optional[int] = None, high: Optional[int] = None) -> Callable
     return _number(int, low, high)  # type: ignore[return-value]
 
 
-def float_range(low: Optional[float] = None, high: Optional[float] = None, low_open: bool = False) -> Callable[[str], float]:
+def float_range(
+    low: Optional[float] = None, high: Optional[float] = None, low_open: bool = False
+) -> Callable[[str], float]:
     """A float type for argparse limited to [low, high] (or (low, high] with ``low_open``)."""
     return _number(float, low, high, low_open)
 

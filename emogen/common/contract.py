@@ -3,6 +3,7 @@
 
 The released generator depends on each of them; change nothing here without new weights.
 """
+
 from __future__ import annotations
 
 from typing import Iterable, Optional, Sequence, Union
@@ -14,8 +15,7 @@ from .errors import UserError
 EMOTIONS = ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")
 """Emotion labels in the index order baked into the released generator's one-hot input."""
 
-EMOTION_WORDS = {"ANG": "Angry", "DIS": "Disgusted", "FEA": "Fearful", "HAP": "Happy", "NEU": "Neutral",
-                 "SAD": "Sad"}
+EMOTION_WORDS = {"ANG": "Angry", "DIS": "Disgusted", "FEA": "Fearful", "HAP": "Happy", "NEU": "Neutral", "SAD": "Sad"}
 
 WINDOW = 5
 """Frames per training window (syncnet_T / emonet_T), the emotion-scoring window and the box-smoothing window."""

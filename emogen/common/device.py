@@ -1,4 +1,5 @@
 """Choosing the device: CUDA when present, CPU otherwise, or what the user asks for."""
+
 from __future__ import annotations
 
 import argparse
@@ -59,15 +60,15 @@ def choose_device(name: Optional[str] = None) -> Device:
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise UserError(f"--device {name!r} is not a device name; use auto, cpu, cuda or cuda:N") from None
+        raise UserError.about("device", f"{name!r} is not a device name; use auto, cpu, cuda or cuda:N") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"--device {name} asked for CUDA but no CUDA GPU is visible; use --device cpu")
+        raise UserError.about("device", f"{name} asked for CUDA but no CUDA GPU is visible; use --device cpu")
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-        raise UserError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) visible")
+        raise UserError.about("device", f"{name}: only {torch.cuda.device_count()} CUDA device(s) visible")
     return Device(str(device))
 
 
-def resolve_device(name: Optional[str] = None) -> "torch.device":
+def resolve_device(name: Optional[str] = None) -> torch.device:
     """The torch.device ``choose_device(name)`` names (for code that runs torch anyway: training, scoring)."""
     import torch
 

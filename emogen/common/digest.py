@@ -1,4 +1,5 @@
 """Content hashes of files: the key of every on-disk cache (face boxes, converted models)."""
+
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,5 @@
 """User-facing errors and the wrapper that turns them into one line and a non-zero exit."""
+
 from __future__ import annotations
 
 import gc
@@ -6,7 +7,7 @@ import os
 import signal
 import sys
 import threading
-from typing import Callable, NoReturn, Optional, Sequence
+from typing import Callable, Mapping, NoReturn, Optional, Sequence
 
 
 def one_line(exc: BaseException, limit: int = 300) -> str:
@@ -20,19 +21,48 @@ def one_line(exc: BaseException, limit: int = 300) -> str:
 
 
 class UserError(Exception):
-    """A mistake the user can fix (bad path, bad flag, missing weights); printed as one line, no traceback."""
+    """A mistake the user can fix (bad path, bad flag, missing weights); printed as one line, no traceback.
+
+    ``option`` names the setting the message is about, in the library's words (``face``, ``pads``): the Python
+    API shows ``face x.mp4: file not found``, and a command line shows the same error with its flag
+    (``--face x.mp4: file not found``, see :meth:`for_command_line`).
+    """
 
     exit_code = 2
+    option: Optional[str] = None
+
+    @classmethod
+    def about(cls, option: str, message: str) -> UserError:
+        """An error about the setting ``option`` (a library name, or a flag such as ``-i`` as it is)."""
+        error = cls(message)
+        error.option = option
+        return error
+
+    @property
+    def message(self) -> str:
+        """What is wrong, without the setting's name."""
+        return super().__str__()
+
+    def __str__(self) -> str:
+        return f"{self.option} {self.message}" if self.option else self.message
+
+    def for_command_line(self, flags: Optional[Mapping[str, str]] = None) -> str:
+        """The message as a command line shows it: the setting as its flag (``flags`` maps the names that are not
+        simply ``--`` + name)."""
+        if not self.option:
+            return self.message
+        flag = (flags or {}).get(self.option) or (self.option if self.option.startswith("-") else f"--{self.option}")
+        return f"{flag} {self.message}"
 
 
-def require_file(path: str, flag: str, expected: str) -> None:
-    """A UserError naming ``flag`` unless ``path`` is an existing regular file (a folder is called a folder)."""
+def require_file(path: str, option: str, expected: str) -> None:
+    """A UserError about ``option`` unless ``path`` is an existing regular file (a folder is called a folder)."""
     if os.path.isdir(path):
-        raise UserError(f"{flag} {path} is a folder; pass {expected}")
+        raise UserError.about(option, f"{path} is a folder; pass {expected}")
     if not os.path.isfile(path):
-        raise UserError(f"{flag} {path}: file not found; pass {expected}")
+        raise UserError.about(option, f"{path}: file not found; pass {expected}")
     if not os.access(path, os.R_OK):
-        raise UserError(f"{flag} {path}: permission denied; make it readable or pass another file")
+        raise UserError.about(option, f"{path}: permission denied; make it readable or pass another file")
 
 
 class Interrupted(KeyboardInterrupt):
@@ -44,13 +74,13 @@ class SignalPolicy:
     only the first signal interrupts; any further one while the run cleans up is noted and ignored, so cleanup
     (temporary files, a final checkpoint, job folders) always finishes."""
 
-    active: Optional["SignalPolicy"] = None  # the one run_cli installed, for code that must know a signal came
+    active: Optional[SignalPolicy] = None  # the one run_cli installed, for code that must know a signal came
 
     def __init__(self) -> None:
         self.received: Optional[int] = None
         self.previous: dict = {}
 
-    def install(self) -> "SignalPolicy":
+    def install(self) -> SignalPolicy:
         """Take over SIGINT and SIGTERM (only possible in the main thread; elsewhere nothing changes)."""
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGINT, signal.SIGTERM):
@@ -90,7 +120,7 @@ def run_cli(main: Callable[[Optional[Sequence[str]]], Optional[int]], argv: Opti
     try:
         code = main(argv)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc.for_command_line()}", file=sys.stderr)
         return exc.exit_code
     except OSError as exc:
         # A path that cannot be created, read or written (permissions, a missing parent, a full disk) is the
@@ -98,8 +128,11 @@ def run_cli(main: Callable[[Optional[Sequence[str]]], Optional[int]], argv: Opti
         # Errors without a file name (a broken pipe, a reset socket) are not about a path: keep their traceback.
         if os.environ.get("EMOGEN_DEBUG") or exc.strerror is None or exc.filename is None:
             raise
-        print(f"error: {exc.filename}: {exc.strerror}; check the path, its permissions and the free disk space "
-              "(EMOGEN_DEBUG=1 shows the traceback)", file=sys.stderr)
+        print(
+            f"error: {exc.filename}: {exc.strerror}; check the path, its permissions and the free disk space "
+            "(EMOGEN_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -1,4 +1,5 @@
 """The example face video and speech shipped in examples/ (the demo's input and the int8 calibration data)."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Video and audio I/O: ffmpeg through argument lists (never a shell), frame reading and streamed encoding."""
+
 from __future__ import annotations
 
 import functools
@@ -50,23 +51,52 @@ def input_arg(path: str) -> str:
 def extract_audio(src: str, dst_wav: str, sample_rate: int = 16000) -> None:
     """Decode the audio of any file ffmpeg reads into 16-bit mono PCM WAV at ``sample_rate``."""
     try:
-        run_ffmpeg(["-i", input_arg(src), "-vn", "-ac", "1", "-ar", str(sample_rate), "-acodec", "pcm_s16le",
-                    "-f", "wav", input_arg(dst_wav)], f"read audio from {src}")
+        run_ffmpeg(
+            [
+                "-i",
+                input_arg(src),
+                "-vn",
+                "-ac",
+                "1",
+                "-ar",
+                str(sample_rate),
+                "-acodec",
+                "pcm_s16le",
+                "-f",
+                "wav",
+                input_arg(dst_wav),
+            ],
+            f"read audio from {src}",
+        )
     except UserError as failure:
         try:
             streams = probe(src).get("streams", [])
         except UserError:
             raise failure from None
         if not any(s.get("codec_type") == "audio" for s in streams):
-            raise UserError(f"{src} has no audio stream; pass a file with sound (any audio or video with a "
-                            "soundtrack)") from None
+            raise UserError(
+                f"{src} has no audio stream; pass a file with sound (any audio or video with a soundtrack)"
+            ) from None
         raise
 
 
 def probe(path: str) -> dict:
     """ffprobe's JSON description of streams and format."""
-    proc = subprocess.run([require_tool("ffprobe"), "-v", "error", "-print_format", "json", "-show_streams",
-                           "-show_format", input_arg(path)], capture_output=True, text=True, errors="replace")
+    proc = subprocess.run(
+        [
+            require_tool("ffprobe"),
+            "-v",
+            "error",
+            "-print_format",
+            "json",
+            "-show_streams",
+            "-show_format",
+            input_arg(path),
+        ],
+        capture_output=True,
+        text=True,
+        errors="replace",
+    )
     if proc.returncode != 0:
         raise UserError(f"ffprobe could not read {path}: {last_error_line(proc.stderr)}")
     return json.loads(proc.stdout)
@@ -74,9 +104,24 @@ def probe(path: str) -> dict:
 
 def count_packets(path: str, stream: str = "a:0") -> int:
     """Packets of one stream, counted by reading the file without decoding it (0 for a header with no data)."""
-    proc = subprocess.run([require_tool("ffprobe"), "-v", "error", "-select_streams", stream, "-count_packets",
-                           "-show_entries", "stream=nb_read_packets", "-of", "csv=p=0", input_arg(path)],
-                          capture_output=True, text=True, errors="replace")
+    proc = subprocess.run(
+        [
+            require_tool("ffprobe"),
+            "-v",
+            "error",
+            "-select_streams",
+            stream,
+            "-count_packets",
+            "-show_entries",
+            "stream=nb_read_packets",
+            "-of",
+            "csv=p=0",
+            input_arg(path),
+        ],
+        capture_output=True,
+        text=True,
+        errors="replace",
+    )
     if proc.returncode != 0:
         raise UserError(f"ffprobe could not read {path}: {last_error_line(proc.stderr)}")
     try:
@@ -131,7 +176,9 @@ def video_fps(path: str) -> float:
     return float(fps or 0.0)
 
 
-def iter_frames(path: str, transform: Optional[FrameTransform] = None, limit: Optional[int] = None) -> Iterator[np.ndarray]:
+def iter_frames(
+    path: str, transform: Optional[FrameTransform] = None, limit: Optional[int] = None
+) -> Iterator[np.ndarray]:
     """Frames of a video (BGR uint8), transformed, at most ``limit`` of them; one frame in memory at a time."""
     cap = open_video(path)
     count = 0
@@ -173,15 +220,18 @@ def choose_encoder(requested: str, device_type: str) -> str:
     """auto: NVIDIA's h264_nvenc when the device is CUDA and ffmpeg offers it, libx264 otherwise."""
     requested = requested or "auto"
     if requested not in ENCODERS:
-        raise UserError(f"--encoder {requested}: choose one of {', '.join(ENCODERS)}")
+        raise UserError.about("encoder", f"{requested}: choose one of {', '.join(ENCODERS)}")
     if requested == "h264_nvenc" and device_type != "cuda":
-        raise UserError("--encoder h264_nvenc needs an NVIDIA GPU with its driver, and this run is on the CPU; use "
-                        "--encoder auto or libx264 (or --device cuda on a machine with one)")
+        raise UserError.about(
+            "encoder",
+            "h264_nvenc needs an NVIDIA GPU with its driver, and this run is on the CPU; use "
+            "--encoder auto or libx264 (or --device cuda on a machine with one)",
+        )
     offered = available_encoders(require_tool("ffmpeg"))
     if requested == "auto":
         return "h264_nvenc" if device_type == "cuda" and "h264_nvenc" in offered else "libx264"
     if requested not in offered:
-        raise UserError(f"--encoder {requested}: this ffmpeg has no {requested} encoder; use --encoder libx264")
+        raise UserError.about("encoder", f"{requested}: this ffmpeg has no {requested} encoder; use --encoder libx264")
     return requested
 
 
@@ -200,21 +250,59 @@ def encoder_args(encoder: str, crf: int = 18, preset: str = X264_PRESET) -> list
 class VideoWriter:
     """Streams BGR frames into ffmpeg (H.264 in mp4) and muxes an audio file in; no intermediate video file."""
 
-    def __init__(self, path: str, width: int, height: int, fps: float, audio_path: Optional[str] = None,
-                 crf: int = 18, preset: str = X264_PRESET, encoder: str = "libx264", fragmented: bool = False) -> None:
+    def __init__(
+        self,
+        path: str,
+        width: int,
+        height: int,
+        fps: float,
+        audio_path: Optional[str] = None,
+        crf: int = 18,
+        preset: str = X264_PRESET,
+        encoder: str = "libx264",
+        fragmented: bool = False,
+    ) -> None:
         self.path, self.width, self.height = path, width, height
-        cmd = [require_tool("ffmpeg"), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-               "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{width}x{height}", "-r", f"{fps:.6f}", "-i", "pipe:0"]
+        cmd = [
+            require_tool("ffmpeg"),
+            "-hide_banner",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "bgr24",
+            "-s",
+            f"{width}x{height}",
+            "-r",
+            f"{fps:.6f}",
+            "-i",
+            "pipe:0",
+        ]
         if audio_path:
             cmd += ["-i", input_arg(audio_path), "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", "160k"]
         # H.264 in yuv420p needs even sides; pad by at most one pixel rather than failing on odd crops.
         # fragmented: a keyframe and a self-contained fragment every second, so a player can start on the first
         # fragments while the rest is still being written (the web page streams them); otherwise one moov at the
         # front (faststart) for ordinary files.
-        layout = ["-g", str(max(1, round(fps))), "-movflags", "+frag_keyframe+empty_moov+default_base_moof"] \
-            if fragmented else ["-movflags", "+faststart"]
-        cmd += ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", *encoder_args(encoder, crf, preset),
-                "-pix_fmt", "yuv420p", *layout, "-f", "mp4", input_arg(path)]
+        layout = (
+            ["-g", str(max(1, round(fps))), "-movflags", "+frag_keyframe+empty_moov+default_base_moof"]
+            if fragmented
+            else ["-movflags", "+faststart"]
+        )
+        cmd += [
+            "-vf",
+            "pad=ceil(iw/2)*2:ceil(ih/2)*2",
+            *encoder_args(encoder, crf, preset),
+            "-pix_fmt",
+            "yuv420p",
+            *layout,
+            "-f",
+            "mp4",
+            input_arg(path),
+        ]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.frames = 0
 

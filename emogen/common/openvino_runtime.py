@@ -1,6 +1,7 @@
 """Running a PyTorch network through OpenVINO: converted once per weight file and runtime version, kept in an
 on-disk cache, and called like the module it stands for (torch tensors in, torch tensors out; or numpy arrays in and
 out, which needs no torch)."""
+
 from __future__ import annotations
 
 import os
@@ -43,20 +44,30 @@ def cache_key(network: str, weights_digest: str, variant: str) -> str:
     return f"{network}-{weights_digest[:20]}-ov{openvino_version()}-{variant}"
 
 
-def convert_module(module: "torch.nn.Module", example_inputs: Sequence["torch.Tensor"],
-                   shapes: Sequence[Sequence[int]]) -> "openvino.Model":
+def convert_module(
+    module: torch.nn.Module, example_inputs: Sequence[torch.Tensor], shapes: Sequence[Sequence[int]]
+) -> openvino.Model:
     """An OpenVINO model of ``module`` (float32, on the CPU); -1 in ``shapes`` marks a dimension that may vary."""
     import openvino as ov
     import torch
 
     with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
         warnings.simplefilter("ignore")  # tracer warnings about Python-side shape arithmetic, harmless here
-        return ov.convert_model(module.float().cpu().eval(), example_input=tuple(example_inputs),
-                                input=[(list(s), ov.Type.f32) for s in shapes])
+        return ov.convert_model(
+            module.float().cpu().eval(),
+            example_input=tuple(example_inputs),
+            input=[(list(s), ov.Type.f32) for s in shapes],
+        )
 
 
-def cached_model(network: str, weights_digest: str, variant: str, build: Callable[[], "openvino.Model"],
-                 cache_dir: Optional[str] = None, label: str = "") -> str:
+def cached_model(
+    network: str,
+    weights_digest: str,
+    variant: str,
+    build: Callable[[], openvino.Model],
+    cache_dir: Optional[str] = None,
+    label: str = "",
+) -> str:
     """The path of a cached converted model, building and storing it first when it is missing or unreadable.
 
     The folder is written under a temporary name and renamed, so a second process converting at the same time
@@ -74,12 +85,18 @@ def cached_model(network: str, weights_digest: str, variant: str, build: Callabl
         os.makedirs(root, exist_ok=True)
         work = tempfile.mkdtemp(prefix=f".{key}-", dir=root)
     except OSError as exc:
-        print(f"warning: cannot write the model cache {root} ({exc.strerror}); converting for this run only "
-              f"(set {MODEL_CACHE_ENV} to a writable folder)", file=sys.stderr)
+        print(
+            f"warning: cannot write the model cache {root} ({exc.strerror}); converting for this run only "
+            f"(set {MODEL_CACHE_ENV} to a writable folder)",
+            file=sys.stderr,
+        )
         root, final = tempfile.mkdtemp(prefix="emogen-models-"), None
         work = root
-    print(f"converting {label or network} for OpenVINO ({variant}); done once per weight file"
-          + (f", kept in {root}" if final else ""), file=sys.stderr)
+    print(
+        f"converting {label or network} for OpenVINO ({variant}); done once per weight file"
+        + (f", kept in {root}" if final else ""),
+        file=sys.stderr,
+    )
     try:
         ov.save_model(build(), os.path.join(work, XML), compress_to_fp16=False)
         if final is None:
@@ -140,11 +157,13 @@ class OpenVINONetwork:
         import openvino as ov
 
         try:
-            self.compiled = ov.Core().compile_model(xml, "CPU", {"INFERENCE_PRECISION_HINT": hint,
-                                                                  "PERFORMANCE_HINT": "LATENCY"})
+            self.compiled = ov.Core().compile_model(
+                xml, "CPU", {"INFERENCE_PRECISION_HINT": hint, "PERFORMANCE_HINT": "LATENCY"}
+            )
         except RuntimeError as exc:
-            raise UserError(f"OpenVINO cannot compile {xml} ({_first_line(exc)}); delete that folder or use "
-                            "--backend torch") from None
+            raise UserError(
+                f"OpenVINO cannot compile {xml} ({_first_line(exc)}); delete that folder or use --backend torch"
+            ) from None
         self.hint = hint
         self.precision_name = precision_name
         self._local = threading.local()
@@ -156,8 +175,9 @@ class OpenVINONetwork:
         if request is None:
             request = self._local.request = self.compiled.create_infer_request()
         as_arrays = all(isinstance(t, np.ndarray) for t in inputs)
-        arrays = [np.ascontiguousarray(t if as_arrays else t.detach().float().cpu().numpy(), dtype=np.float32)
-                  for t in inputs]
+        arrays = [
+            np.ascontiguousarray(t if as_arrays else t.detach().float().cpu().numpy(), dtype=np.float32) for t in inputs
+        ]
         result = request.infer(arrays)
         outs = [np.array(result[port]) for port in self.compiled.outputs]
         if not as_arrays:
@@ -166,7 +186,7 @@ class OpenVINONetwork:
             outs = [torch.from_numpy(o) for o in outs]
         return outs[0] if len(outs) == 1 else outs
 
-    def eval(self) -> "OpenVINONetwork":
+    def eval(self) -> OpenVINONetwork:
         """Already in inference mode (for code that calls .eval() on any network)."""
         return self
 

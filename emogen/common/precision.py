@@ -1,5 +1,6 @@
 """Numeric precision and weight layout of the generator: the original's exact float32, float32 with
 channels_last weights, or reduced precision where the hardware runs it natively."""
+
 from __future__ import annotations
 
 import contextlib
@@ -33,26 +34,37 @@ class Precision:
 def add_precision_argument(p, training: bool = False) -> None:
     """The --precision option: of every script that runs the generator, or (``training``) of the trainers."""
     if training:
-        default, choices, text = "fp32", TRAINING_PRECISIONS, (
-            "training arithmetic: fp32 (default, the original's), bf16 (autocast, channels_last weights; only where "
-            "the device runs bfloat16 natively: a CUDA GPU with bf16, a CPU with AVX512_BF16 or AMX), fp16 (autocast "
-            "with a gradient scaler; CUDA only), auto (bf16 where native, else fp32)")
+        default, choices, text = (
+            "fp32",
+            TRAINING_PRECISIONS,
+            (
+                "training arithmetic: fp32 (default, the original's), bf16 (autocast, channels_last weights; only where "
+                "the device runs bfloat16 natively: a CUDA GPU with bf16, a CPU with AVX512_BF16 or AMX), fp16 (autocast "
+                "with a gradient scaler; CUDA only), auto (bf16 where native, else fp32)"
+            ),
+        )
     else:
-        default, choices, text = "auto", PRECISIONS, (
-            "generator arithmetic: auto (default) = bf16 where the device runs it natively (CUDA with bf16, a CPU "
-            "with AVX512_BF16 or AMX); on other CPUs int8 on OpenVINO when this checkpoint's int8 model stays at "
-            "least 40 dB PSNR from float32 on the example video for every emotion (checked once, on the first "
-            "run), else fp32-cl; fp32 = the original's exact output; fp32-cl = float32 with channels_last weights "
-            "(faster on CPUs; differs from fp32 by under 1e-6, a few pixels by one level); bf16; fp16 (CUDA "
-            "only); int8 (OpenVINO on a CPU: the generator quantized once with NNCF, calibrated on the example "
-            "video)")
+        default, choices, text = (
+            "auto",
+            PRECISIONS,
+            (
+                "generator arithmetic: auto (default) = bf16 where the device runs it natively (CUDA with bf16, a CPU "
+                "with AVX512_BF16 or AMX); on other CPUs int8 on OpenVINO when this checkpoint's int8 model stays at "
+                "least 40 dB PSNR from float32 on the example video for every emotion (checked once, on the first "
+                "run), else fp32-cl; fp32 = the original's exact output; fp32-cl = float32 with channels_last weights "
+                "(faster on CPUs; differs from fp32 by under 1e-6, a few pixels by one level); bf16; fp16 (CUDA "
+                "only); int8 (OpenVINO on a CPU: the generator quantized once with NNCF, calibrated on the example "
+                "video)"
+            ),
+        )
     p.add_argument("--precision", default=default, choices=choices, help=text)
 
 
 # oneDNN (inside PyTorch and OpenVINO) runs no instruction set above ONEDNN_MAX_CPU_ISA; these caps exclude bfloat16.
 # Setting one (e.g. AVX2) makes this CPU behave as an older one, which is how AVX2-only figures are taken here.
-ISA_CAPS_WITHOUT_BF16 = frozenset({"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE",
-                                   "AVX512_CORE_VNNI"})
+ISA_CAPS_WITHOUT_BF16 = frozenset(
+    {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI"}
+)
 
 
 def isa_cap() -> str:
@@ -87,7 +99,7 @@ def cpu_has_native_bf16() -> bool:
     return _cpuinfo_has_bf16() and isa_cap() not in ISA_CAPS_WITHOUT_BF16
 
 
-def native_bf16(device: "torch.device") -> bool:
+def native_bf16(device: torch.device) -> bool:
     """True when ``device`` runs bfloat16 natively (a CUDA GPU with bf16, a CPU with AVX512_BF16 or AMX)."""
     if device.type != "cuda":
         return cpu_has_native_bf16()
@@ -96,7 +108,7 @@ def native_bf16(device: "torch.device") -> bool:
     return torch.cuda.is_bf16_supported()
 
 
-def resolve_precision(name: Optional[str], device: "torch.device") -> Precision:
+def resolve_precision(name: Optional[str], device: torch.device) -> Precision:
     """What --precision means on ``device``.
 
     auto: bfloat16 where the device runs it natively (a CUDA GPU with bf16, a CPU with AVX512_BF16 or AMX);
@@ -105,7 +117,7 @@ def resolve_precision(name: Optional[str], device: "torch.device") -> Precision:
     """
     name = (name or "auto").lower()
     if name not in PRECISIONS:
-        raise UserError(f"--precision {name}: choose one of {', '.join(PRECISIONS)}")
+        raise UserError.about("precision", f"{name}: choose one of {', '.join(PRECISIONS)}")
     if name == "auto":
         if native_bf16(device):
             name = "bf16"
@@ -119,34 +131,40 @@ def resolve_precision(name: Optional[str], device: "torch.device") -> Precision:
         return Precision("fp32-cl", None, True)
     if name == "int8":
         if device.type != "cpu":
-            raise UserError("--precision int8 runs on a CPU (OpenVINO); on CUDA use bf16 or fp16")
+            raise UserError.about("precision", "int8 runs on a CPU (OpenVINO); on CUDA use bf16 or fp16")
         return Precision("int8", None, False)
     if name == "fp16":
         if device.type != "cuda":
-            raise UserError("--precision fp16 needs a CUDA device; on a CPU use bf16, fp32-cl or fp32")
+            raise UserError.about("precision", "fp16 needs a CUDA device; on a CPU use bf16, fp32-cl or fp32")
         return Precision("fp16", "float16", True)
     return Precision("bf16", "bfloat16", True)
 
 
-def resolve_training_precision(name: Optional[str], device: "torch.device") -> Precision:
+def resolve_training_precision(name: Optional[str], device: torch.device) -> Precision:
     """What a trainer's --precision means on ``device``; reduced precision the device only emulates is refused
     (emulated bfloat16 trains several times slower than float32)."""
     name = (name or "fp32").lower()
     if name not in TRAINING_PRECISIONS:
-        raise UserError(f"--precision {name}: choose one of {', '.join(TRAINING_PRECISIONS)}")
+        raise UserError.about("precision", f"{name}: choose one of {', '.join(TRAINING_PRECISIONS)}")
     if name == "auto":
         name = "bf16" if native_bf16(device) else "fp32"
     if name == "fp16" and device.type != "cuda":
-        raise UserError("--precision fp16 trains on CUDA only (it needs a gradient scaler and fast float16); use "
-                        "fp32, or bf16 on a CPU with AVX512_BF16 or AMX")
+        raise UserError.about(
+            "precision",
+            "fp16 trains on CUDA only (it needs a gradient scaler and fast float16); use "
+            "fp32, or bf16 on a CPU with AVX512_BF16 or AMX",
+        )
     if name == "bf16" and not native_bf16(device):
         where = "this GPU" if device.type == "cuda" else "this CPU (no AVX512_BF16 or AMX)"
-        raise UserError(f"--precision bf16: {where} does not run bfloat16 natively, so it would train slower than "
-                        "fp32; use --precision fp32 (or auto)")
+        raise UserError.about(
+            "precision",
+            f"bf16: {where} does not run bfloat16 natively, so it would train slower than "
+            "fp32; use --precision fp32 (or auto)",
+        )
     return resolve_precision(name, device)
 
 
-def autocast(device: "torch.device", dtype: Optional[str]):
+def autocast(device: torch.device, dtype: Optional[str]):
     """torch.autocast in the named dtype ('bfloat16', 'float16'), or a no-op context for float32 (None)."""
     import torch
 

@@ -4,6 +4,7 @@ state_dict looks like (so a wrong file is named in words).
 
 The table is plain data: nothing here builds a network, so every layer may ask it.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,7 +19,8 @@ def hub_checkpoints_dir() -> str:
     """torch.hub's checkpoint cache, found as torch finds it ($TORCH_HOME, else $XDG_CACHE_HOME/torch, else
     ~/.cache/torch; then hub/checkpoints), without importing torch."""
     home = os.environ.get("TORCH_HOME") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "torch")
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "torch"
+    )
     return os.path.join(home, "hub", "checkpoints")
 
 
@@ -26,15 +28,15 @@ def hub_checkpoints_dir() -> str:
 class WeightFile:
     """One weight file: how it is found, described and recognised."""
 
-    name: str                 # key in WEIGHTS
-    description: str          # what it is, as an error message says it ("an EmoGen generator")
-    source: str               # where a user gets it
-    default_file: str         # looked at when neither an argument nor the environment names a path
+    name: str  # key in WEIGHTS
+    description: str  # what it is, as an error message says it ("an EmoGen generator")
+    source: str  # where a user gets it
+    default_file: str  # looked at when neither an argument nor the environment names a path
     env: Optional[str] = None  # environment variable that overrides the default
     legacy: tuple[str, ...] = ()  # older places still honoured (after the default)
-    keys: int = 0             # number of state_dict entries (0: not recognised by shape)
+    keys: int = 0  # number of state_dict entries (0: not recognised by shape)
     modules: frozenset = frozenset()  # the top-level module names of its state_dict keys
-    in_hub: bool = False      # default_file lies in torch.hub's checkpoint cache, not in checkpoints/
+    in_hub: bool = False  # default_file lies in torch.hub's checkpoint cache, not in checkpoints/
 
     @property
     def default(self) -> str:
@@ -64,62 +66,130 @@ class WeightFile:
 
     def matches(self, state_dict: Mapping[str, object]) -> bool:
         """True when a state_dict has this file's number of entries and top-level modules."""
-        return bool(self.keys) and len(state_dict) == self.keys and \
-            {k.split(".", 1)[0] for k in state_dict} == set(self.modules)
+        return (
+            bool(self.keys)
+            and len(state_dict) == self.keys
+            and {k.split(".", 1)[0] for k in state_dict} == set(self.modules)
+        )
 
 
 def _m(*names: str) -> frozenset:
     return frozenset(names)
 
 
-_S3FD_HEADS = [f"conv{n}_norm_mbox_{k}" for n in ("3_3", "4_3", "5_3") for k in ("conf", "loc")] + \
-    [f"{n}_mbox_{k}" for n in ("fc7", "conv6_2", "conv7_2") for k in ("conf", "loc")]
+_S3FD_HEADS = [f"conv{n}_norm_mbox_{k}" for n in ("3_3", "4_3", "5_3") for k in ("conf", "loc")] + [
+    f"{n}_mbox_{k}" for n in ("fc7", "conv6_2", "conv7_2") for k in ("conf", "loc")
+]
 
-WEIGHTS: dict[str, WeightFile] = {w.name: w for w in (
-    WeightFile("emogen_generator", "an EmoGen generator",
-               "the EmoGen authors' release (linked from github.com/sahilg06/EmoGen)",
-               "emogen_generator.pth", keys=356,
-               modules=_m("audio_encoder", "emotion_encoder", "face_decoder_blocks", "face_encoder_blocks",
-                          "output_block")),
-    WeightFile("syncnet_color", "a Wav2Lip lip-sync expert (SyncNet_color)",
-               "the Wav2Lip project's expert discriminator (github.com/Rudrabha/Wav2Lip)",
-               "lipsync_expert.pth", keys=217,
-               modules=_m("audio_encoder", "face_encoder")),
-    WeightFile("wav2lip_disc_qual", "a Wav2Lip visual-quality discriminator",
-               "the Wav2Lip project (github.com/Rudrabha/Wav2Lip)",
-               "visual_quality_disc.pth", keys=28,
-               modules=_m("binary_pred", "face_encoder_blocks")),
-    WeightFile("emotion_disc", "an EmoGen emotion discriminator (DISCEMO)",
-               "the EmoGen authors' release, or train it with emotion_disc_train.py",
-               "emotion_disc.pth", keys=20,
-               modules=_m("cls", "conv_1", "conv_2", "conv_3", "conv_4", "conv_5", "projector", "rnn_1")),
-    WeightFile("s3fd", "an S3FD face detector",
-               "s3fd-619a316812.pth from the face-alignment project (github.com/1adrianb/face-alignment), "
-               "renamed s3fd.pth",
-               "s3fd.pth", env="EMOGEN_S3FD_PATH",
-               legacy=(os.path.join(CHECKOUT, "face_detection", "detection", "sfd", "s3fd.pth"),), keys=65,
-               modules=_m("conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3_3", "conv4_1",
-                          "conv4_2", "conv4_3", "conv5_1", "conv5_2", "conv5_3", "fc6", "fc7", "conv6_1", "conv6_2",
-                          "conv7_1", "conv7_2", "conv3_3_norm", "conv4_3_norm", "conv5_3_norm", *_S3FD_HEADS)),
-    WeightFile("syncnet_eval", "a syncnet_python SyncNet (syncnet_v2.model)",
-               "syncnet_v2.model from the syncnet_python project (github.com/joonson/syncnet_python, "
-               "download_model.sh)",
-               "syncnet_v2.model", env="EMOGEN_SYNCNET_PATH", keys=102,
-               modules=_m("netcnnaud", "netcnnlip", "netfcaud", "netfclip")),
-    WeightFile("sfd_face", "a syncnet_python S3FD (LSE face detection)",
-               "sfd_face.pth from the syncnet_python project (github.com/joonson/syncnet_python, download_model.sh "
-               "puts it in detectors/s3fd/weights/; face-alignment's s3fd.pth is accepted too)",
-               "sfd_face.pth", env="EMOGEN_SFD_FACE_PATH", keys=65,
-               modules=_m("vgg", "L2Norm3_3", "L2Norm4_3", "L2Norm5_3", "extras", "loc", "conf")),
-    WeightFile("vgg19", "a VGG19 ImageNet",
-               "torchvision's VGG19 ImageNet weights (torchvision downloads them on first use of "
-               "vgg19(weights='IMAGENET1K_V1'))",
-               "vgg19-dcbfe244.pth", in_hub=True),
-    WeightFile("inception", "an FID Inception",
-               "pt_inception-2015-12-05-6726825d.pth from the pytorch-fid project's releases",
-               "pt_inception-2015-12-05-6726825d.pth",
-               env="EMOGEN_INCEPTION_PATH", in_hub=True),
-)}
+WEIGHTS: dict[str, WeightFile] = {
+    w.name: w
+    for w in (
+        WeightFile(
+            "emogen_generator",
+            "an EmoGen generator",
+            "the EmoGen authors' release (linked from github.com/sahilg06/EmoGen)",
+            "emogen_generator.pth",
+            keys=356,
+            modules=_m(
+                "audio_encoder", "emotion_encoder", "face_decoder_blocks", "face_encoder_blocks", "output_block"
+            ),
+        ),
+        WeightFile(
+            "syncnet_color",
+            "a Wav2Lip lip-sync expert (SyncNet_color)",
+            "the Wav2Lip project's expert discriminator (github.com/Rudrabha/Wav2Lip)",
+            "lipsync_expert.pth",
+            keys=217,
+            modules=_m("audio_encoder", "face_encoder"),
+        ),
+        WeightFile(
+            "wav2lip_disc_qual",
+            "a Wav2Lip visual-quality discriminator",
+            "the Wav2Lip project (github.com/Rudrabha/Wav2Lip)",
+            "visual_quality_disc.pth",
+            keys=28,
+            modules=_m("binary_pred", "face_encoder_blocks"),
+        ),
+        WeightFile(
+            "emotion_disc",
+            "an EmoGen emotion discriminator (DISCEMO)",
+            "the EmoGen authors' release, or train it with emotion_disc_train.py",
+            "emotion_disc.pth",
+            keys=20,
+            modules=_m("cls", "conv_1", "conv_2", "conv_3", "conv_4", "conv_5", "projector", "rnn_1"),
+        ),
+        WeightFile(
+            "s3fd",
+            "an S3FD face detector",
+            "s3fd-619a316812.pth from the face-alignment project (github.com/1adrianb/face-alignment), "
+            "renamed s3fd.pth",
+            "s3fd.pth",
+            env="EMOGEN_S3FD_PATH",
+            legacy=(os.path.join(CHECKOUT, "face_detection", "detection", "sfd", "s3fd.pth"),),
+            keys=65,
+            modules=_m(
+                "conv1_1",
+                "conv1_2",
+                "conv2_1",
+                "conv2_2",
+                "conv3_1",
+                "conv3_2",
+                "conv3_3",
+                "conv4_1",
+                "conv4_2",
+                "conv4_3",
+                "conv5_1",
+                "conv5_2",
+                "conv5_3",
+                "fc6",
+                "fc7",
+                "conv6_1",
+                "conv6_2",
+                "conv7_1",
+                "conv7_2",
+                "conv3_3_norm",
+                "conv4_3_norm",
+                "conv5_3_norm",
+                *_S3FD_HEADS,
+            ),
+        ),
+        WeightFile(
+            "syncnet_eval",
+            "a syncnet_python SyncNet (syncnet_v2.model)",
+            "syncnet_v2.model from the syncnet_python project (github.com/joonson/syncnet_python, download_model.sh)",
+            "syncnet_v2.model",
+            env="EMOGEN_SYNCNET_PATH",
+            keys=102,
+            modules=_m("netcnnaud", "netcnnlip", "netfcaud", "netfclip"),
+        ),
+        WeightFile(
+            "sfd_face",
+            "a syncnet_python S3FD (LSE face detection)",
+            "sfd_face.pth from the syncnet_python project (github.com/joonson/syncnet_python, download_model.sh "
+            "puts it in detectors/s3fd/weights/; face-alignment's s3fd.pth is accepted too)",
+            "sfd_face.pth",
+            env="EMOGEN_SFD_FACE_PATH",
+            keys=65,
+            modules=_m("vgg", "L2Norm3_3", "L2Norm4_3", "L2Norm5_3", "extras", "loc", "conf"),
+        ),
+        WeightFile(
+            "vgg19",
+            "a VGG19 ImageNet",
+            "torchvision's VGG19 ImageNet weights (torchvision downloads them on first use of "
+            "vgg19(weights='IMAGENET1K_V1'))",
+            "vgg19-dcbfe244.pth",
+            in_hub=True,
+        ),
+        WeightFile(
+            "inception",
+            "an FID Inception",
+            "pt_inception-2015-12-05-6726825d.pth from the pytorch-fid project's releases",
+            "pt_inception-2015-12-05-6726825d.pth",
+            env="EMOGEN_INCEPTION_PATH",
+            in_hub=True,
+        ),
+    )
+}
 
 
 def weight_path(name: str, explicit: Optional[str] = None) -> str:
@@ -133,8 +203,11 @@ def identify_state_dict(state_dict: Mapping[str, object]) -> str:
         if weight.matches(state_dict):
             return weight.description
     keys = set(state_dict)
-    if any(k.startswith("audio_encoder.") for k in keys) and any(k.startswith("face_decoder_blocks.") for k in keys) \
-            and not any(k.startswith("emotion_encoder.") for k in keys):
+    if (
+        any(k.startswith("audio_encoder.") for k in keys)
+        and any(k.startswith("face_decoder_blocks.") for k in keys)
+        and not any(k.startswith("emotion_encoder.") for k in keys)
+    ):
         return "a plain Wav2Lip generator (it has no emotion encoder)"
     sample = ", ".join(sorted(keys)[:3])
     return f"an unknown network ({len(keys)} tensors, e.g. {sample})"

@@ -7,6 +7,7 @@ brightness/contrast (+-0.2), gamma (0.8-1.2), CLAHE (clip 1-4, 8x8 tiles), hue/s
 (variance 10-50, one noise image shared by all frames). Each op fires with its own probability and the whole
 set with probability 0.8.
 """
+
 from __future__ import annotations
 
 import random

@@ -1,4 +1,5 @@
 """CREMA-D file names: ActorID_SentenceID_EMOTION_INTENSITY (e.g. 1001_DFA_ANG_XX), and their label indices."""
+
 from __future__ import annotations
 
 import re

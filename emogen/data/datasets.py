@@ -4,6 +4,7 @@ Per clip folder: ``<frame>.jpg`` face crops, ``mel.npy`` (cached normalized mel,
 names ``ActorID_SentenceID_EMOTION_INTENSITY``. Samples are 5-frame windows; mel windows are 16 steps starting
 at int(80 * frame / fps). Broken samples are skipped (counted) and never loop forever.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,17 +17,17 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from hparams import HParams, hparams as default_hparams
-
 from emogen.common.contract import EMOTIONS, MEL_STEP_SIZE, WINDOW, mel_index
+from emogen.common.errors import UserError
+from hparams import HParams
+from hparams import hparams as default_hparams
 
 from .augment import WindowAugment
 from .crema_d import emotion_of
-from emogen.common.errors import UserError
 from .layout import MEL_FILE
 
 T = WINDOW
-MAX_ATTEMPTS = 100    # tries per sample before giving up with a clear message
+MAX_ATTEMPTS = 100  # tries per sample before giving up with a clear message
 
 
 @dataclass
@@ -78,14 +79,23 @@ class WindowDataset(Dataset):
     augment_p: float = 0.2
     augment_p_noise: Optional[float] = None
 
-    def __init__(self, data_root: str, names: Sequence[str], hp: Optional[HParams] = None, augment: bool = True,
-                 seed: Optional[int] = None, length: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        data_root: str,
+        names: Sequence[str],
+        hp: Optional[HParams] = None,
+        augment: bool = True,
+        seed: Optional[int] = None,
+        length: Optional[int] = None,
+    ) -> None:
         self.hp = hp or default_hparams
         self.clips, self.left_out = index_clips(data_root, names)
         if not self.clips:
-            raise UserError(f"none of the {len(names)} clips listed yields a training sample under {data_root} "
-                            f"(each needs more than {3 * T} face frames, a full {T}-frame window and {MEL_FILE}); "
-                            "check --data_root and the filelist")
+            raise UserError(
+                f"none of the {len(names)} clips listed yields a training sample under {data_root} "
+                f"(each needs more than {3 * T} face frames, a full {T}-frame window and {MEL_FILE}); "
+                "check --data_root and the filelist"
+            )
         self.augment = WindowAugment(self.augment_p, self.augment_p_noise) if augment else None
         self.seed = seed
         self.length = len(self.clips) if length is None else length  # samples per epoch
@@ -123,7 +133,7 @@ class WindowDataset(Dataset):
         start = mel_index(frame, float(self.hp.fps))
         if start < 0 or start + MEL_STEP_SIZE > mel.shape[1]:
             raise SampleError("audio too short for this window")
-        return np.array(mel[:, start:start + MEL_STEP_SIZE], dtype=np.float32)  # a copy: the cache is read-only
+        return np.array(mel[:, start : start + MEL_STEP_SIZE], dtype=np.float32)  # a copy: the cache is read-only
 
     def frame_mels(self, mel: np.ndarray, start: int) -> np.ndarray:
         """(T, 80, 16): frame k of the window uses the mel at frame start + k - 1 (one earlier, as the original)."""
@@ -153,8 +163,10 @@ class WindowDataset(Dataset):
                 return self.build(clip)
             except SampleError:
                 self.skipped += 1
-        raise UserError(f"no usable sample in {MAX_ATTEMPTS} attempts ({self.skipped} skipped so far): frames are "
-                        "missing or unreadable or the audio is too short; re-run preprocess_crema-d.py")
+        raise UserError(
+            f"no usable sample in {MAX_ATTEMPTS} attempts ({self.skipped} skipped so far): frames are "
+            "missing or unreadable or the audio is too short; re-run preprocess_crema-d.py"
+        )
 
 
 def to_tensor_video(frames: np.ndarray) -> torch.Tensor:
@@ -175,9 +187,12 @@ class SyncDataset(WindowDataset):
         frames = self.augment_frames(self.read_window(clip, shown))
         x = np.concatenate(list(frames), axis=2).astype(np.float32) / 255.0  # H, W, 3T
         x = x.transpose(2, 0, 1)
-        x = x[:, x.shape[1] // 2:]
-        return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(mel).unsqueeze(0), \
-            torch.tensor([1.0 if synced else 0.0])
+        x = x[:, x.shape[1] // 2 :]
+        return (
+            torch.from_numpy(np.ascontiguousarray(x)),
+            torch.from_numpy(mel).unsqueeze(0),
+            torch.tensor([1.0 if synced else 0.0]),
+        )
 
 
 class EmotionDataset(WindowDataset):
@@ -205,5 +220,10 @@ class GeneratorDataset(WindowDataset):
         both = self.augment_frames(np.concatenate([self.read_window(clip, start), self.read_window(clip, ref_start)]))
         gt, ref = to_tensor_video(both[:T]), to_tensor_video(both[T:])
         x = torch.cat([torch.zeros_like(ref), ref], dim=0)  # EmoGen masks the whole target face
-        return (x, torch.from_numpy(frame_mels).unsqueeze(1), torch.from_numpy(window_mel).unsqueeze(0), gt,
-                torch.from_numpy(one_hot(clip.emotion)))
+        return (
+            x,
+            torch.from_numpy(frame_mels).unsqueeze(1),
+            torch.from_numpy(window_mel).unsqueeze(0),
+            gt,
+            torch.from_numpy(one_hot(clip.emotion)),
+        )

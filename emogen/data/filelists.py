@@ -1,4 +1,5 @@
 """Train / val / test filelists of preprocessed clips: speaker-independent by default, or the original random split."""
+
 from __future__ import annotations
 
 import os
@@ -6,8 +7,9 @@ import random
 from typing import Sequence
 
 from emogen.common.atomic import atomic_path
-from .crema_d import parse_crema_name
 from emogen.common.errors import UserError
+
+from .crema_d import parse_crema_name
 
 SPLITS = ("train", "val", "test")
 DEFAULT_ACTOR_RATIOS = (0.8, 0.1, 0.1)
@@ -20,8 +22,9 @@ def actor_of(name: str) -> str:
     return parsed.actor if parsed else name.split("_")[0]
 
 
-def split_by_actor(names: Sequence[str], ratios: Sequence[float] = DEFAULT_ACTOR_RATIOS,
-                   seed: int = DEFAULT_SEED) -> dict[str, list[str]]:
+def split_by_actor(
+    names: Sequence[str], ratios: Sequence[float] = DEFAULT_ACTOR_RATIOS, seed: int = DEFAULT_SEED
+) -> dict[str, list[str]]:
     """Assign whole actors to train/val/test (no actor in two splits); val and test get at least one actor each
     when there are three or more actors."""
     actors = sorted({actor_of(n) for n in names})
@@ -31,8 +34,11 @@ def split_by_actor(names: Sequence[str], ratios: Sequence[float] = DEFAULT_ACTOR
     n_val = max(1, round(n * ratios[1] / total)) if n >= 2 and ratios[1] > 0 else 0
     n_test = max(1, round(n * ratios[2] / total)) if n >= 3 and ratios[2] > 0 else 0
     n_val, n_test = min(n_val, max(0, n - 1)), min(n_test, max(0, n - 1 - n_val))
-    groups = {"val": set(actors[:n_val]), "test": set(actors[n_val:n_val + n_test]),
-              "train": set(actors[n_val + n_test:])}
+    groups = {
+        "val": set(actors[:n_val]),
+        "test": set(actors[n_val : n_val + n_test]),
+        "train": set(actors[n_val + n_test :]),
+    }
     return {split: sorted(x for x in names if actor_of(x) in groups[split]) for split in SPLITS}
 
 

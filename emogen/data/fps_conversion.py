@@ -1,4 +1,5 @@
 """Converting a folder of videos to a fixed frame rate with ffmpeg, in parallel, resumable and atomic."""
+
 from __future__ import annotations
 
 import os
@@ -73,10 +74,32 @@ def convert_one(src: str, dst: str, fps: float, tolerance: float = 0.5) -> Optio
     """Re-time ``src`` to ``fps`` (audio kept, AAC) into ``dst`` via a temporary file and a rename; returns a
     note when the output is shorter than the source says it is (a truncated source), else None."""
     with atomic_path(dst, suffix=".mp4") as tmp:
-        run_ffmpeg(["-i", input_arg(src), "-filter:v", f"fps={fps:g}", "-c:v", "libx264", "-preset", "veryfast",
-                    "-crf", "18", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "192k",
-                    "-metadata", f"comment={source_signature(src, fps)}", "-f", "mp4", input_arg(tmp)],
-                   f"convert {src}")
+        run_ffmpeg(
+            [
+                "-i",
+                input_arg(src),
+                "-filter:v",
+                f"fps={fps:g}",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "veryfast",
+                "-crf",
+                "18",
+                "-pix_fmt",
+                "yuv420p",
+                "-c:a",
+                "aac",
+                "-b:a",
+                "192k",
+                "-metadata",
+                f"comment={source_signature(src, fps)}",
+                "-f",
+                "mp4",
+                input_arg(tmp),
+            ],
+            f"convert {src}",
+        )
         got, _ = _describe(tmp)
     want, _ = _describe(src)
     if got is not None and want is not None and want - got > tolerance:
@@ -95,15 +118,17 @@ class ConversionSummary:
 
     def report(self) -> str:
         """Human-readable closing summary."""
-        lines = [f"converted {len(self.converted)}, skipped {len(self.skipped)} (already done), "
-                 f"failed {len(self.failed)}"]
+        lines = [
+            f"converted {len(self.converted)}, skipped {len(self.skipped)} (already done), failed {len(self.failed)}"
+        ]
         lines += [f"  failed: {path}: {error}" for path, error in self.failed]
         lines += [f"  short: {path}: {note}" for path, note in self.short]
         return "\n".join(lines)
 
 
-def convert_folder(in_root: str, out_root: str, fps: float = 25.0, workers: int = 4, overwrite: bool = False,
-                   progress: bool = True) -> ConversionSummary:
+def convert_folder(
+    in_root: str, out_root: str, fps: float = 25.0, workers: int = 4, overwrite: bool = False, progress: bool = True
+) -> ConversionSummary:
     """Convert every video under ``in_root`` to ``fps`` into ``out_root`` (same relative layout)."""
     if not os.path.isdir(in_root):
         raise UserError(f"input folder not found: {in_root}")
@@ -111,8 +136,10 @@ def convert_folder(in_root: str, out_root: str, fps: float = 25.0, workers: int 
         raise UserError(f"-fps must be positive, got {fps}")
     require_tool("ffmpeg")
     if os.path.realpath(in_root) == os.path.realpath(out_root):
-        raise UserError(f"-o {out_root} is the input folder: converting in place would replace the sources; choose "
-                        "another output folder")
+        raise UserError(
+            f"-o {out_root} is the input folder: converting in place would replace the sources; choose "
+            "another output folder"
+        )
     videos = find_videos(in_root, exclude=out_root)
     if not videos:
         raise UserError(f"no .mp4 .mpg .mov or .flv files under {in_root}")
@@ -144,8 +171,9 @@ def convert_folder(in_root: str, out_root: str, fps: float = 25.0, workers: int 
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         futures = [pool.submit(job, rel) for rel in videos]
-        for fut in tqdm(as_completed(futures), total=len(futures), desc="converting", unit="video",
-                        disable=not progress):
+        for fut in tqdm(
+            as_completed(futures), total=len(futures), desc="converting", unit="video", disable=not progress
+        ):
             rel, status, note = fut.result()
             if status == "failed":
                 summary.failed.append((rel, note or ""))

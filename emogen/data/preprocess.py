@@ -4,6 +4,7 @@ Layout written, per video: ``<out>/<video name>/<frame index>.jpg`` (frames wher
 ``audio.wav`` (16 kHz mono PCM), ``mel.npy`` (``audio.melspectrogram`` of that wav, float32) and last of all
 ``.complete.json`` (the per-video report). A folder without that marker is partial and is redone.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,16 +21,15 @@ import numpy as np
 from tqdm import tqdm
 
 import audio
-from hparams import hparams
-
 from emogen.common.atomic import atomic_path
 from emogen.common.contract import WINDOW
-from .crema_d import parse_crema_name
 from emogen.common.errors import UserError, one_line
+from emogen.common.media import extract_audio, iter_frames
+from hparams import hparams
+
+from .crema_d import parse_crema_name
 from .fps_conversion import find_videos
 from .layout import AUDIO_FILE, MARKER, MEL_FILE, MIN_WINDOWS
-from emogen.common.media import extract_audio, iter_frames
-
 
 
 @dataclass
@@ -157,11 +157,13 @@ def _run_in_workers(todo: list, detector_name: str, devices: list[str], processe
     counter = ctx.Value("i", 0)
     # Workers are started with SIGINT ignored, which a new Python process keeps: Ctrl-C reaches the whole process
     # group, and only the parent should handle it (one line), not every worker in the middle of its imports.
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if threading.current_thread() is threading.main_thread() \
-        else None
+    previous = (
+        signal.signal(signal.SIGINT, signal.SIG_IGN) if threading.current_thread() is threading.main_thread() else None
+    )
     try:
-        executor = ProcessPoolExecutor(processes, mp_context=ctx, initializer=_init_worker,
-                                       initargs=(detector_name, devices, counter))
+        executor = ProcessPoolExecutor(
+            processes, mp_context=ctx, initializer=_init_worker, initargs=(detector_name, devices, counter)
+        )
         pending = {executor.submit(_work, job): job for job in todo}
     finally:
         if previous is not None:
@@ -174,8 +176,10 @@ def _run_in_workers(todo: list, detector_name: str, devices: list[str], processe
                 try:
                     report = future.result()
                 except BrokenProcessPool:
-                    raise UserError(f"a preprocessing worker died while processing {job[0]} (killed, or out of "
-                                    "memory); finished videos are kept, re-run to resume") from None
+                    raise UserError(
+                        f"a preprocessing worker died while processing {job[0]} (killed, or out of "
+                        "memory); finished videos are kept, re-run to resume"
+                    ) from None
                 if report.status == WORKER_FAILED:
                     raise UserError(f"a preprocessing worker could not start its face detector: {report.error}")
                 on_report(report)
@@ -200,15 +204,26 @@ def plan_jobs(data_root: str, out_root: str, allow_any_names: bool) -> tuple[lis
             continue
         seen.add(stem)
         if parse_crema_name(stem) is None and not allow_any_names:
-            refused.append(VideoReport(stem, status="bad-name",
-                                       error="not ActorID_SentenceID_EMOTION_INTENSITY; use --allow_any_names"))
+            refused.append(
+                VideoReport(
+                    stem, status="bad-name", error="not ActorID_SentenceID_EMOTION_INTENSITY; use --allow_any_names"
+                )
+            )
             continue
         jobs.append((os.path.join(data_root, rel), os.path.join(out_root, stem)))
     return jobs, refused
 
 
-def preprocess_dataset(data_root: str, out_root: str, detector_name: str = "auto", ngpu: int = 0, workers: int = 1,
-                       batch_size: int = 32, allow_any_names: bool = False, progress: bool = True) -> list[VideoReport]:
+def preprocess_dataset(
+    data_root: str,
+    out_root: str,
+    detector_name: str = "auto",
+    ngpu: int = 0,
+    workers: int = 1,
+    batch_size: int = 32,
+    allow_any_names: bool = False,
+    progress: bool = True,
+) -> list[VideoReport]:
     """Preprocess every video (resuming), write the summary file, and return all reports."""
     from face_detection import create_detector, resolve_detector_name
 
@@ -253,8 +268,9 @@ def write_summary(out_root: str, reports: list[VideoReport]) -> str:
         with open(tmp, "w") as handle:
             handle.write("name\tstatus\tframes\tfaces\tmissing\tusable_windows\terror\n")
             for r in sorted(reports, key=lambda r: r.name):
-                handle.write(f"{r.name}\t{r.status}\t{r.frames}\t{r.faces}\t{r.missing}\t{r.usable_windows}\t"
-                             f"{r.error}\n")
+                handle.write(
+                    f"{r.name}\t{r.status}\t{r.frames}\t{r.faces}\t{r.missing}\t{r.usable_windows}\t{r.error}\n"
+                )
     return path
 
 

@@ -1,4 +1,5 @@
 """A small on-disk cache of per-frame face boxes, keyed by the face file's content and the detection settings."""
+
 from __future__ import annotations
 
 import hashlib
@@ -55,8 +56,12 @@ class DetectionCache:
             os.makedirs(self.folder, exist_ok=True)
             with atomic_path(self._path(face_path, settings), suffix=".tmp") as tmp:
                 with open(tmp, "w") as handle:
-                    json.dump({"boxes": [list(b) if b is not None else None for b in boxes], "complete": complete},
-                              handle)
+                    json.dump(
+                        {"boxes": [list(b) if b is not None else None for b in boxes], "complete": complete}, handle
+                    )
         except OSError as exc:  # a cache is an optimisation: the run goes on without it
-            print(f"warning: face boxes not cached: cannot write in {self.folder} ({exc.strerror}); point "
-                  "--detection_cache_dir or EMOGEN_CACHE_DIR at a writable folder", file=sys.stderr)
+            print(
+                f"warning: face boxes not cached: cannot write in {self.folder} ({exc.strerror}); point "
+                "--detection_cache_dir or EMOGEN_CACHE_DIR at a writable folder",
+                file=sys.stderr,
+            )

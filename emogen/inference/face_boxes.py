@@ -1,5 +1,6 @@
 """Face boxes for a run: a fixed --box, or detection (cached by file content and settings) with the
 missing-face policy, then the original's pads and 5-frame smoothing."""
+
 from __future__ import annotations
 
 import os
@@ -25,19 +26,26 @@ def _no_face_error(source: FaceSource, index: int, outfile: str, reason: str) ->
     saved = f"{stem}_no_face_frame{index}.jpg"
     os.makedirs(os.path.dirname(os.path.abspath(saved)), exist_ok=True)
     cv2.imwrite(saved, source.frame_at(index))
-    return UserError(f"{reason}: no face found in frame {index} (t={index / source.fps:.2f} s), saved as {saved}; "
-                     "try --pads, --box, --resize_factor or --missing_face interpolate|passthrough")
+    return UserError(
+        f"{reason}: no face found in frame {index} (t={index / source.fps:.2f} s), saved as {saved}; "
+        "try --pads, --box, --resize_factor or --missing_face interpolate|passthrough"
+    )
 
 
-def detect_boxes(opts: InferenceOptions, source: FaceSource, frames_needed: int,
-                 timings: dict) -> tuple[list, bool]:
+def detect_boxes(opts: InferenceOptions, source: FaceSource, frames_needed: int, timings: dict) -> tuple[list, bool]:
     """Raw face boxes for the distinct input frames (cached by file content and settings); (boxes, cache hit)."""
     detector_name = resolve_detector_name(opts.face_detector)
     backend = detection_backend(opts, detector_name)
-    settings = DetectionSettings(max_side=opts.det_max_side, stride=opts.det_stride,
-                                 batch_size=opts.face_det_batch_size)
-    key = {"detector": detector_name, "max_side": settings.max_side, "stride": settings.stride,
-           "transform": source.transform.key(), "static": source.static}
+    settings = DetectionSettings(
+        max_side=opts.det_max_side, stride=opts.det_stride, batch_size=opts.face_det_batch_size
+    )
+    key = {
+        "detector": detector_name,
+        "max_side": settings.max_side,
+        "stride": settings.stride,
+        "transform": source.transform.key(),
+        "static": source.static,
+    }
     if backend != "torch":  # the same boxes up to float rounding; kept apart all the same
         key["backend"] = backend
     cache = DetectionCache(opts.cache_dir)
@@ -72,8 +80,9 @@ def detection_backend(opts: InferenceOptions, detector_name: str) -> str:
     return resolve_runtime(opts).backend
 
 
-def face_coords(opts: InferenceOptions, source: FaceSource, frames_needed: int, first_outfile: str,
-                timings: dict) -> tuple[list[Optional[Coords]], int, bool]:
+def face_coords(
+    opts: InferenceOptions, source: FaceSource, frames_needed: int, first_outfile: str, timings: dict
+) -> tuple[list[Optional[Coords]], int, bool]:
     """Crop coordinates per distinct input frame, the number of frames filled, and whether the cache was hit."""
     if opts.box[0] != -1:
         y1, y2, x1, x2 = check_box(opts.box, source.height, source.width)
@@ -94,9 +103,12 @@ def face_coords(opts: InferenceOptions, source: FaceSource, frames_needed: int, 
     coords = crop_coords(raw, shape, opts.pads, opts.nosmooth)
     empty = next((i for i, c in enumerate(coords) if c is not None and (c[1] <= c[0] or c[3] <= c[2])), None)
     if empty is not None:
-        raise UserError(f"--pads {' '.join(map(str, opts.pads))} leave an empty face box in frame {empty} (detected "
-                        f"box {raw[empty]} as x1 y1 x2 y2 in a {source.width}x{source.height} frame); use smaller "
-                        "negative pads")
+        raise UserError.about(
+            "pads",
+            f"{' '.join(map(str, opts.pads))} leave an empty face box in frame {empty} (detected "
+            f"box {raw[empty]} as x1 y1 x2 y2 in a {source.width}x{source.height} frame); use smaller "
+            "negative pads",
+        )
     return coords, filled, hit
 
 
@@ -104,7 +116,10 @@ def check_box(box: Sequence[int], height: int, width: int) -> Coords:
     """A --box (top bottom left right) that lies inside the frame with positive size, or a UserError."""
     y1, y2, x1, x2 = box
     if not (0 <= y1 < y2 <= height and 0 <= x1 < x2 <= width):
-        raise UserError(f"--box {y1} {y2} {x1} {x2} does not fit the frame, which is {width}x{height} (width x "
-                        "height) after --resize_factor, --rotate and --crop: it needs 0 <= TOP < BOTTOM <= "
-                        f"{height} and 0 <= LEFT < RIGHT <= {width}")
+        raise UserError.about(
+            "box",
+            f"{y1} {y2} {x1} {x2} does not fit the frame, which is {width}x{height} (width x "
+            "height) after --resize_factor, --rotate and --crop: it needs 0 <= TOP < BOTTOM <= "
+            f"{height} and 0 <= LEFT < RIGHT <= {width}",
+        )
     return y1, y2, x1, x2

@@ -1,5 +1,6 @@
 """The face input of a run: a still image (or a video's first frame with --static) or a video, read with the
 per-frame transform (--resize_factor, --rotate, --crop)."""
+
 from __future__ import annotations
 
 from typing import Iterator
@@ -28,9 +29,9 @@ class FaceSource:
             self.fps = fps if fps > 0 else float(opts.fps)
             first = next(iter_frames(opts.face, self.transform, limit=1), None)
             if first is None:
-                raise UserError(f"--face {opts.face}: the video has no readable frames")
+                raise UserError.about("face", f"{opts.face}: the video has no readable frames")
         if first.size == 0:
-            raise UserError("--crop leaves an empty frame; check top bottom left right against the frame size")
+            raise UserError.about("crop", "leaves an empty frame; check top bottom left right against the frame size")
         self.first = first
         self.height, self.width = first.shape[:2]
 

@@ -1,5 +1,6 @@
 """The generator of a run: loading an official-format checkpoint, and the network that runs it (PyTorch in the
 precision's layout, or a cached OpenVINO conversion, float32/bfloat16 or int8), and the batch size per device."""
+
 from __future__ import annotations
 
 import contextlib
@@ -10,8 +11,14 @@ from typing import TYPE_CHECKING, Callable, Optional, Union
 from emogen.common.checkpoint_io import check_checkpoint_path, load_weights
 from emogen.common.digest import file_digest
 from emogen.common.errors import UserError
-from emogen.common.openvino_runtime import (OpenVINONetwork, cache_writable, cached_model, cached_model_exists,
-                                            convert_module, inference_hint)
+from emogen.common.openvino_runtime import (
+    OpenVINONetwork,
+    cache_writable,
+    cached_model,
+    cached_model_exists,
+    convert_module,
+    inference_hint,
+)
 from emogen.common.precision import Precision, native_bf16
 
 from . import int8_fidelity
@@ -29,12 +36,12 @@ INPUT_SHAPES = ((-1, 1, 80, 16), (-1, 6, 96, 96), (-1, 6))
 Generator = Union["torch.nn.Module", OpenVINONetwork]
 
 
-def default_batch_size(device: "torch.device") -> int:
+def default_batch_size(device: torch.device) -> int:
     """Generator batch: 256 on CUDA as the original; 32 on CPU, which keeps activations in cache-friendly sizes."""
     return 256 if device.type == "cuda" else 32
 
 
-def load_generator(path: str, device: "torch.device") -> "Wav2Lip":
+def load_generator(path: str, device: torch.device) -> Wav2Lip:
     """The EmoGen generator from an official-format checkpoint, in eval mode on ``device``."""
     from models import Wav2Lip
 
@@ -43,7 +50,7 @@ def load_generator(path: str, device: "torch.device") -> "Wav2Lip":
     return model.to(device).eval()
 
 
-def prepare_model(model: "torch.nn.Module", precision: Precision) -> "torch.nn.Module":
+def prepare_model(model: torch.nn.Module, precision: Precision) -> torch.nn.Module:
     """The weights in the precision's layout: channels_last (faster), or the default layout for exact fp32."""
     import torch
 
@@ -55,17 +62,22 @@ def precision_label(model: Generator, precision: Precision) -> str:
     return getattr(model, "precision_name", "") or precision.name
 
 
-def example_inputs(batch: int = 2) -> tuple["torch.Tensor", "torch.Tensor", "torch.Tensor"]:
+def example_inputs(batch: int = 2) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Inputs of the generator's shapes (for tracing; the values do not matter)."""
     import torch
 
     return torch.zeros(batch, 1, 80, 16), torch.zeros(batch, 6, 96, 96), torch.eye(6)[[3] * batch]
 
 
-def build_generator(path: str, device: "torch.device", precision: Precision, backend: str,
-                    cache_dir: Optional[str] = None,
-                    calibration: Optional[Callable[[], list]] = None,
-                    check: Optional[Callable[[], list]] = None) -> Generator:
+def build_generator(
+    path: str,
+    device: torch.device,
+    precision: Precision,
+    backend: str,
+    cache_dir: Optional[str] = None,
+    calibration: Optional[Callable[[], list]] = None,
+    check: Optional[Callable[[], list]] = None,
+) -> Generator:
     """The network a run calls: ``backend`` 'torch' gives the module in the precision's layout; 'openvino' the
     checkpoint converted once (cached by the file's hash, the runtime version and the variant) and compiled for
     the precision. int8 quantizes that conversion once, calibrated by ``calibration`` and compared with float32
@@ -83,9 +95,12 @@ def build_generator(path: str, device: "torch.device", precision: Precision, bac
     if precision.name == "int8":
         int8, values = _int8_model(xml, digest, cache_dir, calibration, check)
         if not passes(values):
-            print(f"warning: the int8 generator stays {summary(values)} from float32 on the example video, under "
-                  f"the {int8_fidelity.INT8_MIN_PSNR_DB:g} dB the defaults require; --precision bf16 or fp32-cl "
-                  "are closer", file=sys.stderr)
+            print(
+                f"warning: the int8 generator stays {summary(values)} from float32 on the example video, under "
+                f"the {int8_fidelity.INT8_MIN_PSNR_DB:g} dB the defaults require; --precision bf16 or fp32-cl "
+                "are closer",
+                file=sys.stderr,
+            )
         return OpenVINONetwork(xml=int8, hint=inference_hint(native_bf16(device)), precision_name="int8")
     if precision.int8_if_faithful:
         int8 = faithful_int8(xml, digest, cache_dir, calibration, check)
@@ -94,42 +109,65 @@ def build_generator(path: str, device: "torch.device", precision: Precision, bac
     return OpenVINONetwork(xml, inference_hint(precision.name == "bf16"), precision_name=precision.name)
 
 
-def faithful_int8(xml: str, digest: str, cache_dir: Optional[str], calibration: Optional[Callable[[], list]],
-                  check: Optional[Callable[[], list]]) -> Optional[str]:
+def faithful_int8(
+    xml: str,
+    digest: str,
+    cache_dir: Optional[str],
+    calibration: Optional[Callable[[], list]],
+    check: Optional[Callable[[], list]],
+) -> Optional[str]:
     """The int8 generator for --precision auto on a CPU without bfloat16: its path when NNCF (or a cached
     model) makes one and it stays within INT8_MIN_PSNR_DB of float32 for every emotion; None (float32 then)
     when it does not, with one line saying why."""
     fresh = not cached_model_exists("generator", digest, "int8", cache_dir)
     if fresh and importlib.util.find_spec("nncf") is None:
-        print("note: without NNCF the generator runs in float32 here; pip install nncf (it is in requirements.txt) "
-              "lets --precision auto quantize it to int8, about twice as fast on a CPU without bfloat16",
-              file=sys.stderr)
+        print(
+            "note: without NNCF the generator runs in float32 here; pip install nncf (it is in requirements.txt) "
+            "lets --precision auto quantize it to int8, about twice as fast on a CPU without bfloat16",
+            file=sys.stderr,
+        )
         return None
     if fresh and not cache_writable(cache_dir):
-        print("note: the model cache cannot be written, so --precision auto runs the generator in float32 here "
-              "(int8 would be quantized again on every run); set EMOGEN_MODEL_CACHE_DIR to a writable folder",
-              file=sys.stderr)
+        print(
+            "note: the model cache cannot be written, so --precision auto runs the generator in float32 here "
+            "(int8 would be quantized again on every run); set EMOGEN_MODEL_CACHE_DIR to a writable folder",
+            file=sys.stderr,
+        )
         return None
     if fresh:
-        print("--precision auto: this CPU has no native bfloat16, so the generator is quantized to int8 once and "
-              "compared with float32 on the example video", file=sys.stderr)
+        print(
+            "--precision auto: this CPU has no native bfloat16, so the generator is quantized to int8 once and "
+            "compared with float32 on the example video",
+            file=sys.stderr,
+        )
     int8, values = _int8_model(xml, digest, cache_dir, calibration, check)
     if not passes(values):
-        print(f"note: the int8 generator stays {summary(values)} from float32 for this checkpoint, under "
-              f"{int8_fidelity.INT8_MIN_PSNR_DB:g} dB, so --precision auto runs it in float32 (fp32-cl)",
-              file=sys.stderr)
+        print(
+            f"note: the int8 generator stays {summary(values)} from float32 for this checkpoint, under "
+            f"{int8_fidelity.INT8_MIN_PSNR_DB:g} dB, so --precision auto runs it in float32 (fp32-cl)",
+            file=sys.stderr,
+        )
         return None
     if fresh:
-        print(f"int8 stays {summary(values)} PSNR from float32 (at least {int8_fidelity.INT8_MIN_PSNR_DB:g} dB "
-              "needed): auto runs int8 (--precision fp32-cl for float32)", file=sys.stderr)
+        print(
+            f"int8 stays {summary(values)} PSNR from float32 (at least {int8_fidelity.INT8_MIN_PSNR_DB:g} dB "
+            "needed): auto runs int8 (--precision fp32-cl for float32)",
+            file=sys.stderr,
+        )
     return int8
 
 
-def _int8_model(xml: str, digest: str, cache_dir: Optional[str], calibration: Optional[Callable[[], list]],
-                check: Optional[Callable[[], list]]) -> tuple[str, dict[str, float]]:
+def _int8_model(
+    xml: str,
+    digest: str,
+    cache_dir: Optional[str],
+    calibration: Optional[Callable[[], list]],
+    check: Optional[Callable[[], list]],
+) -> tuple[str, dict[str, float]]:
     """The cached int8 generator (quantized now if missing) and its per-emotion PSNR from float32."""
-    int8 = cached_model("generator", digest, "int8", lambda: quantize_int8(xml, calibration), cache_dir,
-                        "the EmoGen generator")
+    int8 = cached_model(
+        "generator", digest, "int8", lambda: quantize_int8(xml, calibration), cache_dir, "the EmoGen generator"
+    )
     return int8, cached_fidelity(xml, int8, check or _example_check)
 
 
@@ -142,8 +180,11 @@ def quantize_int8(xml: str, calibration: Optional[Callable[[], list]] = None):
     try:
         import nncf
     except ImportError:
-        raise UserError("--precision int8 quantizes the generator once with NNCF, which is not installed: "
-                        "pip install nncf (it is in requirements.txt), or choose another --precision") from None
+        raise UserError.about(
+            "precision",
+            "int8 quantizes the generator once with NNCF, which is not installed: "
+            "pip install nncf (it is in requirements.txt), or choose another --precision",
+        ) from None
     import openvino as ov
 
     from .int8_calibration import example_calibration_batches

@@ -2,6 +2,7 @@
 
 Everything here must stay exactly as the original does it: the released generator was trained on it.
 """
+
 from __future__ import annotations
 
 from typing import Optional, Sequence
@@ -12,12 +13,16 @@ import numpy as np
 from emogen.common.contract import MEL_STEP_SIZE, WINDOW, Box, Coords, interpolate_box, mel_index
 from emogen.common.errors import UserError
 
+from .blending import blend_into, resize_face
+
 
 def mel_chunk_starts(mel_frames: int, fps: float) -> list[int]:
     """Start index of the 16-step mel window of every output frame: int(i * 80 / fps); the last is the final window."""
     if mel_frames < MEL_STEP_SIZE:
-        raise UserError(f"the audio is too short: it gives {mel_frames} mel steps and one frame needs "
-                        f"{MEL_STEP_SIZE} (0.2 s); use a longer audio file")
+        raise UserError(
+            f"the audio is too short: it gives {mel_frames} mel steps and one frame needs "
+            f"{MEL_STEP_SIZE} (0.2 s); use a longer audio file"
+        )
     starts = []
     i = 0
     while True:
@@ -31,7 +36,7 @@ def mel_chunk_starts(mel_frames: int, fps: float) -> list[int]:
 
 def mel_chunks(mel: np.ndarray, fps: float) -> list[np.ndarray]:
     """The (80, 16) mel window of every output frame."""
-    return [mel[:, s:s + MEL_STEP_SIZE] for s in mel_chunk_starts(mel.shape[1], fps)]
+    return [mel[:, s : s + MEL_STEP_SIZE] for s in mel_chunk_starts(mel.shape[1], fps)]
 
 
 def pad_box(box: Box, pads: Sequence[int], frame_shape: Sequence[int]) -> Box:
@@ -49,7 +54,7 @@ def smooth_boxes(boxes: np.ndarray, T: int = WINDOW) -> np.ndarray:
     boxes = np.asarray(boxes, dtype=np.float64).copy()
     n = len(boxes)
     for i in range(n):
-        window = boxes[n - T:] if i + T > n else boxes[i:i + T]
+        window = boxes[n - T :] if i + T > n else boxes[i : i + T]
         boxes[i] = np.mean(window, axis=0)
     return boxes
 
@@ -85,8 +90,9 @@ def fill_gaps(boxes: Sequence[Optional[Box]], max_gap: int) -> tuple[list[Option
     return out, filled
 
 
-def crop_coords(raw_boxes: Sequence[Optional[Box]], frame_shape: Sequence[int], pads: Sequence[int],
-                nosmooth: bool) -> list[Optional[Coords]]:
+def crop_coords(
+    raw_boxes: Sequence[Optional[Box]], frame_shape: Sequence[int], pads: Sequence[int], nosmooth: bool
+) -> list[Optional[Coords]]:
     """Padded, (optionally) smoothed crop coordinates (y1, y2, x1, x2) per frame; None stays None.
 
     Smoothing runs over each contiguous stretch of frames with a face, which is the original's behaviour when
@@ -111,8 +117,9 @@ def crop_coords(raw_boxes: Sequence[Optional[Box]], frame_shape: Sequence[int], 
     return coords
 
 
-def generator_inputs(faces: Sequence[np.ndarray], mels: Sequence[np.ndarray],
-                     img_size: int) -> tuple[np.ndarray, np.ndarray]:
+def generator_inputs(
+    faces: Sequence[np.ndarray], mels: Sequence[np.ndarray], img_size: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Batch arrays: mels (N,1,80,16), faces (N,6,96,96) = [zeros (whole face masked), crop] BGR in [0,1].
 
     The face array is an NCHW view of NHWC memory, the layout the original's permute-and-concatenate gives its
@@ -121,14 +128,14 @@ def generator_inputs(faces: Sequence[np.ndarray], mels: Sequence[np.ndarray],
     """
     crops = np.stack([cv2.resize(f, (img_size, img_size)) for f in faces]).astype(np.float32) / 255.0
     nhwc = np.zeros(crops.shape[:3] + (2 * crops.shape[3],), np.float32)
-    nhwc[..., crops.shape[3]:] = crops
+    nhwc[..., crops.shape[3] :] = crops
     mel = np.stack(mels).astype(np.float32)[:, None]
     return mel, nhwc.transpose(0, 3, 1, 2)
 
 
-def paste(frame: np.ndarray, generated: np.ndarray, coords: Coords) -> np.ndarray:
-    """Resize a generated face (96,96,3 float in [0,1]) back to its box and paste it into ``frame`` in place."""
+def paste(frame: np.ndarray, generated: np.ndarray, coords: Coords, blend: str = "hard") -> np.ndarray:
+    """Resize a generated face (96,96,3 float in [0,1]) back to its box and put it into ``frame`` in place:
+    ``hard`` is the original's paste, bit for bit; the other blends are in emogen.inference.blending."""
     y1, y2, x1, x2 = coords
-    face = (generated * 255.0).astype(np.uint8)
-    frame[y1:y2, x1:x2] = cv2.resize(face, (x2 - x1, y2 - y1))
+    blend_into(frame, resize_face(generated, y2 - y1, x2 - x1), coords, blend)
     return frame

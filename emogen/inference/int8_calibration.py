@@ -2,6 +2,7 @@
 examples/, each batch under one emotion (all six in turn), built exactly as inference builds them. One set
 calibrates the quantization; a second (the same faces with speech windows the first never paired them with)
 checks the quantized model against float32."""
+
 from __future__ import annotations
 
 import functools
@@ -60,15 +61,16 @@ def input_batches(clip: ClipInputs, batches: int, batch_size: int, mel_shift: in
         idx = [(b * batch_size + k) % len(clip.frames) for k in range(batch_size)]
         idx = [i for i in idx if clip.coords[i] is not None]
         faces = [clip.frames[i][y1:y2, x1:x2] for i in idx for (y1, y2, x1, x2) in [clip.coords[i]]]
-        mels = [clip.mel[:, clip.starts[i + shift]:clip.starts[i + shift] + MEL_STEP_SIZE] for i in idx]
+        mels = [clip.mel[:, clip.starts[i + shift] : clip.starts[i + shift] + MEL_STEP_SIZE] for i in idx]
         mel, face = generator_inputs(faces, mels, hparams.img_size)
         one_hot = np.repeat(emotion_one_hot(EMOTIONS[b % len(EMOTIONS)])[None], len(idx), axis=0)
         out.append([mel, np.ascontiguousarray(face), one_hot.astype(np.float32)])
     return out
 
 
-def calibration_batches(face: str, speech: str, batches: int, batch_size: int,
-                        face_detector: str = "auto") -> list[list[np.ndarray]]:
+def calibration_batches(
+    face: str, speech: str, batches: int, batch_size: int, face_detector: str = "auto"
+) -> list[list[np.ndarray]]:
     """``batches`` generator input batches [mel, face, one-hot] from ``face`` (video) and ``speech``."""
     return input_batches(load_clip_inputs(face, speech, batches * batch_size, face_detector), batches, batch_size)
 
@@ -76,8 +78,9 @@ def calibration_batches(face: str, speech: str, batches: int, batch_size: int,
 @functools.lru_cache(maxsize=1)
 def _example_sets() -> tuple[list, list]:
     # A download-free detector: the crops only need to be faces, and S3FD would spend minutes on a CPU here.
-    clip = load_clip_inputs(EXAMPLE_FACE, EXAMPLE_SPEECH, CALIBRATION_BATCHES * CALIBRATION_BATCH_SIZE,
-                            download_free_detector())
+    clip = load_clip_inputs(
+        EXAMPLE_FACE, EXAMPLE_SPEECH, CALIBRATION_BATCHES * CALIBRATION_BATCH_SIZE, download_free_detector()
+    )
     calibration = input_batches(clip, CALIBRATION_BATCHES, CALIBRATION_BATCH_SIZE)
     check = input_batches(clip, len(EMOTIONS), CHECK_BATCH_SIZE, mel_shift=len(clip.frames))
     return calibration, check

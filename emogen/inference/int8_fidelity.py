@@ -1,5 +1,6 @@
 """How far the int8 generator is from float32 for one checkpoint: PSNR of the generated faces, as inference
 turns them into pixels, per emotion; measured once per quantized model and kept beside it."""
+
 from __future__ import annotations
 
 import json
@@ -35,7 +36,7 @@ def measure_fidelity(f32_xml: str, int8_xml: str, batches: list) -> dict[str, fl
     out = {}
     for emotion, parts in squared.items():
         mse = float(np.mean(np.concatenate([p.ravel() for p in parts])))
-        out[emotion] = math.inf if mse == 0 else 10 * math.log10(255.0 ** 2 / mse)
+        out[emotion] = math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
     return out
 
 

@@ -1,5 +1,6 @@
 """What one inference run is asked to do: the options dataclass, its checks, and its construction from any
 script's parsed command line (inference.py, gen_videos_from_filelist.py and app.py share it)."""
+
 from __future__ import annotations
 
 import argparse
@@ -14,9 +15,11 @@ from emogen.common.device import Device, choose_device
 from emogen.common.errors import UserError, require_file
 from emogen.common.precision import Precision, resolve_precision
 
+from .blending import BLENDS, DEFAULT_BLEND
 from .detection_cache import default_cache_dir
 
 MISSING_FACE_MODES = ("interpolate", "passthrough", "error")
+FACE_EXPECTED = "a video or an image (jpg, jpeg, png)"
 
 
 @dataclass
@@ -44,22 +47,23 @@ class InferenceOptions:
     det_max_side: Optional[int] = None
     det_stride: int = 1
     cache_dir: Optional[str] = field(default_factory=default_cache_dir)
-    precision: str = "auto"   # generator: auto (bf16 where native), fp32 (exact), fp32-cl, bf16, fp16, int8
-    backend: str = "auto"     # generator and S3FD runtime: auto (OpenVINO on a CPU unless fp32), torch, openvino
-    pipelined: bool = True    # overlap decode, generation and encoding (False: one stage after another)
-    encoder: str = "auto"     # auto (h264_nvenc on CUDA when ffmpeg has it, else libx264), libx264, h264_nvenc
+    precision: str = "auto"  # generator: auto (bf16 where native), fp32 (exact), fp32-cl, bf16, fp16, int8
+    backend: str = "auto"  # generator and S3FD runtime: auto (OpenVINO on a CPU unless fp32), torch, openvino
+    pipelined: bool = True  # overlap decode, generation and encoding (False: one stage after another)
+    encoder: str = "auto"  # auto (h264_nvenc on CUDA when ffmpeg has it, else libx264), libx264, h264_nvenc
     progress: bool = True
     on_progress: Optional[Callable[[str, int, int], None]] = None  # (stage, done, total), e.g. for a web page
-    live: bool = False        # fragmented MP4 that can be played while it is written (the web page streams it)
+    live: bool = False  # fragmented MP4 that can be played while it is written (the web page streams it)
     on_output: Optional[Callable[[str, str], None]] = None  # (emotion, file being written) once encoding starts
     max_seconds: Optional[float] = None  # refuse speech longer than this, measured on the decoded audio
+    blend: str = DEFAULT_BLEND  # how faces go back into frames: hard (the original), feather, feather-color
 
 
 @dataclass(frozen=True)
 class Runtime:
     """Where and how a run's networks execute: the device, the generator's precision and the runtime."""
 
-    device: Device          # a device name that knows its type (torch takes it as is)
+    device: Device  # a device name that knows its type (torch takes it as is)
     precision: Precision
     backend: str
 
@@ -82,8 +86,11 @@ def options_from_args(args: argparse.Namespace, **fields: Any) -> InferenceOptio
     if "no_progress" in vars(args):
         values["progress"] = not args.no_progress
     if "detection_cache_dir" in vars(args) or "no_detection_cache" in vars(args):
-        values["cache_dir"] = None if getattr(args, "no_detection_cache", False) else \
-            (getattr(args, "detection_cache_dir", None) or default_cache_dir())
+        values["cache_dir"] = (
+            None
+            if getattr(args, "no_detection_cache", False)
+            else (getattr(args, "detection_cache_dir", None) or default_cache_dir())
+        )
     if "static" in values:
         values["static"] = bool(values["static"])
     values.update(fields)
@@ -92,15 +99,17 @@ def options_from_args(args: argparse.Namespace, **fields: Any) -> InferenceOptio
 
 def validate(opts: InferenceOptions) -> list[str]:
     """Check the inputs and option values before any work; return the emotions to generate."""
-    require_file(opts.face, "--face", "a video or an image (jpg, jpeg, png)")
-    require_file(opts.audio, "--audio", "any audio or video file ffmpeg can read")
+    require_file(opts.face, "face", FACE_EXPECTED)
+    require_file(opts.audio, "audio", "any audio or video file ffmpeg can read")
     emotions = parse_emotions(opts.emotion)
+    if opts.blend not in BLENDS:
+        raise UserError.about("blend", f"{opts.blend}: choose one of {', '.join(BLENDS)}")
     if opts.missing_face not in MISSING_FACE_MODES:
-        raise UserError(f"--missing_face must be one of {', '.join(MISSING_FACE_MODES)}")
+        raise UserError.about("missing_face", f"must be one of {', '.join(MISSING_FACE_MODES)}")
     if opts.resize_factor < 1:
-        raise UserError("--resize_factor must be 1 or more")
+        raise UserError.about("resize_factor", "must be 1 or more")
     if not opts.fps > 0:
-        raise UserError(f"--fps must be positive, got {opts.fps}")
+        raise UserError.about("fps", f"must be positive, got {opts.fps}")
     if len(opts.pads) != 4 or len(opts.crop) != 4 or len(opts.box) != 4:
         raise UserError("--pads, --crop and --box take four integers: top bottom left right")
     return emotions
@@ -109,12 +118,16 @@ def validate(opts: InferenceOptions) -> list[str]:
 def check_outfile(outfile: str) -> None:
     """A UserError, before any work, for an --outfile that is a folder or does not name an MP4 file."""
     if outfile.endswith(("/", os.sep)) or os.path.isdir(outfile):
-        raise UserError(f"--outfile {outfile} is a folder; give a file name in it, e.g. "
-                        f"{os.path.join(outfile, 'result.mp4')}")
+        raise UserError.about(
+            "outfile", f"{outfile} is a folder; give a file name in it, e.g. {os.path.join(outfile, 'result.mp4')}"
+        )
     ext = os.path.splitext(outfile)[1]
     if ext.lower() != ".mp4":
-        raise UserError(f"--outfile {outfile}: the output is an MP4 video (H.264 and AAC), so its name must end in "
-                        f".mp4{f', not {ext}' if ext else ''}")
+        raise UserError.about(
+            "outfile",
+            f"{outfile}: the output is an MP4 video (H.264 and AAC), so its name must end in "
+            f".mp4{f', not {ext}' if ext else ''}",
+        )
 
 
 def output_paths(outfile: Optional[str], emotions: Sequence[str]) -> dict[str, str]:

@@ -4,6 +4,7 @@ Two passes over the face video keep memory bounded whatever its length: the firs
 (or reads them from the detection cache), the second reads frames again, generates faces in batches and
 pipes the finished frames straight into ffmpeg.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -14,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from emogen.common.atomic import atomic_path, ensure_writable_dir
+from emogen.common.checkpoint_io import check_checkpoint_path
 from emogen.common.errors import UserError
 from emogen.common.media import VideoWriter, choose_encoder
-from emogen.common.checkpoint_io import check_checkpoint_path
 from hparams import hparams
 
 from .face_boxes import face_coords
@@ -37,7 +38,7 @@ class InferenceResult:
     frames: int
     fps: float
     seconds: float
-    filled: int          # distinct input frames whose missing face box was interpolated
+    filled: int  # distinct input frames whose missing face box was interpolated
     passed_through: int  # output frames left unchanged for lack of a face
     detection_cached: bool
     timings: dict
@@ -62,8 +63,16 @@ def run_inference(opts: InferenceOptions, model: Optional[Generator] = None) -> 
     if model is None and backend == "torch":  # fast, and a wrong checkpoint is reported before any other work
         model = build_generator(opts.checkpoint_path, device, precision, backend)
         timings["load model"] = time.perf_counter() - started
-    settings = RenderSettings(device, opts.wav2lip_batch_size or default_batch_size(device), precision.dtype,
-                              opts.pipelined, encoder, opts.progress, opts.on_progress)
+    settings = RenderSettings(
+        device,
+        opts.wav2lip_batch_size or default_batch_size(device),
+        precision.dtype,
+        opts.pipelined,
+        encoder,
+        opts.progress,
+        opts.on_progress,
+        opts.blend,
+    )
     with tempfile.TemporaryDirectory(prefix="emogen-") as workdir:
         t = time.perf_counter()
         mel, duration = load_audio_mel(opts.audio, workdir)
@@ -85,13 +94,27 @@ def run_inference(opts: InferenceOptions, model: Optional[Generator] = None) -> 
             try:
                 for emotion in emotions:
                     tmp = stack.enter_context(atomic_path(outfiles[emotion], suffix=".mp4"))
-                    writer = VideoWriter(tmp, source.width, source.height, source.fps, audio_path=opts.audio,
-                                         encoder=encoder, fragmented=opts.live)
+                    writer = VideoWriter(
+                        tmp,
+                        source.width,
+                        source.height,
+                        source.fps,
+                        audio_path=opts.audio,
+                        encoder=encoder,
+                        fragmented=opts.live,
+                    )
                     outputs.append(RenderOutput(emotion, outfiles[emotion], writer))
                     if opts.on_output:
                         opts.on_output(emotion, tmp)
-                batches = make_batches(source.cycle(len(coords), len(starts)), coords, source.static, mel, starts,
-                                       hparams.img_size, settings)
+                batches = make_batches(
+                    source.cycle(len(coords), len(starts)),
+                    coords,
+                    source.static,
+                    mel,
+                    starts,
+                    hparams.img_size,
+                    settings,
+                )
                 render(model, batches, outputs, len(starts), settings, timings, started)
                 for out in outputs:
                     out.writer.close()
@@ -102,10 +125,19 @@ def run_inference(opts: InferenceOptions, model: Optional[Generator] = None) -> 
         timings["generate"] = time.perf_counter() - t
         timings["first frame"] = timings.get("first frame", 0.0)
     n = len(starts)
-    info = {"precision": precision_label(model, precision), "backend": backend, "encoder": encoder,
-            "pipelined": opts.pipelined}
-    return [InferenceResult(out.path, out.emotion, n, source.fps, n / source.fps, filled, out.passed, hit,
-                            dict(timings), info) for out in outputs]
+    info = {
+        "precision": precision_label(model, precision),
+        "backend": backend,
+        "encoder": encoder,
+        "pipelined": opts.pipelined,
+        "blend": opts.blend,
+    }
+    return [
+        InferenceResult(
+            out.path, out.emotion, n, source.fps, n / source.fps, filled, out.passed, hit, dict(timings), info
+        )
+        for out in outputs
+    ]
 
 
 def generator_for(opts: InferenceOptions) -> Generator:

@@ -6,6 +6,7 @@ generator's input tensors, the calling thread runs the generator, and one writer
 faces and feeds its encoder; bounded queues keep memory flat in the input's length. Several emotions share one
 decode and one set of input tensors: each batch is generated once per emotion.
 """
+
 from __future__ import annotations
 
 import queue
@@ -36,13 +37,14 @@ QUEUE_BATCHES = 2  # batches waiting between two stages; with the one in work, m
 class RenderSettings:
     """How to run the generator and schedule the stages."""
 
-    device: "torch.device"               # or a Device name (emogen.common.device)
+    device: torch.device  # or a Device name (emogen.common.device)
     batch_size: int
-    dtype: Optional[str] = None          # autocast dtype's name; None: float32, the exact path
+    dtype: Optional[str] = None  # autocast dtype's name; None: float32, the exact path
     pipelined: bool = True
     encoder: str = "libx264"
     progress: bool = True
     on_progress: Optional[Callable[[str, int, int], None]] = None
+    blend: str = "hard"  # how faces go back into frames (emogen.inference.blending); hard = the original
 
 
 @dataclass
@@ -67,10 +69,10 @@ class RenderOutput:
     passed: int = 0
     written: int = 0
     error: Optional[BaseException] = None
-    inbox: "queue.Queue" = field(default_factory=lambda: queue.Queue(QUEUE_BATCHES))
+    inbox: queue.Queue = field(default_factory=lambda: queue.Queue(QUEUE_BATCHES))
 
 
-def _to_gpu(array: np.ndarray, device: "torch.device", channels_last: bool) -> "torch.Tensor":
+def _to_gpu(array: np.ndarray, device: torch.device, channels_last: bool) -> torch.Tensor:
     import torch
 
     layout = torch.channels_last if channels_last else torch.contiguous_format
@@ -78,15 +80,22 @@ def _to_gpu(array: np.ndarray, device: "torch.device", channels_last: bool) -> "
     return torch.from_numpy(array).contiguous(memory_format=layout).pin_memory().to(device, non_blocking=True)
 
 
-def make_batches(frames: Iterator[np.ndarray], coords: Sequence[Optional[Coords]], static: bool, mel: np.ndarray,
-                 starts: Sequence[int], img_size: int, settings: RenderSettings) -> Iterator[Batch]:
+def make_batches(
+    frames: Iterator[np.ndarray],
+    coords: Sequence[Optional[Coords]],
+    static: bool,
+    mel: np.ndarray,
+    starts: Sequence[int],
+    img_size: int,
+    settings: RenderSettings,
+) -> Iterator[Batch]:
     """Group the output frames into generator batches and build their inputs (see generator_inputs), copied to
     the GPU here for a CUDA run, so the copy overlaps the previous batch's generation."""
 
     def finish(b: Batch, first: int) -> Batch:
         if b.with_face:
             faces = [b.frames[i][y1:y2, x1:x2] for i in b.with_face for (y1, y2, x1, x2) in [b.coords[i]]]
-            mels = [mel[:, starts[first + i]:starts[first + i] + MEL_STEP_SIZE] for i in b.with_face]
+            mels = [mel[:, starts[first + i] : starts[first + i] + MEL_STEP_SIZE] for i in b.with_face]
             b.mel, b.face = generator_inputs(faces, mels, img_size)
             if settings.device.type == "cuda":
                 b.mel, b.face = _to_gpu(b.mel, settings.device, False), _to_gpu(b.face, settings.device, True)
@@ -106,7 +115,7 @@ def make_batches(frames: Iterator[np.ndarray], coords: Sequence[Optional[Coords]
         yield finish(batch, first)
 
 
-def generate(model: "Generator", batch: Batch, emotion: str, settings: RenderSettings) -> np.ndarray:
+def generate(model: Generator, batch: Batch, emotion: str, settings: RenderSettings) -> np.ndarray:
     """Generated faces (N, 96, 96, 3) float32 in [0, 1] for the frames of ``batch`` that have a face, by a torch
     module or an OpenVINO network (which takes the arrays as they are, without torch)."""
     if not batch.with_face:
@@ -117,20 +126,21 @@ def generate(model: "Generator", batch: Batch, emotion: str, settings: RenderSet
     import torch
 
     # from_numpy keeps the face array's NHWC strides: the channels_last layout the original feeds its generator.
-    mel, face = (torch.from_numpy(x).to(settings.device) if isinstance(x, np.ndarray) else x
-                 for x in (batch.mel, batch.face))
+    mel, face = (
+        torch.from_numpy(x).to(settings.device) if isinstance(x, np.ndarray) else x for x in (batch.mel, batch.face)
+    )
     with torch.inference_mode(), autocast(settings.device, settings.dtype):
         pred = model(mel, face, torch.from_numpy(one_hot).to(settings.device))
     return pred.float().cpu().numpy().transpose(0, 2, 3, 1)
 
 
-def write_batch(out: RenderOutput, batch: Batch, pred: np.ndarray, copy: bool) -> None:
+def write_batch(out: RenderOutput, batch: Batch, pred: np.ndarray, copy: bool, blend: str = "hard") -> None:
     """Paste the generated faces into the batch's frames (a copy when other emotions share them) and encode."""
     generated = dict(zip(batch.with_face, pred))
     for i, frame in enumerate(batch.frames):
         if i in generated:
             frame = frame.copy() if copy else frame
-            paste(frame, generated[i], batch.coords[i])
+            paste(frame, generated[i], batch.coords[i], blend)
         else:
             out.passed += 1
         out.writer.write(frame)
@@ -141,12 +151,14 @@ class _Progress:
     """One bar over all outputs' frames, the caller's (stage, done, total) callback per output, and the time the
     first frame reached an encoder."""
 
-    def __init__(self, outputs: list[RenderOutput], total: int, settings: RenderSettings, timings: dict,
-                 started: float) -> None:
+    def __init__(
+        self, outputs: list[RenderOutput], total: int, settings: RenderSettings, timings: dict, started: float
+    ) -> None:
         self.total, self.settings, self.timings, self.started = total, settings, timings, started
         label = outputs[0].emotion if len(outputs) == 1 else f"{len(outputs)} emotions"
-        self.bar = tqdm(total=total * len(outputs), desc=f"generating {label}", unit="frame",
-                        disable=not settings.progress)
+        self.bar = tqdm(
+            total=total * len(outputs), desc=f"generating {label}", unit="frame", disable=not settings.progress
+        )
         self.lock = threading.Lock()
 
     def advance(self, out: RenderOutput, n: int) -> None:
@@ -162,7 +174,7 @@ class _Progress:
         self.bar.close()
 
 
-def _put(q: "queue.Queue", item, stop: threading.Event) -> bool:
+def _put(q: queue.Queue, item, stop: threading.Event) -> bool:
     """Put unless ``stop`` is set first (the consumer is gone); True if the item was queued."""
     while not stop.is_set():
         try:
@@ -173,7 +185,7 @@ def _put(q: "queue.Queue", item, stop: threading.Event) -> bool:
     return False
 
 
-def _reader(batches: Iterator[Batch], inbox: "queue.Queue", stop: threading.Event) -> None:
+def _reader(batches: Iterator[Batch], inbox: queue.Queue, stop: threading.Event) -> None:
     try:
         for batch in batches:
             if not _put(inbox, batch, stop):
@@ -190,7 +202,7 @@ def _writer(out: RenderOutput, copy: bool, progress: _Progress) -> None:
             if item is None:
                 return
             batch, pred = item
-            write_batch(out, batch, pred, copy)
+            write_batch(out, batch, pred, copy, progress.settings.blend)
             progress.advance(out, len(batch.frames))
     except BaseException as exc:
         out.error = exc
@@ -209,8 +221,15 @@ def _hand_over(out: RenderOutput, item) -> None:
             continue
 
 
-def render(model: "Generator", batches: Iterator[Batch], outputs: list[RenderOutput], total: int,
-           settings: RenderSettings, timings: dict, started: float) -> None:
+def render(
+    model: Generator,
+    batches: Iterator[Batch],
+    outputs: list[RenderOutput],
+    total: int,
+    settings: RenderSettings,
+    timings: dict,
+    started: float,
+) -> None:
     """Generate every output from the same batches; ``timings['first frame']`` is when the first frame reached
     an encoder, in seconds after ``started``."""
     copy = len(outputs) > 1
@@ -221,19 +240,27 @@ def render(model: "Generator", batches: Iterator[Batch], outputs: list[RenderOut
         else:
             for batch in batches:
                 for out in outputs:
-                    write_batch(out, batch, generate(model, batch, out.emotion, settings), copy)
+                    write_batch(out, batch, generate(model, batch, out.emotion, settings), copy, settings.blend)
                     progress.advance(out, len(batch.frames))
     finally:
         progress.close()
 
 
-def _render_pipelined(model: "Generator", batches: Iterator[Batch], outputs: list[RenderOutput],
-                      settings: RenderSettings, progress: _Progress, copy: bool) -> None:
+def _render_pipelined(
+    model: Generator,
+    batches: Iterator[Batch],
+    outputs: list[RenderOutput],
+    settings: RenderSettings,
+    progress: _Progress,
+    copy: bool,
+) -> None:
     inbox: queue.Queue = queue.Queue(QUEUE_BATCHES)
     stop = threading.Event()
     reader = threading.Thread(target=_reader, args=(batches, inbox, stop), name="emogen-decode", daemon=True)
-    writers = [threading.Thread(target=_writer, args=(out, copy, progress), name=f"emogen-encode-{out.emotion}",
-                                daemon=True) for out in outputs]
+    writers = [
+        threading.Thread(target=_writer, args=(out, copy, progress), name=f"emogen-encode-{out.emotion}", daemon=True)
+        for out in outputs
+    ]
     try:
         # Started inside the try: an interrupt (Ctrl-C, SIGTERM) can land between two starts, and the finally must
         # still stop and join every thread that runs, or native code would still be running at exit.
@@ -259,4 +286,3 @@ def _render_pipelined(model: "Generator", batches: Iterator[Batch], outputs: lis
     for out in outputs:
         if out.error is not None:
             raise out.error
-

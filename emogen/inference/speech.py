@@ -1,4 +1,5 @@
 """The speech of a run: any audio or video file, converted to 16 kHz mono and turned into the 80-band mel."""
+
 from __future__ import annotations
 
 import os
@@ -17,9 +18,10 @@ def load_audio_mel(path: str, workdir: str) -> tuple[np.ndarray, float]:
     extract_audio(path, wav_path, hparams.sample_rate)
     wav = audio.load_wav(wav_path, hparams.sample_rate)
     if len(wav) == 0:
-        raise UserError(f"--audio {path} holds no sound (zero samples); pass a recording of the speech")
+        raise UserError.about("audio", f"{path} holds no sound (zero samples); pass a recording of the speech")
     mel = audio.melspectrogram(wav)
     if np.isnan(mel.reshape(-1)).sum() > 0:
-        raise UserError("the mel spectrogram contains NaN (a TTS voice?); add a small epsilon noise to the wav "
-                        "file and try again")
+        raise UserError(
+            "the mel spectrogram contains NaN (a TTS voice?); add a small epsilon noise to the wav file and try again"
+        )
     return mel, len(wav) / hparams.sample_rate

@@ -10,6 +10,7 @@ window is complete, with the offline path's geometry (the same mel steps, window
 A worker thread turns ready windows into frames in small batches. When it falls behind, the oldest waiting
 windows are dropped (and counted) so the delay stays bounded instead of growing.
 """
+
 from __future__ import annotations
 
 import collections
@@ -43,11 +44,12 @@ class LiveSettings:
     """How a live session runs: the device and autocast dtype of the generator, the largest batch, and the
     longest queue of ready windows (in frames) before the oldest are dropped."""
 
-    device: "torch.device"        # or a Device name (emogen.common.device)
-    dtype: Optional[str] = None   # autocast dtype's name; None: float32
+    device: torch.device  # or a Device name (emogen.common.device)
+    dtype: Optional[str] = None  # autocast dtype's name; None: float32
     max_batch: int = 8
-    max_waiting: int = 10          # about 0.4 s at 25 fps
-    max_ready: int = 50            # generated frames the consumer has not taken yet (oldest dropped beyond)
+    max_waiting: int = 10  # about 0.4 s at 25 fps
+    max_ready: int = 50  # generated frames the consumer has not taken yet (oldest dropped beyond)
+    blend: str = "hard"  # how faces go back into frames (emogen.inference.blending); hard = the original
 
 
 @dataclass
@@ -55,31 +57,32 @@ class LiveFrame:
     """One output frame and its timing (time.perf_counter seconds)."""
 
     index: int
-    image: np.ndarray              # the whole BGR frame with the generated face pasted
+    image: np.ndarray  # the whole BGR frame with the generated face pasted
     emotion: str
-    speech_arrived: float          # when the speech at this frame's time (index / fps) arrived
-    window_ready: float            # when the last sample of its mel window arrived
-    generated: float               # when it was pasted
+    speech_arrived: float  # when the speech at this frame's time (index / fps) arrived
+    window_ready: float  # when the last sample of its mel window arrived
+    generated: float  # when it was pasted
 
 
 class LiveFace:
     """The face of a live session: a still, or a video looped from its start, with the offline crop boxes.
     Shared by sessions (nothing in it changes); each session reads frames through its own ``reader()``."""
 
-    def __init__(self, path: str, transform, static: bool, first: np.ndarray, fps: float,
-                 coords: list[Optional[Coords]]) -> None:
+    def __init__(
+        self, path: str, transform, static: bool, first: np.ndarray, fps: float, coords: list[Optional[Coords]]
+    ) -> None:
         self.path, self.transform, self.static, self.first, self.fps = path, transform, static, first, fps
         self.coords = coords
         self.height, self.width = first.shape[:2]
 
     @classmethod
-    def from_options(cls, opts: InferenceOptions) -> "LiveFace":
+    def from_options(cls, opts: InferenceOptions) -> LiveFace:
         """Read the face and its boxes as inference.py does (detection cached; --box, --pads, --static...)."""
         source = FaceSource(opts)
-        coords, _, _ = face_coords(opts, source, 10 ** 9, opts.outfile or "live.mp4", {})
+        coords, _, _ = face_coords(opts, source, 10**9, opts.outfile or "live.mp4", {})
         return cls(source.path, source.transform, source.static, source.first, source.fps, coords)
 
-    def reader(self) -> "FaceReader":
+    def reader(self) -> FaceReader:
         """A cursor over this face's frames for one session."""
         return FaceReader(self)
 
@@ -146,8 +149,8 @@ class LiveStats:
     """Counters of a session."""
 
     produced: int = 0
-    dropped_waiting: int = 0       # windows dropped because generation fell behind
-    dropped_ready: int = 0         # frames dropped because the consumer fell behind
+    dropped_waiting: int = 0  # windows dropped because generation fell behind
+    dropped_ready: int = 0  # frames dropped because the consumer fell behind
     samples: int = 0
     delays: list = field(default_factory=list)
 
@@ -168,14 +171,14 @@ class LiveSession:
         self.stats = LiveStats()
         self._mel = StreamingMel()
         self._mel_steps = np.zeros((hparams.num_mels, 0))
-        self._mel_origin = 0          # absolute index of self._mel_steps[:, 0]
-        self._next_index = 0          # next output frame whose window is awaited
+        self._mel_origin = 0  # absolute index of self._mel_steps[:, 0]
+        self._next_index = 0  # next output frame whose window is awaited
         self._clock = ArrivalClock()
         self._lock = threading.Condition()
         self._waiting: collections.deque = collections.deque()
         self._ready: collections.deque = collections.deque()
-        self._ended = False           # no more speech
-        self._done = False            # the worker has generated everything
+        self._ended = False  # no more speech
+        self._done = False  # the worker has generated everything
         self._error: Optional[BaseException] = None
         self._closed = False
         self._worker = threading.Thread(target=self._work, name="emogen-live", daemon=True)
@@ -219,14 +222,15 @@ class LiveSession:
         available = self._mel_origin + self._mel_steps.shape[1]
         if final:
             starts = mel_chunk_starts(available, self.fps) if available >= MEL_STEP_SIZE else []
-            todo = list(zip(range(self._next_index, len(starts)), starts[self._next_index:]))
+            todo = list(zip(range(self._next_index, len(starts)), starts[self._next_index :]))
         else:
             todo = [(i, mel_index(i, self.fps)) for i in self._complete_indices(available)]
         for i, start in todo:
             at = start - self._mel_origin
             speech = self._clock.time_of(int(i * SAMPLE_RATE / self.fps))
-            self._waiting.append(_Window(i, self._mel_steps[:, at:at + MEL_STEP_SIZE].astype(np.float32), speech,
-                                         arrived))
+            self._waiting.append(
+                _Window(i, self._mel_steps[:, at : at + MEL_STEP_SIZE].astype(np.float32), speech, arrived)
+            )
             self._next_index = i + 1
         while len(self._waiting) > self.settings.max_waiting:
             self._waiting.popleft()
@@ -252,8 +256,7 @@ class LiveSession:
                         self._lock.wait(0.5)
                     if self._closed or (self._ended and not self._waiting):
                         break
-                    batch = [self._waiting.popleft() for _ in range(min(len(self._waiting),
-                                                                         self.settings.max_batch))]
+                    batch = [self._waiting.popleft() for _ in range(min(len(self._waiting), self.settings.max_batch))]
                     emotion = self.emotion
                 frames = self._generate(batch, emotion)
                 with self._lock:
@@ -277,13 +280,15 @@ class LiveSession:
         if with_face:
             crops = [images[k][y1:y2, x1:x2] for k in with_face for (y1, y2, x1, x2) in [coords[k]]]
             mel, face = generator_inputs(crops, [batch[k].mel for k in with_face], hparams.img_size)
-            pred = generate(self.generator, Batch(list(images), list(coords), with_face, mel, face), emotion,
-                            self.settings)
+            pred = generate(
+                self.generator, Batch(list(images), list(coords), with_face, mel, face), emotion, self.settings
+            )
             for k, face in zip(with_face, pred):
-                paste(images[k], face, coords[k])
+                paste(images[k], face, coords[k], self.settings.blend)
         now = time.perf_counter()
-        return [LiveFrame(w.index, img, emotion, w.speech_arrived, w.window_ready, now)
-                for w, img in zip(batch, images)]
+        return [
+            LiveFrame(w.index, img, emotion, w.speech_arrived, w.window_ready, now) for w, img in zip(batch, images)
+        ]
 
     def frames(self, timeout: Optional[float] = None) -> Iterator[LiveFrame]:
         """Frames as they are generated, in order, until the speech has ended and all are out (or ``timeout``

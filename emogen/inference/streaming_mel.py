@@ -1,13 +1,15 @@
 """The mel spectrogram of speech that is still arriving: each 12.5 ms step is computed once the samples it
 spans are in, with the offline code's own arithmetic, so the steps equal ``audio.melspectrogram`` of the same
 samples; ``finish`` adds the last steps, which see the zero padding after the end, as the offline path does."""
+
 from __future__ import annotations
 
 import numpy as np
 
 import audio
 from emogen.common.errors import UserError
-from hparams import HParams, hparams as default_hparams
+from hparams import HParams
+from hparams import hparams as default_hparams
 
 
 class StreamingMel:
@@ -19,9 +21,9 @@ class StreamingMel:
         self.hp = hp
         self.hop = audio.get_hop_size(hp)
         self.n_fft = hp.n_fft
-        self.samples = 0               # raw samples received
-        self.steps = 0                 # mel steps handed out so far
-        self._last_raw = 0.0           # pre-emphasis state: the previous raw sample
+        self.samples = 0  # raw samples received
+        self.steps = 0  # mel steps handed out so far
+        self._last_raw = 0.0  # pre-emphasis state: the previous raw sample
         # Pre-emphasized signal from absolute sample index self._origin on; the STFT's centring pads n_fft // 2
         # zeros in front, so the buffer starts with them.
         self._signal = np.zeros(self.n_fft // 2)
@@ -59,8 +61,8 @@ class StreamingMel:
         if upto <= self.steps:
             return np.zeros((self.hp.num_mels, 0), np.float32)
         first = self.steps * self.hop - self.n_fft // 2 - self._origin
-        frames = np.lib.stride_tricks.sliding_window_view(self._signal[first:], self.n_fft)[::self.hop]
-        frames = frames[:upto - self.steps]
+        frames = np.lib.stride_tricks.sliding_window_view(self._signal[first:], self.n_fft)[:: self.hop]
+        frames = frames[: upto - self.steps]
         mel = audio.mel_from_stft(audio.stft_frames(frames, self.n_fft, self.hp.win_size), self.hp)
         self.steps = upto
         keep_from = self.steps * self.hop - self.n_fft // 2 - self._origin

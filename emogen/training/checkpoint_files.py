@@ -1,4 +1,5 @@
 """Checkpoint files of the training scripts: names, finding the newest, saving on rank 0, exact resume."""
+
 from __future__ import annotations
 
 import glob
@@ -24,8 +25,11 @@ def checkpoint_name(checkpoint_dir: str, step: int, prefix: str = "") -> str:
 def latest_checkpoint(checkpoint_dir: str, prefix: str = "") -> Optional[str]:
     """The highest-step checkpoint with ``prefix`` in a folder, or None."""
     pattern = re.compile(re.escape(prefix) + r"checkpoint_step(\d{9})\.pth$")
-    found = [(int(m.group(1)), p) for p in glob.glob(os.path.join(checkpoint_dir, f"{prefix}checkpoint_step*.pth"))
-             if (m := pattern.search(os.path.basename(p)))]
+    found = [
+        (int(m.group(1)), p)
+        for p in glob.glob(os.path.join(checkpoint_dir, f"{prefix}checkpoint_step*.pth"))
+        if (m := pattern.search(os.path.basename(p)))
+    ]
     return max(found)[1] if found else None
 
 
@@ -40,23 +44,38 @@ def checkpoint_to_resume(checkpoint_dir: str, requested: Optional[str], prefix: 
             raise UserError(f"--checkpoint_path latest: no {prefix}checkpoint_step*.pth in {checkpoint_dir}")
         return newest
     if requested is None and newest is not None:
-        raise UserError(f"{checkpoint_dir} already holds checkpoints ({os.path.basename(newest)}); pass "
-                        "--checkpoint_path latest to resume, or choose another --checkpoint_dir")
+        raise UserError(
+            f"{checkpoint_dir} already holds checkpoints ({os.path.basename(newest)}); pass "
+            "--checkpoint_path latest to resume, or choose another --checkpoint_dir"
+        )
     return requested
 
 
-def save_training_checkpoint(path: str, model: nn.Module, optimizer: Optional[torch.optim.Optimizer],
-                             state: TrainState, save_optimizer: bool = True, **extra: Any) -> None:
+def save_training_checkpoint(
+    path: str,
+    model: nn.Module,
+    optimizer: Optional[torch.optim.Optimizer],
+    state: TrainState,
+    save_optimizer: bool = True,
+    **extra: Any,
+) -> None:
     """Rank 0 writes the standard checkpoint dict atomically."""
     if is_main_process():
-        save_checkpoint(path, model, optimizer if save_optimizer else None, state.global_step, state.global_epoch,
-                        **extra)
+        save_checkpoint(
+            path, model, optimizer if save_optimizer else None, state.global_step, state.global_epoch, **extra
+        )
         print(f"saved checkpoint {path}")
     state.saved_step = state.global_step
 
 
-def resume(path: str, model: nn.Module, optimizer: Optional[torch.optim.Optimizer], state: TrainState,
-           model_name: str, map_location: Any) -> dict:
+def resume(
+    path: str,
+    model: nn.Module,
+    optimizer: Optional[torch.optim.Optimizer],
+    state: TrainState,
+    model_name: str,
+    map_location: Any,
+) -> dict:
     """Restore model, optimizer, step and epoch exactly from a checkpoint; returns the checkpoint dict."""
     ckpt = load_weights(model, path, model_name, map_location=map_location)
     if optimizer is not None and ckpt.get("optimizer") is not None:
@@ -80,13 +99,16 @@ def emotion_checkpoint_name(out_path: str, step: int) -> str:
 
 def resume_state_name(weights_path: str) -> str:
     """The resume file written beside a disc_emo_<N>.pth."""
-    return weights_path[:-len(".pth")] + ".state.pth"
+    return weights_path[: -len(".pth")] + ".state.pth"
 
 
 def emotion_checkpoints(out_path: str) -> list[str]:
     """The disc_emo_<N>.pth files of a folder, lowest N first (resume files excluded)."""
-    found = [(int(m.group(1)), p) for p in glob.glob(os.path.join(glob.escape(out_path), "disc_emo_*.pth"))
-             if (m := _NAME.search(os.path.basename(p)))]
+    found = [
+        (int(m.group(1)), p)
+        for p in glob.glob(os.path.join(glob.escape(out_path), "disc_emo_*.pth"))
+        if (m := _NAME.search(os.path.basename(p)))
+    ]
     return [p for _, p in sorted(found)]
 
 
@@ -96,21 +118,39 @@ def latest_emotion_checkpoint(out_path: str) -> Optional[str]:
     return files[-1] if files else None
 
 
-def save_emotion_checkpoint(out_path: str, model: nn.Module, optimizer: torch.optim.Optimizer,
-                            scheduler: torch.optim.lr_scheduler.LRScheduler, state: TrainState) -> str:
+def save_emotion_checkpoint(
+    out_path: str,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    state: TrainState,
+) -> str:
     """Write disc_emo_<N>.pth (bare state_dict, N = steps done - 1 as the original counts) and its resume file."""
     path = emotion_checkpoint_name(out_path, max(0, state.global_step - 1))
     if is_main_process():
         save_state_dict(path, model)
-        save_payload(resume_state_name(path), {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                                               "global_step": state.global_step, "global_epoch": state.global_epoch})
+        save_payload(
+            resume_state_name(path),
+            {
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "global_step": state.global_step,
+                "global_epoch": state.global_epoch,
+            },
+        )
         print(f"saved checkpoint {path}")
     state.saved_step = state.global_step
     return path
 
 
-def resume_emotion_disc(path: str, model: nn.Module, optimizer: torch.optim.Optimizer,
-                        scheduler: torch.optim.lr_scheduler.LRScheduler, state: TrainState, map_location) -> None:
+def resume_emotion_disc(
+    path: str,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    state: TrainState,
+    map_location,
+) -> None:
     """Continue from disc_emo_<N>.pth: weights, and the optimizer, scheduler, step and epoch from its resume file
     (a file from the original code has none: then only the weights and the step N + 1 are restored)."""
     load_weights(model, path, "emotion discriminator", map_location=map_location)

@@ -1,4 +1,5 @@
 """Distributed helpers: one process per device under torchrun (NCCL on GPUs, gloo on CPU), or a plain process."""
+
 from __future__ import annotations
 
 import os

@@ -5,6 +5,7 @@ it with a plain ``load_state_dict(torch.load(path))``), where N is the original'
 (the first file is ``disc_emo_0.pth``, written after the first step). What a resume needs beyond the weights
 (optimizer, scheduler, step, epoch) goes beside it into ``disc_emo_<N>.state.pth``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,18 +30,24 @@ class EmotionTrainConfig:
     save_interval: int = 1000
 
 
-
-
 def init_weights(module: nn.Module) -> None:
     """Xavier-uniform weights for Linear and Conv layers (the original's initialisation)."""
     if isinstance(module, (nn.Linear, nn.Conv2d, nn.Conv1d)):
         nn.init.xavier_uniform_(module.weight)
 
 
-def train_emotion_disc(model: nn.Module, optimizer: torch.optim.Optimizer,
-                       scheduler: torch.optim.lr_scheduler.LRScheduler, loader: DataLoader, state: TrainState,
-                       cfg: EmotionTrainConfig, loop: LoopConfig, device: torch.device, log: ScalarLog,
-                       amp: Optional[MixedPrecision] = None) -> None:
+def train_emotion_disc(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    loader: DataLoader,
+    state: TrainState,
+    cfg: EmotionTrainConfig,
+    loop: LoopConfig,
+    device: torch.device,
+    log: ScalarLog,
+    amp: Optional[MixedPrecision] = None,
+) -> None:
     """Train; the step LR schedule advances once per epoch; saves as the original, after the first step and
     then every ``save_interval`` steps."""
     criterion = nn.CrossEntropyLoss()

@@ -1,5 +1,6 @@
 """Training the EmoGen generator: L1 + perceptual + emotion + (once synced enough) lip-sync losses, with the
 emotion discriminator taking one step on the real frames after every generator step."""
+
 from __future__ import annotations
 
 import os
@@ -16,13 +17,13 @@ from tqdm import tqdm
 
 from hparams import HParams
 
+from .checkpoint_files import checkpoint_name, save_training_checkpoint
 from .distributed import all_reduce_mean, is_main_process
 from .loop import LoopConfig, run_training
+from .losses import sync_loss, total_loss
 from .mixed_precision import FP32, MixedPrecision
 from .scalar_log import ScalarLog
 from .state import TrainState
-from .checkpoint_files import checkpoint_name, save_training_checkpoint
-from .losses import sync_loss, total_loss
 
 SYNC_SWITCH_THRESHOLD = 0.75
 SYNC_WEIGHT_AFTER_SWITCH = 0.03
@@ -36,7 +37,7 @@ class GeneratorTrainConfig:
     hp: HParams
     eval_batches: int = 51
     update_emotion_disc: bool = True  # one discriminator step on the real frames per generator step (original)
-    sync_switch: bool = True          # turn the sync loss on once the evaluation sync loss is below 0.75 (original)
+    sync_switch: bool = True  # turn the sync loss on once the evaluation sync loss is below 0.75 (original)
 
 
 @dataclass
@@ -66,8 +67,6 @@ def average_gradients(module: nn.Module) -> None:
             p.grad /= world
 
 
-
-
 def maybe_enable_sync_loss(hp: HParams, average_sync_loss: float) -> bool:
     """Switch the sync loss on (weight 0.03) once the evaluation sync loss falls below 0.75; True if switched."""
     if average_sync_loss < SYNC_SWITCH_THRESHOLD and hp.syncnet_wt != SYNC_WEIGHT_AFTER_SWITCH:
@@ -76,8 +75,15 @@ def maybe_enable_sync_loss(hp: HParams, average_sync_loss: float) -> bool:
     return False
 
 
-def generator_losses(model: nn.Module, critics: Critics, batch, hp: HParams, device: torch.device,
-                     with_sync: bool, weighted_only: bool = False):
+def generator_losses(
+    model: nn.Module,
+    critics: Critics,
+    batch,
+    hp: HParams,
+    device: torch.device,
+    with_sync: bool,
+    weighted_only: bool = False,
+):
     """Forward pass and all loss terms; returns (g, gt, x, labels, dict of tensors). ``weighted_only`` skips the
     terms whose weight is 0 (they would not change the step; with the paper's weights nothing is skipped)."""
     x, indiv_mels, mel, gt, emotion = (t.to(device) for t in batch)
@@ -87,17 +93,15 @@ def generator_losses(model: nn.Module, critics: Critics, batch, hp: HParams, dev
     terms = {
         "l1": nn.functional.l1_loss(g.float(), gt),
         "perceptual": critics.perceptual(g, gt) if hp.pl_wt or not weighted_only else zero,
-        "emotion": nn.functional.cross_entropy(critics.disc_emo(g), labels) if hp.emo_wt or not weighted_only
-        else zero,
+        "emotion": nn.functional.cross_entropy(critics.disc_emo(g), labels) if hp.emo_wt or not weighted_only else zero,
     }
     terms["sync"] = sync_loss(critics.syncnet, mel, g) if with_sync else zero
     return g, gt, x, labels, terms
 
 
-
-
-def evaluate_generator(model: nn.Module, critics: Critics, loader: DataLoader, hp: HParams, device: torch.device,
-                       max_batches: int) -> dict[str, float]:
+def evaluate_generator(
+    model: nn.Module, critics: Critics, loader: DataLoader, hp: HParams, device: torch.device, max_batches: int
+) -> dict[str, float]:
     """Mean validation losses (the sync loss always computed) over ``max_batches`` batches, cycling the loader as
     the original does when it is shorter. The expert keeps the mode it was given (the original's stays in train
     mode, so its BatchNorm uses batch statistics here too)."""
@@ -133,6 +137,7 @@ def cycle_batches(loader: DataLoader, count: int):
 
 def save_sample_images(x: torch.Tensor, g: torch.Tensor, gt: torch.Tensor, step: int, checkpoint_dir: str) -> str:
     """Collages (reference | masked input | generated | ground truth) per item and frame, as JPEGs."""
+
     def to_np(t: torch.Tensor) -> np.ndarray:
         return (t.detach().float().cpu().numpy().transpose(0, 2, 3, 4, 1) * 255.0).astype(np.uint8)
 
@@ -147,10 +152,19 @@ def save_sample_images(x: torch.Tensor, g: torch.Tensor, gt: torch.Tensor, step:
     return folder
 
 
-def train_generator(model: nn.Module, optimizer: torch.optim.Optimizer, critics: Critics, train_loader: DataLoader,
-                    val_loader: Optional[DataLoader], state: TrainState, cfg: GeneratorTrainConfig,
-                    loop: LoopConfig, device: torch.device, log: ScalarLog,
-                    amp: Optional[MixedPrecision] = None) -> None:
+def train_generator(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    critics: Critics,
+    train_loader: DataLoader,
+    val_loader: Optional[DataLoader],
+    state: TrainState,
+    cfg: GeneratorTrainConfig,
+    loop: LoopConfig,
+    device: torch.device,
+    log: ScalarLog,
+    amp: Optional[MixedPrecision] = None,
+) -> None:
     """Train the generator; checkpoints (generator and disc_emo_ prefixed discriminator), samples, evaluation."""
     hp = cfg.hp
     last: dict = {}
@@ -158,10 +172,21 @@ def train_generator(model: nn.Module, optimizer: torch.optim.Optimizer, critics:
     disc_amp = MixedPrecision(amp.precision, device)  # its own gradient scale for the second optimizer
 
     def save(reason: str = "") -> None:
-        save_training_checkpoint(checkpoint_name(cfg.checkpoint_dir, state.global_step), model, optimizer, state,
-                                 hp.save_optimizer_state, syncnet_wt=hp.syncnet_wt)
-        save_training_checkpoint(checkpoint_name(cfg.checkpoint_dir, state.global_step, "disc_emo_"),
-                                 critics.disc_emo, critics.disc_optimizer, state, hp.save_optimizer_state)
+        save_training_checkpoint(
+            checkpoint_name(cfg.checkpoint_dir, state.global_step),
+            model,
+            optimizer,
+            state,
+            hp.save_optimizer_state,
+            syncnet_wt=hp.syncnet_wt,
+        )
+        save_training_checkpoint(
+            checkpoint_name(cfg.checkpoint_dir, state.global_step, "disc_emo_"),
+            critics.disc_emo,
+            critics.disc_optimizer,
+            state,
+            hp.save_optimizer_state,
+        )
         if last and is_main_process():
             save_sample_images(last["x"], last["g"], last["gt"], state.global_step, cfg.checkpoint_dir)
 
@@ -171,8 +196,9 @@ def train_generator(model: nn.Module, optimizer: torch.optim.Optimizer, critics:
         set_requires_grad(critics.disc_emo, False)
         optimizer.zero_grad()
         with amp.forward():
-            g, gt, x, labels, terms = generator_losses(model, critics, batch, hp, device,
-                                                       with_sync=hp.syncnet_wt > 0, weighted_only=True)
+            g, gt, x, labels, terms = generator_losses(
+                model, critics, batch, hp, device, with_sync=hp.syncnet_wt > 0, weighted_only=True
+            )
             loss = total_loss(terms, hp)
         amp.step(loss, optimizer)
         set_requires_grad(critics.disc_emo, True)
@@ -198,8 +224,11 @@ def train_generator(model: nn.Module, optimizer: torch.optim.Optimizer, critics:
                 log.add(f"val/{k}", v, state.global_step)
             switched = cfg.sync_switch and maybe_enable_sync_loss(hp, val["sync"])
             if is_main_process():
-                tqdm.write(f"step {state.global_step}: " + ", ".join(f"{k} {v:.4f}" for k, v in val.items())
-                           + (" -> sync loss on (syncnet_wt 0.03)" if switched else ""))
+                tqdm.write(
+                    f"step {state.global_step}: "
+                    + ", ".join(f"{k} {v:.4f}" for k, v in val.items())
+                    + (" -> sync loss on (syncnet_wt 0.03)" if switched else "")
+                )
 
     def end_epoch(means: dict[str, float], batches: int) -> None:
         for k, v in means.items():

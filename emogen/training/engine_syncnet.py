@@ -3,6 +3,7 @@
 EmoGen's script (the default) evaluates once per epoch and saves every 50 epochs (its step-based calls are
 commented out); Wav2Lip's evaluates and saves every N steps.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,13 +14,13 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from .checkpoint_files import checkpoint_name, save_training_checkpoint
 from .distributed import all_reduce_mean, is_main_process
 from .loop import LoopConfig, run_training
+from .losses import cosine_loss
 from .mixed_precision import FP32, MixedPrecision
 from .scalar_log import ScalarLog
 from .state import TrainState
-from .checkpoint_files import checkpoint_name, save_training_checkpoint
-from .losses import cosine_loss
 
 
 @dataclass
@@ -31,11 +32,12 @@ class SyncTrainConfig:
     eval_interval: int
     eval_batches: int
     save_optimizer: bool = True
-    schedule: str = "emogen"        # "emogen": per epoch; "wav2lip": per step
-    save_every_epochs: int = 50     # EmoGen schedule: checkpoint when epoch % this == 0 (epoch 0 included)
+    schedule: str = "emogen"  # "emogen": per epoch; "wav2lip": per step
+    save_every_epochs: int = 50  # EmoGen schedule: checkpoint when epoch % this == 0 (epoch 0 included)
 
 
 SCHEDULES = ("emogen", "wav2lip")
+
 
 def evaluate_syncnet(model: nn.Module, loader: DataLoader, device: torch.device, max_batches: int) -> float:
     """Mean expert loss over at most ``max_batches`` validation batches."""
@@ -51,15 +53,25 @@ def evaluate_syncnet(model: nn.Module, loader: DataLoader, device: torch.device,
     return all_reduce_mean(sum(losses) / max(1, len(losses)), device)
 
 
-def train_syncnet(model: nn.Module, optimizer: torch.optim.Optimizer, train_loader: DataLoader,
-                  val_loader: Optional[DataLoader], state: TrainState, cfg: SyncTrainConfig, loop: LoopConfig,
-                  device: torch.device, log: ScalarLog, amp: Optional[MixedPrecision] = None) -> None:
+def train_syncnet(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    train_loader: DataLoader,
+    val_loader: Optional[DataLoader],
+    state: TrainState,
+    cfg: SyncTrainConfig,
+    loop: LoopConfig,
+    device: torch.device,
+    log: ScalarLog,
+    amp: Optional[MixedPrecision] = None,
+) -> None:
     """Train until ``loop`` stops; checkpoints and evaluation at the configured intervals."""
     amp = amp or MixedPrecision(FP32, device)
 
     def save(reason: str = "") -> None:
-        save_training_checkpoint(checkpoint_name(cfg.checkpoint_dir, state.global_step), model, optimizer, state,
-                                 cfg.save_optimizer)
+        save_training_checkpoint(
+            checkpoint_name(cfg.checkpoint_dir, state.global_step), model, optimizer, state, cfg.save_optimizer
+        )
 
     def step(batch) -> dict[str, float]:
         x, mel, y = (t.to(device) for t in batch)

@@ -1,4 +1,5 @@
 """Seeding, train/val datasets from filelists or the original's random split, and their DataLoaders."""
+
 from __future__ import annotations
 
 import argparse
@@ -32,20 +33,31 @@ def worker_count(requested: Optional[int], default: int) -> int:
     return max(0, min(default, (os.cpu_count() or 1)))
 
 
-def make_loader(dataset: Dataset, batch_size: int, workers: int, info: DistInfo, shuffle: bool = True,
-                drop_last: bool = False) -> DataLoader:
+def make_loader(
+    dataset: Dataset, batch_size: int, workers: int, info: DistInfo, shuffle: bool = True, drop_last: bool = False
+) -> DataLoader:
     """A DataLoader with a DistributedSampler under torchrun; drop_last (only when a full batch exists) as the
     original sets it per script: on for the emotion discriminator, off for the expert and the generator, except
     that a last batch of a single sample is always dropped."""
-    sampler = DistributedSampler(dataset, num_replicas=info.world_size, rank=info.rank, shuffle=shuffle) \
-        if info.distributed else None
+    sampler = (
+        DistributedSampler(dataset, num_replicas=info.world_size, rank=info.rank, shuffle=shuffle)
+        if info.distributed
+        else None
+    )
     per_process = len(dataset) // max(1, info.world_size)
     # A last batch of one sample cannot train BatchNorm (the original crashes there): drop just that one.
     lone_last = per_process > batch_size and per_process % batch_size == 1
     drop = (drop_last or lone_last) and per_process >= batch_size
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
-                      num_workers=workers, drop_last=drop, pin_memory=info.device.type == "cuda",
-                      persistent_workers=workers > 0)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle and sampler is None,
+        sampler=sampler,
+        num_workers=workers,
+        drop_last=drop,
+        pin_memory=info.device.type == "cuda",
+        persistent_workers=workers > 0,
+    )
 
 
 def clip_folders(data_root: str) -> list[str]:
@@ -53,8 +65,17 @@ def clip_folders(data_root: str) -> list[str]:
     return sorted(f for f in os.listdir(data_root) if os.path.isdir(os.path.join(data_root, f)))
 
 
-def load_split_datasets(dataset_cls, data_root: str, filelist_dir: str, hp, augment: bool, seed: int,
-                        root_flag: str = "--data_root", split: str = "filelists", eval_augment: bool = True):
+def load_split_datasets(
+    dataset_cls,
+    data_root: str,
+    filelist_dir: str,
+    hp,
+    augment: bool,
+    seed: int,
+    root_flag: str = "--data_root",
+    split: str = "filelists",
+    eval_augment: bool = True,
+):
     """Train and val datasets of ``dataset_cls`` (val may be None).
 
     ``split="filelists"``: <filelist_dir>/train.txt and val.txt. ``split="random"``: what the original scripts
@@ -70,8 +91,9 @@ def load_split_datasets(dataset_cls, data_root: str, filelist_dir: str, hp, augm
         train = dataset_cls(data_root, names, hp=hp, augment=augment, seed=None, length=max(1, n_train))
         val = None
         if len(names) - n_train > 0:
-            val = dataset_cls(data_root, names, hp=hp, augment=augment and eval_augment, seed=seed + 1,
-                              length=len(names) - n_train)
+            val = dataset_cls(
+                data_root, names, hp=hp, augment=augment and eval_augment, seed=seed + 1, length=len(names) - n_train
+            )
     else:
         train_names = read_filelist(os.path.join(filelist_dir, "train.txt"))
         val_path = os.path.join(filelist_dir, "val.txt")
@@ -90,9 +112,16 @@ def load_split_datasets(dataset_cls, data_root: str, filelist_dir: str, hp, augm
 
 def split_loaders(dataset_cls, args: argparse.Namespace, hp, batch_size: int, info: DistInfo):
     """(train dataset, train loader, val loader or None) from ``args.data_root`` and its filelists."""
-    train_set, val_set = load_split_datasets(dataset_cls, args.data_root, args.filelist_dir, hp,
-                                             not args.no_augment, args.seed, split=args.split,
-                                             eval_augment=args.eval_augment == "on")
+    train_set, val_set = load_split_datasets(
+        dataset_cls,
+        args.data_root,
+        args.filelist_dir,
+        hp,
+        not args.no_augment,
+        args.seed,
+        split=args.split,
+        eval_augment=args.eval_augment == "on",
+    )
     train_loader = make_loader(train_set, batch_size, worker_count(args.num_workers, hp.num_workers), info)
     # Validation runs in the training process: workers would only add start-up time for a few batches.
     val_loader = make_loader(val_set, batch_size, 0, info, shuffle=False, drop_last=False) if val_set else None

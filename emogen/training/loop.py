@@ -1,4 +1,5 @@
 """The epoch/step loop shared by the three trainers: progress, step and time limits, and a checkpoint on Ctrl-C."""
+
 from __future__ import annotations
 
 import time
@@ -35,10 +36,11 @@ class LossTrend:
         """Record one step's losses."""
         if len(self.first) < self.window:
             self.first.append(losses)
-        self.last = (self.last + [losses])[-self.window:]
+        self.last = (self.last + [losses])[-self.window :]
 
     def summary(self) -> str:
         """'losses, first N steps -> last N steps: l1 0.4123 -> 0.1234, ...'."""
+
         def mean(rows: list[dict[str, float]], key: str) -> float:
             return sum(r[key] for r in rows if key in r) / max(1, sum(key in r for r in rows))
 
@@ -47,11 +49,15 @@ class LossTrend:
         return f"losses, first {len(self.first)} steps -> last {len(self.last)} steps: " + ", ".join(parts)
 
 
-def run_training(loader: DataLoader, state: TrainState, cfg: LoopConfig,
-                 train_step: Callable[[object], dict[str, float]],
-                 after_step: Callable[[dict[str, float]], None],
-                 end_epoch: Callable[[dict[str, float], int], None],
-                 save: Callable[[str], None]) -> None:
+def run_training(
+    loader: DataLoader,
+    state: TrainState,
+    cfg: LoopConfig,
+    train_step: Callable[[object], dict[str, float]],
+    after_step: Callable[[dict[str, float]], None],
+    end_epoch: Callable[[dict[str, float], int], None],
+    save: Callable[[str], None],
+) -> None:
     """Call ``train_step`` per batch (it returns its losses), ``after_step`` once the step counter moved on,
     ``end_epoch`` with the epoch's mean losses; ``save(reason)`` on Ctrl-C (or SIGTERM) and when the step limit or
     the time budget stops the run.
@@ -59,8 +65,10 @@ def run_training(loader: DataLoader, state: TrainState, cfg: LoopConfig,
     if cfg.max_steps is not None and state.global_step >= cfg.max_steps:
         # A resumed run that already reached its limit: one more step would overshoot it on every resume.
         if is_main_process():
-            tqdm.write(f"stopped at step {state.global_step}: step limit ({cfg.max_steps}) reached before this run; "
-                       "nothing trained")
+            tqdm.write(
+                f"stopped at step {state.global_step}: step limit ({cfg.max_steps}) reached before this run; "
+                "nothing trained"
+            )
         return
     deadline = None if cfg.max_minutes is None else time.monotonic() + 60.0 * cfg.max_minutes
     trend = LossTrend()
@@ -70,8 +78,12 @@ def run_training(loader: DataLoader, state: TrainState, cfg: LoopConfig,
                 loader.sampler.set_epoch(state.global_epoch)  # type: ignore[union-attr]
             totals: dict[str, float] = {}
             batches = 0
-            bar = tqdm(loader, desc=f"{cfg.desc} epoch {state.global_epoch}", unit="batch",
-                       disable=not (cfg.progress and is_main_process()))
+            bar = tqdm(
+                loader,
+                desc=f"{cfg.desc} epoch {state.global_epoch}",
+                unit="batch",
+                disable=not (cfg.progress and is_main_process()),
+            )
             for batch in bar:
                 losses = train_step(batch)
                 state.global_step += 1
@@ -82,8 +94,13 @@ def run_training(loader: DataLoader, state: TrainState, cfg: LoopConfig,
                 trend.add(losses)
                 after_step(losses)
                 # Each rank's clock differs: under torchrun all stop at the step where the first one runs out.
-                limit = "step limit" if cfg.max_steps is not None and state.global_step >= cfg.max_steps else \
-                    "time limit" if deadline is not None and any_rank(time.monotonic() >= deadline) else None
+                limit = (
+                    "step limit"
+                    if cfg.max_steps is not None and state.global_step >= cfg.max_steps
+                    else "time limit"
+                    if deadline is not None and any_rank(time.monotonic() >= deadline)
+                    else None
+                )
                 if limit:
                     bar.close()
                     if state.saved_step != state.global_step:

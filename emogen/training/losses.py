@@ -5,6 +5,7 @@ VGG19's ImageNet weights are never downloaded here: they are read from torchvisi
 ($TORCH_HOME/hub/checkpoints/vgg19-dcbfe244.pth) or from a path. The network is defined here with torchvision's
 exact layer indices, so torchvision itself is not needed.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,7 +32,7 @@ def cosine_loss(a: torch.Tensor, v: torch.Tensor, y: torch.Tensor) -> torch.Tens
 
 def sync_loss(syncnet: nn.Module, mel: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     """Expert loss of generated windows (B,3,T,H,W) against their mel: lower halves stacked on channels."""
-    lower = g[:, :, :, g.size(3) // 2:]
+    lower = g[:, :, :, g.size(3) // 2 :]
     stacked = torch.cat([lower[:, :, i] for i in range(lower.size(2))], dim=1)
     if syncnet.training and g.size(0) == 1:
         # BatchNorm has no batch statistics for one sample (the original crashes there): use the running ones.
@@ -47,8 +48,12 @@ def sync_loss(syncnet: nn.Module, mel: torch.Tensor, g: torch.Tensor) -> torch.T
 
 def total_loss(terms: dict, hp: HParams) -> torch.Tensor:
     """syncnet_wt*sync + pl_wt*perceptual + emo_wt*emotion + (1 - the three weights)*L1."""
-    return (hp.syncnet_wt * terms["sync"] + hp.pl_wt * terms["perceptual"] + hp.emo_wt * terms["emotion"]
-            + (1 - hp.syncnet_wt - hp.emo_wt - hp.pl_wt) * terms["l1"])
+    return (
+        hp.syncnet_wt * terms["sync"]
+        + hp.pl_wt * terms["perceptual"]
+        + hp.emo_wt * terms["emotion"]
+        + (1 - hp.syncnet_wt - hp.emo_wt - hp.pl_wt) * terms["l1"]
+    )
 
 
 FEATURE_LAYERS = (4, 9, 18, 27, 36)  # outputs of the five max-pool layers of vgg19.features
@@ -78,23 +83,27 @@ class PerceptualLoss(nn.Module):
         self.pretrained = os.path.isfile(path)
         if self.pretrained:
             weights = state_dict_from_checkpoint(read_checkpoint(path), path)
-            feats = {k[len("features."):]: v for k, v in weights.items() if k.startswith("features.")}
+            feats = {k[len("features.") :]: v for k, v in weights.items() if k.startswith("features.")}
             missing = set(self.features.state_dict()) - set(feats)
             if missing:
                 raise UserError(f"{path} is not a torchvision VGG19 checkpoint (missing {sorted(missing)[:3]})")
             self.features.load_state_dict(feats)
         elif not allow_random:
-            raise UserError(WEIGHTS["vgg19"].missing_message(path, "--vgg_path") +
-                            "; --random_vgg trains with an untrained VGG (not the paper's loss)")
+            raise UserError(
+                WEIGHTS["vgg19"].missing_message(path, "--vgg_path")
+                + "; --random_vgg trains with an untrained VGG (not the paper's loss)"
+            )
         else:
-            print(f"warning: VGG19 weights not found at {path}; the perceptual loss uses a randomly initialised "
-                  "VGG19, so it is not the paper's loss")
+            print(
+                f"warning: VGG19 weights not found at {path}; the perceptual loss uses a randomly initialised "
+                "VGG19, so it is not the paper's loss"
+            )
         self.features.eval()
         for p in self.features.parameters():
             p.requires_grad_(False)
         self.mse = nn.MSELoss()
 
-    def train(self, mode: bool = True) -> "PerceptualLoss":
+    def train(self, mode: bool = True) -> PerceptualLoss:
         """The feature extractor always stays in eval mode."""
         super().train(mode)
         self.features.eval()

@@ -1,4 +1,5 @@
 """Training arithmetic: float32 as the original, or autocast to bfloat16 / float16 (with a gradient scaler)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -22,8 +23,9 @@ class MixedPrecision:
         with autocast(self.device, self.precision.dtype):
             yield
 
-    def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer,
-             before_step: Optional[Callable[[], None]] = None) -> None:
+    def step(
+        self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, before_step: Optional[Callable[[], None]] = None
+    ) -> None:
         """backward, ``before_step`` (e.g. averaging gradients over ranks), optimizer step; scaled for float16."""
         (loss if self.scaler is None else self.scaler.scale(loss)).backward()
         if before_step is not None:

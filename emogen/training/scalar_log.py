@@ -1,4 +1,5 @@
 """TensorBoard scalars of a training run (rank 0 only)."""
+
 from __future__ import annotations
 
 import contextlib

@@ -1,4 +1,5 @@
 """The counters a training run carries from step to step and across a resume (passed around, never global)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -6,6 +6,7 @@ metric is implemented here: Canny edges pick 64x64 edge blocks (more than 0.2% e
 gives a blur-detection probability 1 - exp(-(w / JNB(c))^3.6) with JNB 5 for c <= 50 and 3 above, and the
 score is the share of edges whose probability is at most 0.63.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -93,7 +94,7 @@ def cpbd(gray: np.ndarray) -> float:
             block_widths = block_widths[block_widths != 0]
             block = image[rows, cols]
             jnb = WIDTH_JNB[int(np.max(block) - np.min(block))]
-            prob = 1 - np.exp(-np.abs(block_widths / jnb) ** BETA)
+            prob = 1 - np.exp(-(np.abs(block_widths / jnb) ** BETA))
             np.add.at(hist, np.round(prob * 100).astype(int), 1)
             total += len(prob)
     if total:

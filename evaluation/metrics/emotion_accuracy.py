@@ -1,5 +1,6 @@
 """Emotion accuracy (EmoAcc): a trained emotion discriminator classifies 5-frame face windows of generated videos,
 with the emotion each video was generated for as the label."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -10,14 +11,14 @@ import numpy as np
 import torch
 
 from emogen.common.contract import EMOTIONS
-
 from emogen.common.media import iter_frames
 
 WINDOW = 5
 
 
-def face_windows(path: str, detector=None, img_size: int = 96,
-                 boxes: Optional[Sequence[Optional[tuple]]] = None) -> np.ndarray:
+def face_windows(
+    path: str, detector=None, img_size: int = 96, boxes: Optional[Sequence[Optional[tuple]]] = None
+) -> np.ndarray:
     """Non-overlapping 5-frame windows of face crops (N,3,5,96,96) in [0, 1], BGR as in training.
 
     Each frame is cropped to its face box: from ``boxes`` (frame i uses boxes[i mod len], as inference cycles a
@@ -88,14 +89,20 @@ class EmotionReport:
 
     def table(self) -> str:
         """The summary: clip-level EmoAcc, window-level beside it, and the clip confusion matrix."""
-        lines = [f"EmoAcc (clips, mean logits of each clip's windows): {self.clip_accuracy:.4f} "
-                 f"({self.videos_correct}/{self.videos})   window-level: {self.accuracy:.4f} "
-                 f"({int(np.trace(self.confusion))}/{int(self.confusion.sum())} windows)", "",
-                 "clips: intended \\ predicted  " + " ".join(f"{e:>5}" for e in EMOTIONS) + "  clip acc  window acc"]
+        lines = [
+            f"EmoAcc (clips, mean logits of each clip's windows): {self.clip_accuracy:.4f} "
+            f"({self.videos_correct}/{self.videos})   window-level: {self.accuracy:.4f} "
+            f"({int(np.trace(self.confusion))}/{int(self.confusion.sum())} windows)",
+            "",
+            "clips: intended \\ predicted  " + " ".join(f"{e:>5}" for e in EMOTIONS) + "  clip acc  window acc",
+        ]
         clips, windows = self.per_emotion(True), self.per_emotion(False)
         for i, name in enumerate(EMOTIONS):
-            lines.append(f"{name:>29}  " + " ".join(f"{v:5d}" for v in self.clip_confusion[i])
-                         + f"  {clips[name]:8.3f}  {windows[name]:10.3f}")
+            lines.append(
+                f"{name:>29}  "
+                + " ".join(f"{v:5d}" for v in self.clip_confusion[i])
+                + f"  {clips[name]:8.3f}  {windows[name]:10.3f}"
+            )
         return "\n".join(lines)
 
 
@@ -104,5 +111,5 @@ def classify(model: torch.nn.Module, windows: np.ndarray, device: str = "cpu", b
     out = []
     with torch.inference_mode():
         for i in range(0, len(windows), batch_size):
-            out.append(model(torch.from_numpy(windows[i:i + batch_size]).to(device)).float().cpu().numpy())
+            out.append(model(torch.from_numpy(windows[i : i + batch_size]).to(device)).float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 6), np.float32)

@@ -6,6 +6,7 @@ frames without a detection); tracks shorter than ``min_track`` frames or with fa
 and each frame is cropped to a square of side 2 * size * (1 + crop_scale) around the face (padded with grey
 110 at the borders) and resized to 224x224.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -47,8 +48,9 @@ def iou(a: Sequence[float], b: Sequence[float]) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def track_faces(frame_faces: Sequence[Sequence[Sequence[float]]],
-                settings: TrackSettings = TrackSettings()) -> list[Track]:
+def track_faces(
+    frame_faces: Sequence[Sequence[Sequence[float]]], settings: TrackSettings = TrackSettings()
+) -> list[Track]:
     """syncnet_python's track_shot: link every face of every frame (rows x1 y1 x2 y2 [score]) into tracks.
 
     Its loop is reproduced as it behaves: a track takes the first free face, then walks the frames taking each
@@ -57,8 +59,10 @@ def track_faces(frame_faces: Sequence[Sequence[Sequence[float]]],
     the same pass (the reference removes items from the list it iterates). Tracks of at most ``min_track``
     faces, or whose interpolated boxes average ``min_face_size`` pixels or less, are dropped.
     """
-    scene = [[(i, tuple(float(v) for v in face[:4]), k) for k, face in enumerate(faces)]
-             for i, faces in enumerate(frame_faces)]
+    scene = [
+        [(i, tuple(float(v) for v in face[:4]), k) for k, face in enumerate(faces)]
+        for i, faces in enumerate(frame_faces)
+    ]
     tracks: list[Track] = []
     while True:
         track: list = []
@@ -106,6 +110,8 @@ def crop_face(frame: np.ndarray, size: float, cy: float, cx: float, crop_scale: 
     pad = int(size * (1 + 2 * crop_scale))
     padded = np.pad(frame, ((pad, pad), (pad, pad), (0, 0)), mode="constant", constant_values=110)
     my, mx = cy + pad, cx + pad
-    face = padded[int(my - size):int(my + size * (1 + 2 * crop_scale)),
-                  int(mx - size * (1 + crop_scale)):int(mx + size * (1 + crop_scale))]
+    face = padded[
+        int(my - size) : int(my + size * (1 + 2 * crop_scale)),
+        int(mx - size * (1 + crop_scale)) : int(mx + size * (1 + crop_scale)),
+    ]
     return cv2.resize(face, (224, 224))

@@ -6,6 +6,7 @@ from a path, $EMOGEN_INCEPTION_PATH, or torch's hub cache ($TORCH_HOME/hub/check
 ``torch.load(weights_only=True)``. A randomly initialised network (explicit flag, tests only) gives numbers
 that are not FID.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,6 +22,7 @@ from emogen.common.checkpoint_io import CheckpointError, read_checkpoint, state_
 from emogen.common.errors import UserError
 from emogen.common.media import iter_frames
 from emogen.common.weights import WEIGHTS, identify_state_dict
+
 
 def inception_weights_path(path: Optional[str] = None) -> str:
     """The argument, else $EMOGEN_INCEPTION_PATH, else torch's hub cache."""
@@ -45,9 +47,11 @@ def build_inception(path: Optional[str] = None, allow_random: bool = False, devi
         with mock.patch.object(fid_inception, "load_state_dict_from_url", lambda *a, **k: weights):
             model = fid_inception.InceptionV3([fid_inception.InceptionV3.BLOCK_INDEX_BY_DIM[2048]])
     except RuntimeError:  # load_state_dict's error lists every key: say in one line what the file is instead
-        raise CheckpointError(f"{where} is not pytorch-fid's Inception weights: it looks like "
-                              f"{identify_state_dict(weights)}; pass {WEIGHTS['inception'].default_file} as "
-                              "--inception_path") from None
+        raise CheckpointError(
+            f"{where} is not pytorch-fid's Inception weights: it looks like "
+            f"{identify_state_dict(weights)}; pass {WEIGHTS['inception'].default_file} as "
+            "--inception_path"
+        ) from None
     return model.to(device).eval()
 
 
@@ -68,12 +72,19 @@ def face_crops(path: str, detector, max_frames: Optional[int] = None) -> Iterato
     coords = crop_coords(boxes, first.shape[:2], GENERATOR_PADS, nosmooth=False)
     for frame, c in zip(iter_frames(path, limit=max_frames), coords):
         if c is not None and c[1] > c[0] and c[3] > c[2]:
-            yield cv2.resize(frame[c[0]:c[1], c[2]:c[3]], (CROP_SIDE, CROP_SIDE), interpolation=cv2.INTER_LINEAR)
+            yield cv2.resize(frame[c[0] : c[1], c[2] : c[3]], (CROP_SIDE, CROP_SIDE), interpolation=cv2.INTER_LINEAR)
 
 
-def video_features(model, videos: Iterable[str], device: str = "cpu", batch_size: int = 32,
-                   max_frames: Optional[int] = None, progress: bool = True, desc: str = "frames",
-                   detector=None) -> np.ndarray:
+def video_features(
+    model,
+    videos: Iterable[str],
+    device: str = "cpu",
+    batch_size: int = 32,
+    max_frames: Optional[int] = None,
+    progress: bool = True,
+    desc: str = "frames",
+    detector=None,
+) -> np.ndarray:
     """(N, 2048) pool3 features (RGB in [0, 1]) of every frame of the videos, or with ``detector`` of every face
     crop (see face_crops), computed batch by batch."""
     feats = []

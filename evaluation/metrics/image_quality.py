@@ -1,4 +1,5 @@
 """PSNR, SSIM and CPBD between paired real and generated frames (grayscale, as the original's img_eval.py)."""
+
 from __future__ import annotations
 
 import math
@@ -18,7 +19,7 @@ def psnr(real: np.ndarray, generated: np.ndarray, uint8_wraparound: bool = False
         diff = (real.astype(np.uint8) - generated.astype(np.uint8)).astype(np.float64)
     else:
         diff = real.astype(np.float64) - generated.astype(np.float64)
-    mse = float(np.mean(diff ** 2))
+    mse = float(np.mean(diff**2))
     return math.inf if mse == 0 else 20 * math.log10(255.0 / math.sqrt(mse))
 
 
@@ -52,7 +53,7 @@ class PairMetrics:
         self.cpbd_sum += cpbd(g2)
         self.frames += 1
 
-    def merge(self, other: "PairMetrics") -> None:
+    def merge(self, other: PairMetrics) -> None:
         """Add another set of sums (a video's) to these (the whole run's) without scoring its frames again."""
         self.frames += other.frames
         self.psnr_sum += other.psnr_sum

@@ -6,6 +6,7 @@ int16 samples). Distances between each lip embedding and the audio embeddings sh
 (zero-padded) are averaged over frames; LSE-D is the minimum of that average, LSE-C its median minus the
 minimum, and the offset is vshift minus the index of the minimum.
 """
+
 from __future__ import annotations
 
 import os
@@ -51,21 +52,29 @@ def lip_frames(frames: Sequence[np.ndarray]) -> np.ndarray:
     return np.stack([cv2.resize(f, (LIP_SIZE, LIP_SIZE)) for f in frames]).astype(np.float32)
 
 
-def embeddings(model: SyncNetEval, frames: np.ndarray, audio_int16: np.ndarray, sample_rate: int = 16000,
-               batch_size: int = 20, device: str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+def embeddings(
+    model: SyncNetEval,
+    frames: np.ndarray,
+    audio_int16: np.ndarray,
+    sample_rate: int = 16000,
+    batch_size: int = 20,
+    device: str = "cpu",
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Lip and audio embeddings of every window (W,1024) each."""
     cc = torch.from_numpy(mfcc(audio_int16, sample_rate).astype(np.float32))[None, None]  # (1,1,13,steps)
     video = torch.from_numpy(frames).permute(3, 0, 1, 2)[None]  # (1,3,T,224,224)
     windows = min(len(frames), len(audio_int16) // 640) - 5
     if windows <= 0:
-        raise ValueError(f"too short to score: {len(frames)} frames and {len(audio_int16) / sample_rate:.2f} s "
-                         "of audio give no 5-frame window")
+        raise ValueError(
+            f"too short to score: {len(frames)} frames and {len(audio_int16) / sample_rate:.2f} s "
+            "of audio give no 5-frame window"
+        )
     lips, auds = [], []
     with torch.inference_mode():
         for start in range(0, windows, batch_size):
             idx = range(start, min(windows, start + batch_size))
-            lip = torch.cat([video[:, :, v:v + 5] for v in idx]).to(device)
-            aud = torch.cat([cc[:, :, :, 4 * v:4 * v + 20] for v in idx]).to(device)
+            lip = torch.cat([video[:, :, v : v + 5] for v in idx]).to(device)
+            aud = torch.cat([cc[:, :, :, 4 * v : 4 * v + 20] for v in idx]).to(device)
             lips.append(model.forward_lip(lip).cpu())
             auds.append(model.forward_aud(aud).cpu())
     return torch.cat(lips), torch.cat(auds)
@@ -75,20 +84,34 @@ def shifted_distances(lip: torch.Tensor, aud: torch.Tensor, vshift: int = VSHIFT
     """(W, 2*vshift+1): distance of lip i to audio i+s-vshift for every shift s (audio zero-padded)."""
     win = 2 * vshift + 1
     padded = torch.nn.functional.pad(aud, (0, 0, vshift, vshift))
-    return torch.stack([torch.nn.functional.pairwise_distance(lip[[i], :].repeat(win, 1), padded[i:i + win, :])
-                        for i in range(len(lip))])
+    return torch.stack(
+        [
+            torch.nn.functional.pairwise_distance(lip[[i], :].repeat(win, 1), padded[i : i + win, :])
+            for i in range(len(lip))
+        ]
+    )
 
 
 def score_embeddings(lip: torch.Tensor, aud: torch.Tensor, vshift: int = VSHIFT) -> SyncScore:
     """Offset, LSE-D and LSE-C from window embeddings."""
     mean_dist = shifted_distances(lip, aud, vshift).mean(dim=0)
     min_val, min_idx = torch.min(mean_dist, 0)
-    return SyncScore(offset=int(vshift - min_idx), dist=float(min_val),
-                     conf=float(torch.median(mean_dist) - min_val), windows=len(lip))
+    return SyncScore(
+        offset=int(vshift - min_idx),
+        dist=float(min_val),
+        conf=float(torch.median(mean_dist) - min_val),
+        windows=len(lip),
+    )
 
 
-def score_clip(model: SyncNetEval, frames: Sequence[np.ndarray], audio_int16: np.ndarray, sample_rate: int = 16000,
-               vshift: int = VSHIFT, device: str = "cpu") -> SyncScore:
+def score_clip(
+    model: SyncNetEval,
+    frames: Sequence[np.ndarray],
+    audio_int16: np.ndarray,
+    sample_rate: int = 16000,
+    vshift: int = VSHIFT,
+    device: str = "cpu",
+) -> SyncScore:
     """LSE of face crops (any size, BGR) against their 16 kHz int16 audio."""
     lip, aud = embeddings(model, lip_frames(frames), audio_int16, sample_rate, device=device)
     return score_embeddings(lip, aud, vshift)
@@ -123,13 +146,21 @@ def _as_25fps(path: str, workdir: str) -> str:
     if abs(fps - 25.0) < 1e-3:
         return path
     out = os.path.join(workdir, "video25.mp4")
-    run_ffmpeg(["-i", input_arg(path), "-r", "25", "-c:v", "libx264", "-crf", "12", "-c:a", "aac", input_arg(out)],
-               f"convert {path} to 25 fps")
+    run_ffmpeg(
+        ["-i", input_arg(path), "-r", "25", "-c:v", "libx264", "-crf", "12", "-c:a", "aac", input_arg(out)],
+        f"convert {path} to 25 fps",
+    )
     return out
 
 
-def score_video(path: str, model: SyncNetEval, detector=None, settings: TrackSettings = TrackSettings(),
-                whole_frame: bool = False, device: str = "cpu") -> list[TrackScore]:
+def score_video(
+    path: str,
+    model: SyncNetEval,
+    detector=None,
+    settings: TrackSettings = TrackSettings(),
+    whole_frame: bool = False,
+    device: str = "cpu",
+) -> list[TrackScore]:
     """Scores of every face track of a video (one entry for the whole frame with ``whole_frame``)."""
     name = os.path.basename(path)
     with tempfile.TemporaryDirectory(prefix="emogen-lse-") as workdir:
@@ -151,7 +182,7 @@ def score_video(path: str, model: SyncNetEval, detector=None, settings: TrackSet
             for index, frame in enumerate(iter_frames(video, limit=last + 1)):
                 if index >= first:
                     crops.append(crop_face(frame, *plan[index - first], crop_scale=settings.crop_scale))
-            audio = samples[first * SAMPLES_PER_FRAME:(last + 1) * SAMPLES_PER_FRAME]
+            audio = samples[first * SAMPLES_PER_FRAME : (last + 1) * SAMPLES_PER_FRAME]
             lip, aud = embeddings(model, lip_frames(crops), audio, device=device)
             results.append(TrackScore(name, t, first, last, score_embeddings(lip, aud)))
         return results

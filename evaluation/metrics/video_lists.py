@@ -1,4 +1,5 @@
 """Collecting the videos an evaluation script works on: a folder, or a filelist of paths or names."""
+
 from __future__ import annotations
 
 import argparse

@@ -4,6 +4,7 @@ Bounded: at most ``max_queued`` jobs wait in all and ``max_per_client`` per clie
 forgotten (and their private folders deleted) ``keep_seconds`` after they ended, by a cleaner thread
 that runs whether or not the worker is busy; ``shutdown`` deletes every job folder.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,10 +37,10 @@ class Job:
     done: int = 0
     total: int = 0
     error: str = ""
-    started: list = field(default_factory=list)     # emotions whose video has begun, in generation order
-    finished: list = field(default_factory=list)    # emotions whose video is complete
-    live: dict = field(default_factory=dict)        # emotion -> file being written (fragmented MP4)
-    outputs: dict = field(default_factory=dict)     # emotion -> finished file
+    started: list = field(default_factory=list)  # emotions whose video has begun, in generation order
+    finished: list = field(default_factory=list)  # emotions whose video is complete
+    live: dict = field(default_factory=dict)  # emotion -> file being written (fragmented MP4)
+    outputs: dict = field(default_factory=dict)  # emotion -> finished file
     timings: dict = field(default_factory=dict)
     detection_cached: bool = False
 
@@ -55,15 +56,22 @@ class Cancelled(Exception):
 class JobQueue:
     """FIFO of jobs with a single worker thread and a cleaner thread."""
 
-    def __init__(self, run: Callable[[Job], None], root: Optional[str] = None, keep_seconds: float = 1800,
-                 max_queued: int = 20, max_per_client: int = 3, clean_every: float = 30.0) -> None:
+    def __init__(
+        self,
+        run: Callable[[Job], None],
+        root: Optional[str] = None,
+        keep_seconds: float = 1800,
+        max_queued: int = 20,
+        max_per_client: int = 3,
+        clean_every: float = 30.0,
+    ) -> None:
         self.owns_root = root is None
         self.root = root or tempfile.mkdtemp(prefix="emogen-web-")
         os.makedirs(self.root, exist_ok=True)
         os.chmod(self.root, 0o700)
         self.run = run
         self.keep_seconds, self.max_queued, self.max_per_client = keep_seconds, max_queued, max_per_client
-        self.jobs: "OrderedDict[str, Job]" = OrderedDict()
+        self.jobs: OrderedDict[str, Job] = OrderedDict()
         self.lock = threading.Lock()
         self.wakeup = threading.Condition(self.lock)
         self.stopping = threading.Event()
@@ -84,8 +92,9 @@ class JobQueue:
         if sum(1 for j in live if j.state in ("receiving", "queued")) >= self.max_queued:
             raise QueueFull(f"the queue is full ({self.max_queued} requests waiting); try again in a minute")
         if sum(1 for j in live if j.client == client) >= self.max_per_client:
-            raise QueueFull(f"you already have {self.max_per_client} requests waiting or running; wait for one "
-                            "to finish")
+            raise QueueFull(
+                f"you already have {self.max_per_client} requests waiting or running; wait for one to finish"
+            )
 
     def check_room(self, client: str) -> None:
         """Raise QueueFull when no more jobs may wait, in all or for this client."""

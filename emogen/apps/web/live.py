@@ -8,6 +8,7 @@ Protocol (after the handshake on /api/live?face=<example index>&emotion=<label>)
                     {"type": "frame", "index", "emotion", "server_delay_ms", "dropped"} followed by a binary
                     JPEG; {"type": "error", "error"} before closing on a refusal; {"type": "end", ...} when done.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -26,12 +27,12 @@ from emogen.common.errors import UserError
 from emogen.inference.options import InferenceOptions, resolve_runtime
 from emogen.inference.streaming import SAMPLE_RATE, LiveFace, LiveSession, LiveSettings
 
-MAX_AUDIO_MESSAGE = 32000          # bytes: one second of 16-bit audio
+MAX_AUDIO_MESSAGE = 32000  # bytes: one second of 16-bit audio
 MAX_TEXT_MESSAGE = 1024
-RATE_SLACK_SECONDS = 2.0           # audio may run this far ahead of real time before the session is closed
+RATE_SLACK_SECONDS = 2.0  # audio may run this far ahead of real time before the session is closed
 IDLE_SECONDS = 30.0
 JPEG_QUALITY = 85
-REFUSAL_GRACE = 2.0                # seconds a refused client has to close before the server does
+REFUSAL_GRACE = 2.0  # seconds a refused client has to close before the server does
 
 
 @dataclass
@@ -130,10 +131,18 @@ def encode_jpeg(frame: np.ndarray) -> bytes:
     return data.tobytes()
 
 
-def run_live_socket(ws, face: LiveFace, generator, emotion: str, base: InferenceOptions, limits: LiveLimits,
-                    device) -> None:
+def run_live_socket(
+    ws, face: LiveFace, generator, emotion: str, base: InferenceOptions, limits: LiveLimits, device
+) -> None:
     """Serve one live session on ``ws`` (a simple_websocket connection) until stop, close, a refusal or the end."""
-    settings = LiveSettings(device, resolve_runtime(base).precision.dtype, limits.max_batch, limits.max_waiting, max_ready=limits.max_waiting)
+    settings = LiveSettings(
+        device,
+        resolve_runtime(base).precision.dtype,
+        limits.max_batch,
+        limits.max_waiting,
+        max_ready=limits.max_waiting,
+        blend=base.blend,
+    )
     session = LiveSession(generator, face, emotion, settings)
     meter = AudioMeter(limits.max_minutes * 60)
     send_lock = threading.Lock()
@@ -147,15 +156,26 @@ def run_live_socket(ws, face: LiveFace, generator, emotion: str, base: Inference
         try:
             for frame in session.frames():
                 payload = encode_jpeg(frame.image)
-                send(json.dumps({"type": "frame", "index": frame.index, "emotion": frame.emotion,
-                                 "server_delay_ms": round((time.perf_counter() - frame.speech_arrived) * 1000, 1),
-                                 "dropped": session.stats.dropped}))
+                send(
+                    json.dumps(
+                        {
+                            "type": "frame",
+                            "index": frame.index,
+                            "emotion": frame.emotion,
+                            "server_delay_ms": round((time.perf_counter() - frame.speech_arrived) * 1000, 1),
+                            "dropped": session.stats.dropped,
+                        }
+                    )
+                )
                 send(payload)
         except Exception as exc:  # noqa: BLE001 - a closed socket or a failed generator ends the session
             errors.append(str(exc))
 
-    send(json.dumps({"type": "ready", "fps": face.fps, "width": face.width, "height": face.height,
-                     "sample_rate": SAMPLE_RATE}))
+    send(
+        json.dumps(
+            {"type": "ready", "fps": face.fps, "width": face.width, "height": face.height, "sample_rate": SAMPLE_RATE}
+        )
+    )
     out = threading.Thread(target=sender, name="emogen-live-send", daemon=True)
     out.start()
     try:

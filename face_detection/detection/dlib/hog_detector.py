@@ -2,6 +2,7 @@
 
 The model ships inside the dlib wheel (``dlib-bin`` on PyPI), so it works with OpenCV 4 and 5 alike.
 """
+
 from __future__ import annotations
 
 from typing import Optional, Sequence
@@ -46,16 +47,26 @@ class HogDetector(FaceDetector):
     def _detect_one(self, image: np.ndarray) -> np.ndarray:
         h, w = image.shape[:2]
         scale = min(1.0, DETECT_SIDE / max(h, w))
-        small = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA) \
-            if scale < 1.0 else image
+        small = (
+            cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+            if scale < 1.0
+            else image
+        )
         rgb = np.ascontiguousarray(cv2.cvtColor(small, cv2.COLOR_BGR2RGB))
         rects, scores, _ = self.detector.run(rgb, 0, 0.0)
         rows = []
         for rect, score in zip(rects, scores):
             x1, y1, x2, y2 = rect.left() / scale, rect.top() / scale, rect.right() / scale, rect.bottom() / scale
             bh = y2 - y1
-            rows.append([max(0.0, x1 - GROW_SIDE * bh), max(0.0, y1 - GROW_TOP * bh),
-                         min(float(w), x2 + GROW_SIDE * bh), min(float(h), y2 + GROW_BOTTOM * bh), float(score)])
+            rows.append(
+                [
+                    max(0.0, x1 - GROW_SIDE * bh),
+                    max(0.0, y1 - GROW_TOP * bh),
+                    min(float(w), x2 + GROW_SIDE * bh),
+                    min(float(h), y2 + GROW_BOTTOM * bh),
+                    float(score),
+                ]
+            )
         if not rows:
             return np.zeros((0, 5))
         dets = np.asarray(rows)

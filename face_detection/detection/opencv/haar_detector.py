@@ -1,4 +1,5 @@
 """A face detector that needs no download: OpenCV's frontal-face Haar cascade (shipped in the 4.x wheel)."""
+
 from __future__ import annotations
 
 import os
@@ -27,9 +28,11 @@ def haar_available() -> bool:
 def cascade_path() -> str:
     """Location of the bundled cascade file, or a UserError saying how to get it."""
     if not haar_available():
-        raise UserError(f"OpenCV {cv2.__version__} has no Haar cascade ({CASCADE_FILE}; OpenCV 5 removed it); "
-                        "use --face_detector dlib (pip install dlib-bin) or s3fd, or install "
-                        "opencv-python-headless<5")
+        raise UserError(
+            f"OpenCV {cv2.__version__} has no Haar cascade ({CASCADE_FILE}; OpenCV 5 removed it); "
+            "use --face_detector dlib (pip install dlib-bin) or s3fd, or install "
+            "opencv-python-headless<5"
+        )
     return os.path.join(cv2.data.haarcascades, CASCADE_FILE)
 
 
@@ -38,8 +41,9 @@ class HaarDetector(FaceDetector):
 
     name = "opencv"
 
-    def __init__(self, device: str = "cpu", weights_path: Optional[str] = None, verbose: bool = False,
-                 min_neighbors: int = 5) -> None:
+    def __init__(
+        self, device: str = "cpu", weights_path: Optional[str] = None, verbose: bool = False, min_neighbors: int = 5
+    ) -> None:
         super().__init__("cpu", None, verbose)
         path = cascade_path()  # first: on OpenCV 5 this is the one-line error, before cv2.CascadeClassifier is read
         self.cascade = cv2.CascadeClassifier(path)
@@ -54,8 +58,12 @@ class HaarDetector(FaceDetector):
         gray = cv2.equalizeHist(gray)
         min_side = max(24, int(0.08 * min(gray.shape)))
         rects, _, weights = self.cascade.detectMultiScale3(
-            gray, scaleFactor=1.1, minNeighbors=self.min_neighbors, minSize=(min_side, min_side),
-            outputRejectLevels=True)
+            gray,
+            scaleFactor=1.1,
+            minNeighbors=self.min_neighbors,
+            minSize=(min_side, min_side),
+            outputRejectLevels=True,
+        )
         if len(rects) == 0:
             return np.zeros((0, 5))
         rows = []

@@ -1,4 +1,5 @@
 """The S3FD network (layout of the face-alignment project's ``s3fd.pth``)."""
+
 from __future__ import annotations
 
 import torch
@@ -69,12 +70,20 @@ class S3FD(nn.Module):
         # Stride-4 head predicts three background scores; keep their maximum ("max-out" background).
         background = torch.max(torch.max(cls1[:, 0:1], cls1[:, 1:2]), cls1[:, 2:3])
         cls1 = torch.cat([background, cls1[:, 3:4]], dim=1)
-        return [cls1, self.conv3_3_norm_mbox_loc(f3_3),
-                self.conv4_3_norm_mbox_conf(f4_3), self.conv4_3_norm_mbox_loc(f4_3),
-                self.conv5_3_norm_mbox_conf(f5_3), self.conv5_3_norm_mbox_loc(f5_3),
-                self.fc7_mbox_conf(ffc7), self.fc7_mbox_loc(ffc7),
-                self.conv6_2_mbox_conf(f6_2), self.conv6_2_mbox_loc(f6_2),
-                self.conv7_2_mbox_conf(f7_2), self.conv7_2_mbox_loc(f7_2)]
+        return [
+            cls1,
+            self.conv3_3_norm_mbox_loc(f3_3),
+            self.conv4_3_norm_mbox_conf(f4_3),
+            self.conv4_3_norm_mbox_loc(f4_3),
+            self.conv5_3_norm_mbox_conf(f5_3),
+            self.conv5_3_norm_mbox_loc(f5_3),
+            self.fc7_mbox_conf(ffc7),
+            self.fc7_mbox_loc(ffc7),
+            self.conv6_2_mbox_conf(f6_2),
+            self.conv6_2_mbox_loc(f6_2),
+            self.conv7_2_mbox_conf(f7_2),
+            self.conv7_2_mbox_loc(f7_2),
+        ]
 
 
 s3fd = S3FD  # the face-alignment project's class name

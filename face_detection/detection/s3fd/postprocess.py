@@ -1,4 +1,5 @@
 """Turning S3FD's raw maps into face boxes, vectorised (the original loops over every anchor in Python)."""
+
 from __future__ import annotations
 
 from typing import Sequence

@@ -1,4 +1,5 @@
 """S3FD behind the common detector interface, with the weights located and loaded safely."""
+
 from __future__ import annotations
 
 import os
@@ -39,8 +40,9 @@ class SFDDetector(FaceDetector):
 
     name = "s3fd"
 
-    def __init__(self, device: str = "cpu", weights_path: Optional[str] = None, verbose: bool = False,
-                 backend: str = "torch") -> None:
+    def __init__(
+        self, device: str = "cpu", weights_path: Optional[str] = None, verbose: bool = False, backend: str = "torch"
+    ) -> None:
         super().__init__(device, weights_path, verbose)
         path = s3fd_weights_path(weights_path)
         if not os.path.isfile(path):

@@ -1,4 +1,5 @@
 """The detector syncnet_python's LSE pipeline uses: S3FD on a 0.25-scaled RGB frame, confidence 0.9, NMS 0.1."""
+
 from __future__ import annotations
 
 import os
@@ -40,8 +41,14 @@ class ReferenceSFDDetector(FaceDetector):
 
     name = "syncnet_s3fd"
 
-    def __init__(self, device: str = "cpu", weights_path: Optional[str] = None, verbose: bool = False,
-                 scale: float = 0.25, conf_th: float = 0.9) -> None:
+    def __init__(
+        self,
+        device: str = "cpu",
+        weights_path: Optional[str] = None,
+        verbose: bool = False,
+        scale: float = 0.25,
+        conf_th: float = 0.9,
+    ) -> None:
         super().__init__(device, weights_path, verbose)
         where = reference_weights_path(weights_path)
         if not os.path.isfile(where):
@@ -53,8 +60,10 @@ class ReferenceSFDDetector(FaceDetector):
         try:
             self.net.load_state_dict(state, strict=True)
         except RuntimeError as exc:
-            raise CheckpointError(f"{where} is neither syncnet_python's sfd_face.pth nor face-alignment's s3fd.pth "
-                                  f"({str(exc).splitlines()[0][:160]})") from None
+            raise CheckpointError(
+                f"{where} is neither syncnet_python's sfd_face.pth nor face-alignment's s3fd.pth "
+                f"({str(exc).splitlines()[0][:160]})"
+            ) from None
         self.net.to(self.device).eval()
         self.weights, self.scale, self.conf_th = where, scale, conf_th
 
@@ -69,6 +78,5 @@ class ReferenceSFDDetector(FaceDetector):
             with torch.inference_mode():
                 loc, prob, sizes = self.net(x)
             prior = priors(small.shape[:2], sizes)
-            out.append(detect(loc[0].float().cpu().numpy(), prob[0].float().cpu().numpy(), prior, (w, h),
-                              self.conf_th))
+            out.append(detect(loc[0].float().cpu().numpy(), prob[0].float().cpu().numpy(), prior, (w, h), self.conf_th))
         return out

@@ -4,6 +4,7 @@ It differs from the face-alignment S3FD in two operations that change its output
 with dilation 6 (padding 6), and the third max-pool rounds up (ceil_mode). It returns the raw head outputs;
 ``postprocess.detect`` turns them into boxes as that project does.
 """
+
 from __future__ import annotations
 
 import torch
@@ -13,8 +14,26 @@ from torch.nn import functional as F
 from ..s3fd.net_s3fd import L2Norm
 
 # (in, out) per 3x3 convolution of the VGG trunk; "M" a 2x2 max-pool, "C" the same rounding up.
-_TRUNK = [(3, 64), (64, 64), "M", (64, 128), (128, 128), "M", (128, 256), (256, 256), (256, 256), "C",
-          (256, 512), (512, 512), (512, 512), "M", (512, 512), (512, 512), (512, 512), "M"]
+_TRUNK = [
+    (3, 64),
+    (64, 64),
+    "M",
+    (64, 128),
+    (128, 128),
+    "M",
+    (128, 256),
+    (256, 256),
+    (256, 256),
+    "C",
+    (256, 512),
+    (512, 512),
+    (512, 512),
+    "M",
+    (512, 512),
+    (512, 512),
+    (512, 512),
+    "M",
+]
 HEAD_CHANNELS = (256, 512, 512, 1024, 512, 256)
 
 
@@ -25,8 +44,12 @@ def _trunk() -> nn.ModuleList:
             layers.append(nn.MaxPool2d(2, 2, ceil_mode=item == "C"))
         else:
             layers += [nn.Conv2d(item[0], item[1], 3, 1, padding=1), nn.ReLU(inplace=True)]
-    layers += [nn.Conv2d(512, 1024, 3, 1, padding=6, dilation=6), nn.ReLU(inplace=True),
-               nn.Conv2d(1024, 1024, 1, 1), nn.ReLU(inplace=True)]
+    layers += [
+        nn.Conv2d(512, 1024, 3, 1, padding=6, dilation=6),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(1024, 1024, 1, 1),
+        nn.ReLU(inplace=True),
+    ]
     return nn.ModuleList(layers)
 
 
@@ -37,11 +60,18 @@ class SyncnetS3FDNet(nn.Module):
         super().__init__()
         self.vgg = _trunk()
         self.L2Norm3_3, self.L2Norm4_3, self.L2Norm5_3 = L2Norm(256, 10), L2Norm(512, 8), L2Norm(512, 5)
-        self.extras = nn.ModuleList([nn.Conv2d(1024, 256, 1, 1), nn.Conv2d(256, 512, 3, 2, padding=1),
-                                     nn.Conv2d(512, 128, 1, 1), nn.Conv2d(128, 256, 3, 2, padding=1)])
+        self.extras = nn.ModuleList(
+            [
+                nn.Conv2d(1024, 256, 1, 1),
+                nn.Conv2d(256, 512, 3, 2, padding=1),
+                nn.Conv2d(512, 128, 1, 1),
+                nn.Conv2d(128, 256, 3, 2, padding=1),
+            ]
+        )
         self.loc = nn.ModuleList([nn.Conv2d(c, 4, 3, 1, padding=1) for c in HEAD_CHANNELS])
-        self.conf = nn.ModuleList([nn.Conv2d(c, 4 if i == 0 else 2, 3, 1, padding=1)
-                                   for i, c in enumerate(HEAD_CHANNELS)])
+        self.conf = nn.ModuleList(
+            [nn.Conv2d(c, 4 if i == 0 else 2, 3, 1, padding=1) for i, c in enumerate(HEAD_CHANNELS)]
+        )
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[tuple[int, int]]]:
         sources = []
@@ -73,8 +103,23 @@ class SyncnetS3FDNet(nn.Module):
 
 def from_face_alignment_layout(state_dict: dict) -> dict:
     """Rename the keys of a face-alignment ``s3fd.pth`` to this layout (same tensors)."""
-    convs = ["conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3_3", "conv4_1", "conv4_2",
-             "conv4_3", "conv5_1", "conv5_2", "conv5_3", "fc6", "fc7"]
+    convs = [
+        "conv1_1",
+        "conv1_2",
+        "conv2_1",
+        "conv2_2",
+        "conv3_1",
+        "conv3_2",
+        "conv3_3",
+        "conv4_1",
+        "conv4_2",
+        "conv4_3",
+        "conv5_1",
+        "conv5_2",
+        "conv5_3",
+        "fc6",
+        "fc7",
+    ]
     vgg_index = [0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28, 31, 33]
     names = {f"{c}.{p}": f"vgg.{i}.{p}" for c, i in zip(convs, vgg_index) for p in ("weight", "bias")}
     for i, c in enumerate(["conv6_1", "conv6_2", "conv7_1", "conv7_2"]):

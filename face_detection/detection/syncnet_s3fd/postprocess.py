@@ -5,6 +5,7 @@ coordinates relative to the (scaled) input; boxes decoded with variances (0.1, 0
 sorted by score, the best 5000 kept, greedy NMS at IoU 0.3 (plain areas) and at most 750 boxes; those above
 ``conf_th`` (0.9), in score order, scaled to the full frame; then greedy NMS at IoU 0.1. Every face is kept.
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -54,8 +55,14 @@ def greedy_nms(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> list[
     return keep
 
 
-def detect(loc: np.ndarray, prob: np.ndarray, prior: np.ndarray, frame_wh: tuple[int, int],
-           conf_th: float = 0.9, final_nms: float = 0.1) -> np.ndarray:
+def detect(
+    loc: np.ndarray,
+    prob: np.ndarray,
+    prior: np.ndarray,
+    frame_wh: tuple[int, int],
+    conf_th: float = 0.9,
+    final_nms: float = 0.1,
+) -> np.ndarray:
     """Faces of one image as rows (x1, y1, x2, y2, score) in full-frame pixels."""
     boxes = decode(loc, prior)
     candidates = np.nonzero(prob > CANDIDATE_THRESHOLD)[0]

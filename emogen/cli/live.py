@@ -1,0 +1,115 @@
+"""Live mode from a file: feed a speech file through the live core at the pace a microphone delivers it (or
+faster), write the frames it makes as a video with that speech, and report the delay from speech to frame, the
+sustained frame rate and the frames dropped. The frames are the offline path's (inference.py) for the same
+input and precision, apart from dropped ones, which repeat the frame before them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Optional, Sequence
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    """Command line of live.py."""
+    from emogen.common.backends import add_backend_argument
+    from emogen.common.cli import ArgumentParser, float_range, int_range
+    from emogen.common.device import add_device_argument
+    from emogen.common.precision import add_precision_argument
+    from emogen.inference.blending import add_blend_argument
+    from face_detection.registry import add_face_detector_argument
+
+    p = ArgumentParser(description=__doc__)
+    p.add_argument(
+        "--checkpoint_path", default=None, help="EmoGen generator checkpoint (default checkpoints/emogen_generator.pth)"
+    )
+    p.add_argument("--face", required=True, help="video (looped) or image (jpg, jpeg, png) with the face")
+    p.add_argument("--audio", required=True, help="speech: any file ffmpeg reads")
+    p.add_argument("--emotion", required=True, help="one of ANG, DIS, FEA, HAP, NEU, SAD")
+    p.add_argument("--outfile", required=True, help="the video of the frames produced, with the speech (.mp4)")
+    p.add_argument(
+        "--report",
+        default=None,
+        help="JSON report: median_delay_ms, p95_delay_ms, fps (sustained), dropped_frames and more",
+    )
+    p.add_argument(
+        "--chunk_ms",
+        type=float_range(1, 1000),
+        default=20.0,
+        help="speech is pushed in pieces of this many milliseconds (default 20, a browser's pace)",
+    )
+    p.add_argument(
+        "--pace",
+        type=float_range(0, 100),
+        default=1.0,
+        help="1 = real time (default), 2 = twice as fast, 0 = no waiting and no drops (the frames only; the delays "
+        "then mean nothing)",
+    )
+    p.add_argument(
+        "--max_batch",
+        type=int_range(1, 256),
+        default=8,
+        help="most frames generated together when several windows are waiting (default 8)",
+    )
+    p.add_argument(
+        "--max_waiting",
+        type=int_range(1, 10000),
+        default=10,
+        help="ready windows allowed to wait for the generator; older ones are dropped beyond this "
+        "(default 10, 0.4 s at 25 fps)",
+    )
+    p.add_argument(
+        "--fps",
+        type=float_range(0, 240, low_open=True),
+        default=25.0,
+        help="frame rate for a still image (a video keeps its own)",
+    )
+    p.add_argument("--static", action="store_true", help="use only the first frame of the face video")
+    p.add_argument(
+        "--pads",
+        nargs=4,
+        type=int_range(-10000, 10000),
+        default=[0, 10, 0, 0],
+        help="padding around the detected face: top bottom left right (default 0 10 0 0)",
+    )
+    p.add_argument(
+        "--box",
+        nargs=4,
+        type=int_range(-1, 100000),
+        default=[-1, -1, -1, -1],
+        help="a fixed face box (top bottom left right) instead of detection",
+    )
+    p.add_argument("--nosmooth", action="store_true", help="do not smooth face boxes over 5 frames")
+    add_face_detector_argument(p)
+    add_blend_argument(p)
+    add_precision_argument(p)
+    add_backend_argument(p)
+    add_device_argument(p)
+    p.add_argument(
+        "--encoder", default="auto", choices=["auto", "libx264", "h264_nvenc"], help="video encoder (see inference.py)"
+    )
+    p.add_argument("--detection_cache_dir", default=None, help="detection cache folder (default as inference.py)")
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Parse arguments, run the file through the live core, print the report."""
+    args = get_args_parser().parse_args(argv)
+    from emogen.apps.live_file import LiveFileOptions, run_live_file
+    from emogen.common.weights import WEIGHTS
+    from emogen.inference.options import options_from_args
+
+    checkpoint = args.checkpoint_path or WEIGHTS["emogen_generator"].path()
+    inference = options_from_args(args, checkpoint_path=checkpoint, progress=False)
+    report = run_live_file(
+        LiveFileOptions(inference, args.report, args.chunk_ms, args.pace, args.max_batch, args.max_waiting)
+    )
+    print(json.dumps(report))
+    return 0
+
+
+def cli() -> None:
+    """Console-script entry: run ``main`` on ``sys.argv`` and exit with its status."""
+    from emogen.common.errors import run_script
+
+    run_script(main)

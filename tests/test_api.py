@@ -1,0 +1,173 @@
+"""The Python API (emogen.EmoGen): the same frames as inference.py, files saved atomically, library-worded errors,
+the live core through the same object, and the README's example run as written."""
+
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from shared_data import REPO_ROOT, seeded_state_dict
+
+import inference
+from emogen import EmoGen, GeneratedVideo, UserError
+from emogen.common.errors import run_cli
+from emogen.common.media import iter_frames
+
+BOX = (150, 470, 140, 450)  # top bottom left right, around the face in face3.mp4
+
+
+def expected_frames(wav_path, fps=25.0):
+    import audio
+    from emogen.inference.geometry import mel_chunk_starts
+
+    return len(mel_chunk_starts(audio.melspectrogram(audio.load_wav(str(wav_path), 16000)).shape[1], fps))
+
+
+def frame_shape(path):
+    return next(iter_frames(str(path))).shape
+
+
+def ffmpeg(*args):
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
+
+
+@pytest.fixture(scope="module")
+def media(shared, tmp_path_factory):
+    d = tmp_path_factory.mktemp("api")
+    ffmpeg("-i", str(shared / "data/audio/speech_en_16k.wav"), "-t", "1.2", str(d / "speech.wav"))
+    ffmpeg(
+        "-i", str(shared / "data/video/face3.mp4"), "-t", "1.6", "-c:v", "libx264", "-crf", "12", str(d / "face.mp4")
+    )
+    torch.save({"state_dict": seeded_state_dict("emogen_generator")}, d / "emogen.pth")
+    return d
+
+
+def test_generate_equals_the_command_line(media, tmp_path):
+    g = EmoGen.from_checkpoint(str(media / "emogen.pth"), device="cpu", precision="fp32", backend="torch")
+    video = g.generate(face=media / "face.mp4", audio=media / "speech.wav", emotion="HAP", box=BOX)
+    assert isinstance(video, GeneratedVideo) and video.emotion == "HAP"
+    frames = video.to_array()
+    assert frames.shape[0] == video.frames == expected_frames(media / "speech.wav")
+    assert frames.shape[1:] == frame_shape(media / "face.mp4")
+    assert video.settings["precision"] == "fp32" and video.settings["backend"] == "torch"
+    saved = video.save(str(tmp_path / "out dir" / "api.mp4"))
+    assert os.path.isfile(saved) and not [n for n in os.listdir(tmp_path / "out dir") if n.startswith(".")]
+
+    cli_out = str(tmp_path / "cli.mp4")
+    argv = [
+        "--checkpoint_path",
+        str(media / "emogen.pth"),
+        "--face",
+        str(media / "face.mp4"),
+        "--audio",
+        str(media / "speech.wav"),
+        "--emotion",
+        "HAP",
+        "--outfile",
+        cli_out,
+        "--box",
+        *map(str, BOX),
+        "--precision",
+        "fp32",
+        "--backend",
+        "torch",
+        "--device",
+        "cpu",
+        "--no_progress",
+    ]
+    assert run_cli(inference.main, argv) == 0
+    cli_frames = np.stack(list(iter_frames(cli_out)))
+    # One generator, one encoder, the same settings: the two files decode to the same frames.
+    assert np.array_equal(cli_frames, frames)
+    # The same object again reuses its network.
+    network = g.generator
+    again = g.generate(face=media / "face.mp4", audio=media / "speech.wav", emotion="SAD", box=BOX)
+    assert g.generator is network and again.frames == video.frames
+
+
+def test_generate_each_and_cleanup(media):
+    g = EmoGen.from_checkpoint(str(media / "emogen.pth"), device="cpu", precision="fp32-cl", backend="torch")
+    videos = g.generate_each(media / "face.mp4", media / "speech.wav", ["ANG", "NEU"], box=BOX)
+    assert sorted(videos) == ["ANG", "NEU"]
+    a, n = (next(iter(videos[e].iter_frames())) for e in ("ANG", "NEU"))
+    assert a.shape == n.shape and not np.array_equal(a, n)  # the label reaches the network
+    folder = os.path.dirname(videos["ANG"].path)
+    assert os.path.isdir(folder)
+    del videos, a, n
+    import gc
+
+    gc.collect()
+    assert not os.path.exists(folder)  # the private folder goes with the last video
+
+
+def test_errors_use_the_api_names(media, tmp_path, capsys):
+    g = EmoGen.from_checkpoint(str(media / "emogen.pth"), device="cpu", precision="fp32", backend="torch")
+    with pytest.raises(UserError) as err:
+        g.generate(face=tmp_path / "nope.mp4", audio=media / "speech.wav", emotion="HAP")
+    assert str(err.value).startswith("face ") and "file not found" in str(err.value) and "--" not in str(err.value)
+    with pytest.raises(UserError) as err:
+        g.generate(face=media / "face.mp4", audio=media / "speech.wav", emotion="JOY")
+    assert "--emotion" not in str(err.value) and "JOY" in str(err.value)
+    with pytest.raises(UserError) as err:
+        EmoGen.from_checkpoint(str(tmp_path / "missing.pth"))
+    assert "weights not found" in str(err.value) and "--checkpoint_path" not in str(err.value)
+    with pytest.raises(TypeError, match="unknown setting"):
+        g.generate(face=media / "face.mp4", audio=media / "speech.wav", emotion="HAP", colour="red")
+    # The command line shows the same error with its flag.
+    argv = [
+        "--checkpoint_path",
+        str(media / "emogen.pth"),
+        "--face",
+        str(tmp_path / "nope.mp4"),
+        "--audio",
+        str(media / "speech.wav"),
+        "--emotion",
+        "HAP",
+        "--outfile",
+        str(tmp_path / "x.mp4"),
+    ]
+    assert run_cli(inference.main, argv) == 2
+    assert capsys.readouterr().err.strip().startswith(f"error: --face {tmp_path / 'nope.mp4'}: file not found")
+
+
+def test_live_session_through_the_api(media):
+    import audio
+
+    g = EmoGen.from_checkpoint(str(media / "emogen.pth"), device="cpu", precision="fp32-cl", backend="torch")
+    session = g.live(media / "face.mp4", emotion="HAP", max_waiting=1000, max_ready=1000, box=BOX)
+    try:
+        wav = audio.load_wav(str(media / "speech.wav"), 16000).astype(np.float32)
+        session.push(wav)
+        session.finish()
+        frames = list(session.frames(timeout=60))
+    finally:
+        session.close()
+    assert len(frames) == expected_frames(media / "speech.wav")
+    assert frames[0].image.shape == frame_shape(media / "face.mp4") and frames[0].emotion == "HAP"
+
+
+def readme_python_example() -> str:
+    text = (REPO_ROOT / "README.md").read_text()
+    match = re.search(r"<!-- test:python-example -->\s*```python\n(.*?)```", text, re.S)
+    assert match, "README.md has no Python example after <!-- test:python-example -->"
+    return match.group(1)
+
+
+def test_readme_python_example_runs(media, tmp_path):
+    """The README's example, run as a user would, with the paths pointed at the test's files."""
+    code = readme_python_example()
+    for name in ("checkpoints/emogen_generator.pth", "face.mp4", "speech.wav"):
+        assert f'"{name}"' in code, name
+    code = (
+        code.replace('"checkpoints/emogen_generator.pth"', repr(str(media / "emogen.pth")))
+        .replace('"face.mp4"', repr(str(media / "face.mp4")))
+        .replace('"speech.wav"', repr(str(media / "speech.wav")))
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (tmp_path / "out.mp4").is_file()
+    assert len(list(iter_frames(str(tmp_path / "out.mp4")))) == expected_frames(media / "speech.wav")
