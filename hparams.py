@@ -9,7 +9,61 @@ published numbers stay comparable.
 from __future__ import annotations
 
 import ast
+import math
 from typing import Any, Iterable
+
+# The values each override may take: (lowest, highest), both included; None = no bound. The networks fix the
+# image size and the mel bands; every float must also be finite.
+RANGES: dict[str, tuple[Any, Any]] = {
+    "num_mels": (80, 80),
+    "img_size": (96, 96),
+    "n_fft": (16, 1 << 16),
+    "hop_size": (1, 1 << 16),
+    "win_size": (1, 1 << 16),
+    "sample_rate": (1000, 192000),
+    "rescaling_max": (0.0, 1.0),
+    "max_abs_value": (0.0, None),
+    "preemphasis": (0.0, 1.0),
+    "fmin": (0, None),
+    "fmax": (1, None),
+    "fps": (1, 240),
+    "batch_size": (1, 1 << 16),
+    "syncnet_batch_size": (1, 1 << 16),
+    "initial_learning_rate": (0.0, 10.0),
+    "syncnet_lr": (0.0, 10.0),
+    "disc_initial_learning_rate": (0.0, 10.0),
+    "nepochs": (1, None),
+    "num_workers": (0, 1024),
+    "checkpoint_interval": (1, None),
+    "eval_interval": (1, None),
+    "syncnet_eval_interval": (1, None),
+    "syncnet_checkpoint_interval": (1, None),
+    "syncnet_wt": (0.0, 1.0),
+    "emo_wt": (0.0, None),
+    "pl_wt": (0.0, None),
+    "disc_wt": (0.0, None),
+    "beta_1": (0.0, 1.0),
+    "beta_2": (0.0, 1.0),
+}
+POSITIVE = {"max_abs_value"}
+
+
+def check_range(key: str, value: Any) -> None:
+    """A ValueError unless ``value`` is finite and within the range ``key`` allows."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"hyper-parameter {key} must be a finite number, got {value}")
+    if key not in RANGES or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    low, high = RANGES[key]
+    if key in POSITIVE and value <= 0:
+        raise ValueError(f"hyper-parameter {key} must be above 0, got {value}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        bounds = (
+            f"{low}"
+            if low == high
+            else f"{low if low is not None else '-inf'} to {high if high is not None else 'inf'}"
+        )
+        raise ValueError(f"hyper-parameter {key} must be {'exactly ' if low == high else ''}{bounds}, got {value}")
 
 
 class HParams:
@@ -80,7 +134,9 @@ class HParams:
             key, text = item.split("=", 1)
             key = key.strip()
             try:
-                self.set_hparam(key, self.parse_value(key, text.strip()))
+                value = self.parse_value(key, text.strip())
+                check_range(key, value)
+                self.set_hparam(key, value)
             except (KeyError, ValueError) as exc:
                 raise ValueError(f"bad --hparams {item!r}: {exc.args[0]}") from None
         return self

@@ -58,15 +58,25 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = get_args_parser().parse_args(argv)
     from tqdm import tqdm
 
-    from emogen.common.contract import parse_emotions
     from emogen.common.device import resolve_device
     from emogen.common.errors import UserError
+    from emogen.common.generator_kind import LIPSYNC, WAV2LIP, generator_kind
+    from emogen.common.paths import child_path
     from emogen.data.filelists import read_filelist
-    from emogen.inference.options import options_from_args
+    from emogen.inference.options import emotions_for, options_from_args
     from emogen.inference.pipeline import generator_for, run_inference
 
     names = read_filelist(args.filelist)
-    emotions = parse_emotions(args.emotions)
+    for name in names:  # before any work: an entry such as ../x would write outside --out_dir
+        child_path(args.out_dir, name, "filelist")
+    if (
+        os.path.isfile(args.checkpoint_path)
+        and generator_kind(args.checkpoint_path) == WAV2LIP
+        and args.emotions == ["all"]
+    ):
+        emotions = [LIPSYNC]  # a Wav2Lip generator makes one lip-synced video per clip: <name>_lipsync.mp4
+    else:
+        emotions = emotions_for(args.checkpoint_path, ",".join(args.emotions))
     device = resolve_device(args.device)
     model = generator_for(options_from_args(args, face="", audio="", emotion="NEU", device=str(device)))
     done = skipped = 0

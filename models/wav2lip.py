@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -26,10 +28,15 @@ def _res(c: int) -> Conv2d:
 
 
 class Wav2Lip(nn.Module):
-    """EmoGen generator: face encoder, audio encoder, one-hot emotion encoder and U-Net face decoder."""
+    """EmoGen generator: face encoder, audio encoder, one-hot emotion encoder and U-Net face decoder.
 
-    def __init__(self) -> None:
+    ``emotion=False`` builds the original Wav2Lip generator (the layout of Wav2Lip's public ``wav2lip.pth`` and
+    ``wav2lip_gan.pth``): no emotion encoder, and the decoder starts from the audio embedding alone.
+    """
+
+    def __init__(self, emotion: bool = True) -> None:
         super().__init__()
+        self.has_emotion = emotion
         self.face_encoder_blocks = nn.ModuleList(
             [
                 nn.Sequential(Conv2d(6, 16, kernel_size=7, stride=1, padding=3)),  # 96
@@ -44,9 +51,10 @@ class Wav2Lip(nn.Module):
                 ),  # 1
             ]
         )
-        self.emotion_encoder = nn.Sequential(
-            nn.Linear(6, 512), nn.LeakyReLU(0.2), nn.Linear(512, 512), nn.LeakyReLU(0.2)
-        )
+        if emotion:
+            self.emotion_encoder = nn.Sequential(
+                nn.Linear(6, 512), nn.LeakyReLU(0.2), nn.Linear(512, 512), nn.LeakyReLU(0.2)
+            )
         self.audio_encoder = nn.Sequential(
             Conv2d(1, 32, kernel_size=3, stride=1, padding=1),
             _res(32),
@@ -64,7 +72,7 @@ class Wav2Lip(nn.Module):
         )
         self.face_decoder_blocks = nn.ModuleList(
             [
-                nn.Sequential(Conv2d(1024, 512, kernel_size=1, stride=1, padding=0)),
+                nn.Sequential(Conv2d(1024 if emotion else 512, 512, kernel_size=1, stride=1, padding=0)),
                 nn.Sequential(Conv2dTranspose(1024, 512, kernel_size=3, stride=1, padding=0), _res(512)),  # 3
                 nn.Sequential(
                     Conv2dTranspose(1024, 512, kernel_size=3, stride=2, padding=1, output_padding=1),
@@ -98,24 +106,26 @@ class Wav2Lip(nn.Module):
         )
 
     def forward(
-        self, audio_sequences: torch.Tensor, face_sequences: torch.Tensor, emotion: torch.Tensor
+        self, audio_sequences: torch.Tensor, face_sequences: torch.Tensor, emotion: Optional[torch.Tensor] = None
     ) -> torch.Tensor:
         """Generate faces.
 
         Training: mels (B,T,1,80,16), faces (B,6,T,96,96), one-hot (B,6) -> (B,3,T,96,96).
         Inference: mels (N,1,80,16), faces (N,6,96,96), one-hot (N,6) -> (N,3,96,96).
+        A generator built with ``emotion=False`` takes no one-hot (the original Wav2Lip's two inputs).
         """
+        if self.has_emotion and emotion is None:
+            raise ValueError("the EmoGen generator needs a one-hot emotion")
         is_sequence = face_sequences.dim() > 4
         batch = audio_sequences.size(0)
         if is_sequence:
             steps = face_sequences.size(2)
             audio_sequences = fold_time(audio_sequences, 1)
             face_sequences = fold_time(face_sequences, 2)
-            # The same emotion drives every frame of the window.
-            emotion = emotion.unsqueeze(0).expand(steps, *emotion.shape).reshape(-1, emotion.size(-1))
+            if self.has_emotion:  # the same emotion drives every frame of the window
+                emotion = emotion.unsqueeze(0).expand(steps, *emotion.shape).reshape(-1, emotion.size(-1))
 
         audio_embedding = self.audio_encoder(audio_sequences)
-        emotion_embedding = self.emotion_encoder(emotion).view(-1, 512, 1, 1)
 
         feats = []
         x = face_sequences
@@ -123,7 +133,10 @@ class Wav2Lip(nn.Module):
             x = block(x)
             feats.append(x)
 
-        x = torch.cat((audio_embedding, emotion_embedding), dim=1)
+        if self.has_emotion:
+            x = torch.cat((audio_embedding, self.emotion_encoder(emotion).view(-1, 512, 1, 1)), dim=1)
+        else:
+            x = audio_embedding
         for block in self.face_decoder_blocks:
             x = torch.cat((block(x), feats.pop()), dim=1)
 

@@ -633,3 +633,38 @@ def test_fine_tune_starts_from_given_weights(tiny_dataset, critic_files, tmp_pat
     disc_saved = state_dict_from_checkpoint(read_checkpoint(str(ck / "disc_emo_checkpoint_step000000001.pth")))
     disc_given = state_dict_from_checkpoint(read_checkpoint(str(critic_files / "disc.pth")))
     assert all(torch.equal(disc_saved[k], disc_given[k]) for k in disc_given)  # --freeze_emotion_disc
+
+
+def test_warm_start_from_a_wav2lip_generator(tiny_dataset, critic_files, tmp_path, capsys):
+    start = tmp_path / "wav2lip_gan.pth"
+    torch.save({"state_dict": seeded_state_dict("wav2lip_generator")}, start)
+    ck = tmp_path / "w2l"
+    argv = [
+        "--data_root",
+        str(tiny_dataset / "pre"),
+        "--checkpoint_dir",
+        str(ck),
+        "--syncnet_checkpoint_path",
+        str(critic_files / "expert.pth"),
+        "--emotion_disc_path",
+        str(critic_files / "disc.pth"),
+        "--random_vgg",
+        "--max_steps",
+        "1",
+        "--hparams",
+        "batch_size=2",
+        "--hparams",
+        "initial_learning_rate=0",
+        "--eval_batches",
+        "1",
+        "--init_from",
+        str(start),
+        *common(tiny_dataset),
+    ]
+    assert run_cli(train.main, argv) == 0
+    assert "a Wav2Lip generator: its emotion half starts at zero" in capsys.readouterr().out
+    saved = state_dict_from_checkpoint(read_checkpoint(str(ck / "checkpoint_step000000001.pth")))
+    given = seeded_state_dict("wav2lip_generator")
+    first = "face_decoder_blocks.0.0.conv_block.0.weight"
+    assert saved[first].shape[1] == 1024 and torch.equal(saved[first][:, :512], given[first])
+    assert not saved[first][:, 512:].any() and any(k.startswith("emotion_encoder.") for k in saved)

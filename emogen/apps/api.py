@@ -25,12 +25,12 @@ import numpy as np
 
 from emogen.common.atomic import atomic_path
 from emogen.common.checkpoint_io import check_checkpoint_path
-from emogen.common.contract import EMOTIONS, parse_emotions
 from emogen.common.errors import UserError, require_file
+from emogen.common.generator_kind import WAV2LIP, generator_kind
 from emogen.common.media import iter_frames
 from emogen.common.weights import WEIGHTS
 from emogen.inference.generator import Generator
-from emogen.inference.options import FACE_EXPECTED, InferenceOptions, check_outfile, resolve_runtime
+from emogen.inference.options import FACE_EXPECTED, InferenceOptions, check_outfile, emotions_for, resolve_runtime
 from emogen.inference.pipeline import generator_for, run_inference
 from emogen.inference.streaming import LiveFace, LiveSession, LiveSettings
 
@@ -139,22 +139,28 @@ class EmoGen:
             self._base, face=str(face), audio=str(audio), emotion=emotion, outfile=outfile, **settings
         )
 
-    def generate(self, face: str, audio: str, emotion: str = "NEU", **settings: Any) -> GeneratedVideo:
-        """``face`` (a video or an image) speaking ``audio`` (any file ffmpeg reads) with ``emotion``.
+    def generate(self, face: str, audio: str, emotion: Optional[str] = None, **settings: Any) -> GeneratedVideo:
+        """``face`` (a video or an image) speaking ``audio`` (any file ffmpeg reads) with ``emotion`` (needed by
+        an EmoGen generator; left out with a Wav2Lip one, which does lip sync only).
 
         ``settings`` are the inference options by name, e.g. ``box=(top, bottom, left, right)``, ``pads``,
         ``static``, ``fps``, ``nosmooth``, ``missing_face``, ``progress=True``, ``on_progress=callback``.
         """
-        emotions = parse_emotions(emotion)
+        emotions = emotions_for(self.checkpoint_path, emotion)
         if len(emotions) != 1:
             raise UserError.about("emotion", f"{emotion}: generate() makes one video; use generate_each() for several")
         return self.generate_each(face, audio, emotions, **settings)[emotions[0]]
 
     def generate_each(
-        self, face: str, audio: str, emotions: Sequence[str] = EMOTIONS, **settings: Any
+        self, face: str, audio: str, emotions: Optional[Sequence[str]] = None, **settings: Any
     ) -> dict[str, GeneratedVideo]:
-        """One video per emotion (default all six), sharing one pass over the face: {emotion: video}."""
-        wanted = parse_emotions(",".join(emotions) if not isinstance(emotions, str) else emotions)
+        """One video per emotion (default all six; a Wav2Lip generator's one lip-synced video), sharing one pass
+        over the face: {emotion: video}."""
+        if emotions is None:
+            requested = None if generator_kind(self.checkpoint_path) == WAV2LIP else "all"
+        else:
+            requested = emotions if isinstance(emotions, str) else ",".join(emotions)
+        wanted = emotions_for(self.checkpoint_path, requested)
         folder = tempfile.mkdtemp(prefix="emogen-api-")
         try:
             outfile = os.path.join(folder, "video.mp4")
@@ -172,7 +178,7 @@ class EmoGen:
     def live(
         self,
         face: str,
-        emotion: str = "NEU",
+        emotion: Optional[str] = None,
         max_batch: int = 8,
         max_waiting: int = 10,
         max_ready: int = 50,
@@ -184,7 +190,7 @@ class EmoGen:
         Speech windows waiting beyond ``max_waiting`` frames, and ready frames beyond ``max_ready``, are dropped
         oldest first, so a live picture never falls behind; raise both to keep every frame of a file.
         """
-        opts = self._options(face, face, parse_emotions(emotion)[0], None, face_settings)
+        opts = self._options(face, face, emotions_for(self.checkpoint_path, emotion)[0], None, face_settings)
         require_file(opts.face, "face", FACE_EXPECTED)
         settings = LiveSettings(
             self.runtime.device, self.runtime.precision.dtype, max_batch, max_waiting, max_ready, opts.blend

@@ -17,7 +17,8 @@ import audio
 from emogen.common.atomic import atomic_path, ensure_writable_dir
 from emogen.common.device import peak_rss_mib
 from emogen.common.errors import UserError
-from emogen.common.media import VideoWriter, choose_encoder, extract_audio
+from emogen.common.media import VideoWriter, choose_encoder, extract_audio, nonfinite_audio
+from emogen.common.paths import refuse_overwriting_inputs
 from emogen.common.weights import WEIGHTS
 from emogen.inference.generator import build_generator, precision_label
 from emogen.inference.options import InferenceOptions, check_outfile, resolve_runtime, validate
@@ -65,9 +66,15 @@ def run_live_file(opts: LiveFileOptions) -> dict:
         )
     emotion = emotions[0]
     check_outfile(inf.outfile)
-    ensure_writable_dir(os.path.dirname(os.path.abspath(inf.outfile)), f"--outfile {inf.outfile}")
+    if nonfinite_audio(inf.audio):
+        raise UserError.about("audio", f"{inf.audio} holds NaN or infinite samples; re-export the recording")
+    refuse_overwriting_inputs("outfile", inf.outfile, {"face": inf.face, "audio": inf.audio})
     if opts.report:
+        if os.path.isdir(opts.report):
+            raise UserError.about("report", f"{opts.report} is a folder; give a file name for the JSON report")
+        refuse_overwriting_inputs("report", opts.report, {"face": inf.face, "audio": inf.audio, "outfile": inf.outfile})
         ensure_writable_dir(os.path.dirname(os.path.abspath(opts.report)), f"--report {opts.report}")
+    ensure_writable_dir(os.path.dirname(os.path.abspath(inf.outfile)), f"--outfile {inf.outfile}")
     if not os.path.isfile(inf.checkpoint_path):
         raise UserError(WEIGHTS["emogen_generator"].missing_message(inf.checkpoint_path, "--checkpoint_path"))
     runtime = resolve_runtime(inf)

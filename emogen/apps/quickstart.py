@@ -31,10 +31,8 @@ CLIP_SECONDS = 1.6
 HOLDOUT_SECONDS = 1.2  # the end of the face video, never trained on, rendered with its own speech and scored
 HOLDOUT_EMOTION = "NEU"
 DEFAULT_TRAIN_MINUTES = 4.0
-# The generator also stops after this many steps. On the example, the held-out face box improved up to about 120
-# steps and then fell as the network fitted the training clips ever closer (one run scored every 30 steps: 18.6,
-# 22.2, 22.8, 23.6 dB at 30-120 steps, then 20.9, 21.5, 20.9, 19.8 dB at 150-240), so more steps cost time and
-# lose quality on frames it never saw.
+# The generator also stops after this many steps: on the example the held-out face is best there and gets
+# worse as the network fits its training clips ever closer (docs/quickstart.md has the curve).
 DEFAULT_TRAIN_STEPS = 120
 # What reaches a face fastest on one short video (the paper's recipe stays train.py's default): L1 alone, no
 # expert or emotion term, Adam at 1e-3, batch 4, bfloat16 where the CPU runs it natively.
@@ -55,8 +53,10 @@ def choose_generator(requested: Optional[str]) -> tuple[str, str]:
     trained = latest_checkpoint(os.path.join(DEFAULT_WORK_DIR, "checkpoints", "generator"))
     if trained is None:
         return RELEASED_GENERATOR, ""
+    # The page shows this line: a path inside the checkout, never the server's folders.
+    shown = os.path.relpath(trained, ROOT) if trained.startswith(ROOT + os.sep) else os.path.basename(trained)
     return trained, (
-        f"Using the generator demo.py trained ({trained}): it learned the example face only, for a few "
+        f"Using the generator demo.py trained ({shown}): it learned the example face only, for a few "
         "minutes, so other faces will look wrong. For any face, get the released EmoGen generator "
         "(checkpoints/README.md) and put it at checkpoints/emogen_generator.pth."
     )

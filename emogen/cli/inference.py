@@ -24,14 +24,20 @@ def get_args_parser() -> argparse.ArgumentParser:
     from face_detection.registry import add_face_detector_argument
 
     p = ArgumentParser(description=__doc__)
-    p.add_argument("--checkpoint_path", required=True, help="EmoGen generator checkpoint (.pth)")
+    p.add_argument(
+        "--checkpoint_path",
+        required=True,
+        help="generator checkpoint (.pth): EmoGen's, or Wav2Lip's wav2lip.pth / wav2lip_gan.pth (lip sync only)",
+    )
     p.add_argument("--face", required=True, help="video or image (jpg, jpeg, png) with the face to animate")
     p.add_argument("--audio", required=True, help="speech: any file ffmpeg reads (wav, mp3, m4a, a video...)")
     p.add_argument(
         "--emotion",
-        required=True,
+        default=None,
         help="one of ANG, DIS, FEA, HAP, NEU, SAD; several joined by commas (HAP,SAD); or 'all'. "
-        "Several emotions share one pass over the face video, one video each",
+        "Several emotions share one pass over the face video, one video each. Needed with an EmoGen generator; "
+        "left out with a Wav2Lip one (wav2lip.pth, wav2lip_gan.pth), which does lip sync only "
+        "(-> results/lipsync.mp4)",
     )
     p.add_argument(
         "--outfile",
@@ -48,9 +54,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--fps",
-        type=float_range(0, 240, low_open=True),
+        type=float_range(1, 240),
         default=25.0,
-        help="frame rate for a still-image face (default 25; at most 240)",
+        help="frame rate for a still-image face (default 25; 1 to 240)",
     )
     p.add_argument(
         "--pads",
@@ -114,6 +120,13 @@ def get_args_parser() -> argparse.ArgumentParser:
         "unchanged, or stop as the original did",
     )
     add_blend_argument(p)
+    p.add_argument(
+        "--max_megapixels",
+        type=float_range(0, 1000, low_open=True),
+        default=8.3,
+        help="largest face frame in megapixels after --resize_factor (default 8.3: 3840x2160; at most 1000); "
+        "memory grows with the frame size",
+    )
     add_precision_argument(p)
     add_backend_argument(p)
     p.add_argument(

@@ -25,7 +25,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--face", required=True, help="video (looped) or image (jpg, jpeg, png) with the face")
     p.add_argument("--audio", required=True, help="speech: any file ffmpeg reads")
-    p.add_argument("--emotion", required=True, help="one of ANG, DIS, FEA, HAP, NEU, SAD")
+    p.add_argument(
+        "--emotion",
+        default=None,
+        help="one of ANG, DIS, FEA, HAP, NEU, SAD (needed with an EmoGen generator; left out with a Wav2Lip one)",
+    )
     p.add_argument("--outfile", required=True, help="the video of the frames produced, with the speech (.mp4)")
     p.add_argument(
         "--report",
@@ -60,7 +64,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--fps",
-        type=float_range(0, 240, low_open=True),
+        type=float_range(1, 240),
         default=25.0,
         help="frame rate for a still image (a video keeps its own)",
     )
@@ -82,6 +86,13 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--nosmooth", action="store_true", help="do not smooth face boxes over 5 frames")
     add_face_detector_argument(p)
     add_blend_argument(p)
+    p.add_argument(
+        "--max_megapixels",
+        type=float_range(0, 1000, low_open=True),
+        default=8.3,
+        help="largest face frame in megapixels after --resize_factor (default 8.3: 3840x2160; at most 1000); "
+        "memory grows with the frame size",
+    )
     add_precision_argument(p)
     add_backend_argument(p)
     add_device_argument(p)

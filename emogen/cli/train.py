@@ -30,8 +30,10 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--init_from",
         default=None,
-        help="start a new run from these generator weights (e.g. the released generator, to fine-tune "
-        "on your own face); the optimizer and step start fresh (--checkpoint_path resumes instead)",
+        help="start a new run from these generator weights: an EmoGen generator (e.g. the released one, to "
+        "fine-tune on your own face), or Wav2Lip's wav2lip.pth / wav2lip_gan.pth (every shared tensor copied, the "
+        "emotion half of the first decoder layer zero); the optimizer and step start fresh (--checkpoint_path "
+        "resumes instead)",
     )
     p.add_argument(
         "--freeze_emotion_disc",
@@ -78,6 +80,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     import torch
 
     from emogen.common.checkpoint_io import load_weights
+    from emogen.common.generator_kind import WAV2LIP
     from emogen.common.precision import resolve_training_precision
     from emogen.data.datasets import GeneratorDataset
     from emogen.training.checkpoint_files import checkpoint_to_resume, resume
@@ -89,6 +92,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from emogen.training.mixed_precision import MixedPrecision
     from emogen.training.scalar_log import training_log
     from emogen.training.state import TrainState
+    from emogen.training.warm_start import warm_start
     from models import SyncNet_color, Wav2Lip
     from models.emo_disc import DISCEMO
 
@@ -113,6 +117,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         [p for p in model.parameters() if p.requires_grad], lr=hp.initial_learning_rate, betas=(0.5, 0.999)
     )
     state = TrainState()
+    init_kind = None
     os.makedirs(args.checkpoint_dir, exist_ok=True)
     path = checkpoint_to_resume(args.checkpoint_dir, args.checkpoint_path)
     if path:
@@ -123,11 +128,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if os.path.isfile(disc_path):
             resume(disc_path, disc_emo, disc_optimizer, TrainState(), "emotion discriminator", device)
     elif args.init_from:
-        load_weights(model, args.init_from, "EmoGen generator")  # weights only: a new run, fresh optimizer
+        # Weights only (a new run, a fresh optimizer); a Wav2Lip generator is widened to EmoGen's layout.
+        init_kind = warm_start(model, args.init_from)
     amp.prepare(model, syncnet, critics.perceptual)  # not DISCEMO: its reshape quirk (a plain view) needs NCHW
     model = wrap_ddp(model, info)
     if is_main_process():
         start = f", starting from {args.init_from}" if args.init_from and not path else ""
+        if start and init_kind == WAV2LIP:
+            start += " (a Wav2Lip generator: its emotion half starts at zero, so the emotion is learned)"
         print(
             f"training the EmoGen generator on {device} ({info.world_size} process(es)), {len(train_set)} clips, "
             f"batch {hp.batch_size}, syncnet_wt {hp.syncnet_wt}, {amp.precision.name}{start}"

@@ -75,6 +75,20 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="extra host names browsers may use to reach the server (the address it listens on is "
         "always allowed; other Host headers are refused against DNS rebinding)",
     )
+    p.add_argument(
+        "--live_max_sessions",
+        type=int_range(1, 100),
+        default=2,
+        help="Live-tab sessions open at once from all addresses (default 2; at most 100): each keeps the "
+        "generator busy in real time",
+    )
+    p.add_argument(
+        "--max_connections",
+        type=int_range(1, 10000),
+        default=64,
+        help="connections served at once (default 64; more are closed at once); each connection also times out "
+        "after 30 s without sending",
+    )
     add_face_detector_argument(p)
     add_blend_argument(p)
     add_precision_argument(p)
@@ -87,12 +101,11 @@ def get_args_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Build the app and serve it until interrupted."""
     args = get_args_parser().parse_args(argv)
-    from werkzeug.serving import make_server
-
     from emogen.apps.quickstart import choose_generator
     from emogen.apps.web.live import LiveLimits
     from emogen.apps.web.server import WebConfig, create_app
-    from emogen.common.errors import SignalPolicy
+    from emogen.apps.web.serving import make_web_server
+    from emogen.common.errors import SignalPolicy, UserError
     from emogen.inference.detection_cache import default_cache_dir
 
     checkpoint, notice = choose_generator(args.checkpoint_path)
@@ -112,11 +125,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             max_queued=args.max_queued,
             max_per_client=args.max_per_client,
             allowed_hosts=tuple(args.allowed_hosts),
-            live=LiveLimits(max_minutes=args.live_max_minutes),
+            live=LiveLimits(max_minutes=args.live_max_minutes, max_sessions=args.live_max_sessions),
             notice=notice,
         )
     )
-    server = make_server(args.host, args.port, app, threaded=True)
+    try:
+        server = make_web_server(args.host, args.port, app, max_connections=args.max_connections)
+    except OSError as exc:
+        app.extensions["emogen_queue"].shutdown()  # its private folder goes too
+        raise UserError.about(
+            "port",
+            f"{args.port} on {args.host}: cannot listen there ({exc.strerror or exc}); pick another --port or --host",
+        ) from None
     app.config.update(EMOGEN_HOST=args.host, EMOGEN_PORT=server.server_port)
     # SIGTERM and Ctrl-C both stop the server (run_cli's SignalPolicy), so users' uploads and partial results are
     # deleted either way, and a second signal while the queue shuts down is ignored. werkzeug's serve_forever

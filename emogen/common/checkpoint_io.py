@@ -113,6 +113,13 @@ def _mismatch_report(model: nn.Module, state_dict: Mapping[str, torch.Tensor]) -
     return "; ".join(parts)
 
 
+def nonfinite_tensors(state_dict: Mapping[str, Any]) -> list[str]:
+    """The names of the floating-point tensors that hold a NaN or an infinity."""
+    import torch
+
+    return [k for k, v in state_dict.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+
+
 def load_weights(model: nn.Module, path: str, model_name: str, map_location: Any = "cpu") -> dict[str, Any]:
     """Load ``path`` into ``model`` (strict); return the whole checkpoint dict (step, optimizer...) for resuming.
 
@@ -126,6 +133,12 @@ def load_weights(model: nn.Module, path: str, model_name: str, map_location: Any
     if report:
         raise CheckpointError(
             f"{path} does not fit the {model_name}: it looks like {identify_state_dict(state_dict)}. {report}"
+        )
+    broken = nonfinite_tensors(state_dict)
+    if broken:
+        raise CheckpointError(
+            f"{path} holds NaN or infinite weights in {len(broken)} of {len(state_dict)} tensors (first: "
+            f"{broken[0]}): it was saved from a run that diverged; use an earlier checkpoint"
         )
     target.load_state_dict(state_dict, strict=True)
     return checkpoint if isinstance(checkpoint, dict) and "state_dict" in checkpoint else {"state_dict": state_dict}

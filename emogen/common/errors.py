@@ -65,12 +65,16 @@ def require_file(path: str, option: str, expected: str) -> None:
         raise UserError.about(option, f"{path}: permission denied; make it readable or pass another file")
 
 
+# SIGHUP (a closed terminal, a dropped ssh session) ends a run like SIGTERM: it unwinds and cleans up.
+HANDLED_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C or SIGTERM, raised once in the main thread so the run unwinds and removes its partial files."""
 
 
 class SignalPolicy:
-    """One policy for every script and the server: SIGTERM (kill, timeout, docker stop) is treated as Ctrl-C, and
+    """One policy for every script and the server: SIGTERM (kill, timeout, docker stop) and SIGHUP (a closed terminal) are treated as Ctrl-C, and
     only the first signal interrupts; any further one while the run cleans up is noted and ignored, so cleanup
     (temporary files, a final checkpoint, job folders) always finishes."""
 
@@ -81,9 +85,9 @@ class SignalPolicy:
         self.previous: dict = {}
 
     def install(self) -> SignalPolicy:
-        """Take over SIGINT and SIGTERM (only possible in the main thread; elsewhere nothing changes)."""
+        """Take over SIGINT, SIGTERM and SIGHUP (only possible in the main thread; elsewhere nothing changes)."""
         if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGINT, signal.SIGTERM):
+            for signum in HANDLED_SIGNALS:
                 self.previous[signum] = signal.signal(signum, self._handle)
             SignalPolicy.active = self
         return self

@@ -7,6 +7,8 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
+import threading
 from dataclasses import dataclass
 from typing import Iterator, Optional, Sequence
 
@@ -35,17 +37,66 @@ def last_error_line(stderr: str) -> str:
     return "no error output"
 
 
-def run_ffmpeg(args: Sequence[str], what: str) -> None:
-    """Run ffmpeg with ``args`` (a list; no shell); a failure becomes a UserError naming ``what`` and ffmpeg's error."""
+class Cancelled(Exception):
+    """A run_ffmpeg call ended early because its ``cancel`` event was set."""
+
+
+def run_ffmpeg(args: Sequence[str], what: str, cancel: Optional[threading.Event] = None) -> None:
+    """Run ffmpeg with ``args`` (a list; no shell); a failure becomes a UserError naming ``what`` and ffmpeg's error.
+
+    With ``cancel``, ffmpeg is ended (terminate, then kill) as soon as the event is set, and Cancelled is raised.
+    """
     cmd = [require_tool("ffmpeg"), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
-    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace")
-    if proc.returncode != 0:
-        raise UserError(f"ffmpeg failed to {what}: {last_error_line(proc.stderr)}")
+    if cancel is None:
+        proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace")
+        stderr, code = proc.stderr, proc.returncode
+    else:
+        with tempfile.TemporaryFile("w+", errors="replace") as log:
+            child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, text=True)
+            try:
+                while child.poll() is None:
+                    if cancel.wait(0.05):
+                        raise Cancelled(what)
+            finally:
+                if child.poll() is None:
+                    child.terminate()
+                    try:
+                        child.wait(2)
+                    except subprocess.TimeoutExpired:
+                        child.kill()
+                        child.wait()
+            log.seek(0)
+            stderr, code = log.read(), child.returncode
+    if code != 0:
+        raise UserError(f"ffmpeg failed to {what}: {last_error_line(stderr)}")
 
 
 def input_arg(path: str) -> str:
     """A path ffmpeg takes literally (a leading '-' or a 'proto:' prefix would otherwise be interpreted)."""
     return "file:" + os.path.abspath(path)
+
+
+FLOAT_PCM = ("pcm_f32le", "pcm_f32be", "pcm_f64le", "pcm_f64be")
+
+
+def nonfinite_audio(src: str) -> bool:
+    """Whether a floating-point PCM file holds NaN or infinite samples (checked in blocks; other codecs cannot
+    hold them). Conversion to 16-bit PCM hides them, and the final mux of the original audio then fails."""
+    try:
+        streams = probe(src).get("streams", [])
+    except UserError:
+        return False
+    if not any(s.get("codec_type") == "audio" and s.get("codec_name") in FLOAT_PCM for s in streams):
+        return False
+    import soundfile
+
+    try:
+        for block in soundfile.blocks(src, blocksize=1 << 18, dtype="float64", always_2d=True):
+            if not np.isfinite(block).all():
+                return True
+    except (RuntimeError, soundfile.LibsndfileError):
+        return False
+    return False
 
 
 def extract_audio(src: str, dst_wav: str, sample_rate: int = 16000) -> None:

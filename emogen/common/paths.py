@@ -29,16 +29,6 @@ def within(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def refuse_nested_trees(option: str, out_root: str, in_root: str) -> None:
-    """A UserError about ``option`` when the output tree is the input tree, lies inside it or contains it."""
-    if within(out_root, in_root) or within(in_root, out_root):
-        raise UserError.about(
-            option,
-            f"{out_root} and the input folder {in_root} overlap (one is inside the other); choose an output "
-            "folder outside the input tree",
-        )
-
-
 def child_path(root: str, name: str, option: str) -> str:
     """``root``/``name``, refused (a UserError about ``option``) when ``name`` would lead outside ``root``."""
     path = os.path.join(root, name)

@@ -95,6 +95,16 @@ WEIGHTS: dict[str, WeightFile] = {
             ),
         ),
         WeightFile(
+            "wav2lip_generator",
+            "a Wav2Lip generator (lip sync only, no emotion)",
+            "wav2lip_gan.pth or wav2lip.pth from the Wav2Lip project's README (github.com/Rudrabha/Wav2Lip; "
+            "non-commercial licence)",
+            "wav2lip_gan.pth",
+            legacy=(os.path.join(CHECKOUT, "checkpoints", "wav2lip.pth"),),
+            keys=352,
+            modules=_m("audio_encoder", "face_decoder_blocks", "face_encoder_blocks", "output_block"),
+        ),
+        WeightFile(
             "syncnet_color",
             "a Wav2Lip lip-sync expert (SyncNet_color)",
             "the Wav2Lip project's expert discriminator (github.com/Rudrabha/Wav2Lip)",
@@ -203,11 +213,5 @@ def identify_state_dict(state_dict: Mapping[str, object]) -> str:
         if weight.matches(state_dict):
             return weight.description
     keys = set(state_dict)
-    if (
-        any(k.startswith("audio_encoder.") for k in keys)
-        and any(k.startswith("face_decoder_blocks.") for k in keys)
-        and not any(k.startswith("emotion_encoder.") for k in keys)
-    ):
-        return "a plain Wav2Lip generator (it has no emotion encoder)"
     sample = ", ".join(sorted(keys)[:3])
     return f"an unknown network ({len(keys)} tensors, e.g. {sample})"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Optional
@@ -11,7 +12,8 @@ from tqdm import tqdm
 
 from emogen.common.atomic import atomic_path
 from emogen.common.errors import UserError
-from emogen.common.media import input_arg, probe, require_tool, run_ffmpeg
+from emogen.common.media import Cancelled, input_arg, probe, require_tool, run_ffmpeg
+from emogen.common.paths import within
 
 VIDEO_EXTENSIONS = (".mp4", ".mpg", ".mov", ".flv")
 
@@ -70,7 +72,9 @@ def is_complete(src: str, dst: str, fps: float) -> bool:
     return got is not None and tag == source_signature(src, fps)
 
 
-def convert_one(src: str, dst: str, fps: float, tolerance: float = 0.5) -> Optional[str]:
+def convert_one(
+    src: str, dst: str, fps: float, tolerance: float = 0.5, cancel: Optional[threading.Event] = None
+) -> Optional[str]:
     """Re-time ``src`` to ``fps`` (audio kept, AAC) into ``dst`` via a temporary file and a rename; returns a
     note when the output is shorter than the source says it is (a truncated source), else None."""
     with atomic_path(dst, suffix=".mp4") as tmp:
@@ -99,6 +103,7 @@ def convert_one(src: str, dst: str, fps: float, tolerance: float = 0.5) -> Optio
                 input_arg(tmp),
             ],
             f"convert {src}",
+            cancel,
         )
         got, _ = _describe(tmp)
     want, _ = _describe(src)
@@ -140,6 +145,12 @@ def convert_folder(
             f"-o {out_root} is the input folder: converting in place would replace the sources; choose "
             "another output folder"
         )
+    if within(in_root, out_root):
+        # Outputs would land among files the user keeps beside the input tree (anc/sub/clip.flv -> anc/clip.mp4).
+        raise UserError(
+            f"-o {out_root} contains the input folder {in_root}: outputs could replace files there; choose an "
+            "output folder outside it (one inside the input folder is fine)"
+        )
     videos = find_videos(in_root, exclude=out_root)
     if not videos:
         raise UserError(f"no .mp4 .mpg .mov or .flv files under {in_root}")
@@ -162,23 +173,38 @@ def convert_folder(
                 return rel, "failed", "cannot be read (a broken link, or removed while converting)"
             if not overwrite and is_complete(src, dst, fps):
                 return rel, "skipped", None
-            note = convert_one(src, dst, fps)
+            if cancel.is_set():
+                return rel, "cancelled", None
+            note = convert_one(src, dst, fps, cancel=cancel)
+        except Cancelled:
+            return rel, "cancelled", None
         except UserError as exc:
             return rel, "failed", str(exc)
         except OSError as exc:
             return rel, "failed", f"{exc.strerror or exc}"
         return rel, "converted", note
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+    # Ctrl-C, SIGTERM or SIGHUP: queued clips are dropped and running ffmpegs ended (their partial outputs go
+    # with their temporary names), so the interrupt takes effect within a moment, not after every clip.
+    cancel = threading.Event()
+    pool = ThreadPoolExecutor(max_workers=max(1, workers))
+    try:
         futures = [pool.submit(job, rel) for rel in videos]
         for fut in tqdm(
             as_completed(futures), total=len(futures), desc="converting", unit="video", disable=not progress
         ):
             rel, status, note = fut.result()
+            if status == "cancelled":
+                continue
             if status == "failed":
                 summary.failed.append((rel, note or ""))
                 continue
             getattr(summary, status).append(rel)
             if note:
                 summary.short.append((rel, note))
+    except BaseException:
+        cancel.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     return summary

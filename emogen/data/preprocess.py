@@ -203,6 +203,16 @@ def plan_jobs(data_root: str, out_root: str, allow_any_names: bool) -> tuple[lis
             refused.append(VideoReport(stem, status="bad-name", error=f"duplicate video name ({rel})"))
             continue
         seen.add(stem)
+        if any(c.isspace() for c in stem):
+            # Filelists hold one name per line and training reads the first field: such a name cannot survive.
+            refused.append(
+                VideoReport(
+                    stem.replace("\n", "\\n"),
+                    status="bad-name",
+                    error="the name has a space or a line break; rename the file (filelists hold one name per line)",
+                )
+            )
+            continue
         if parse_crema_name(stem) is None and not allow_any_names:
             refused.append(
                 VideoReport(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import sys
 from typing import Optional
@@ -12,6 +13,24 @@ from emogen.common.atomic import atomic_path
 from emogen.common.digest import file_digest
 
 Box = tuple[int, int, int, int]
+
+
+def valid_boxes(data: object) -> Optional[list[Optional[Box]]]:
+    """The boxes of a cache entry, or None when it is not a well-formed one: a dict whose ``boxes`` list holds,
+    per frame, null or four finite numbers, with at least one box (a face-less entry is never stored)."""
+    if not isinstance(data, dict) or not isinstance(data.get("boxes"), list):
+        return None
+    boxes: list[Optional[Box]] = []
+    for b in data["boxes"]:
+        if b is None:
+            boxes.append(None)
+            continue
+        if not isinstance(b, list) or len(b) != 4:
+            return None
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in b):
+            return None
+        boxes.append(tuple(b))  # type: ignore[arg-type]
+    return boxes if any(b is not None for b in boxes) else None
 
 
 def default_cache_dir() -> str:
@@ -43,13 +62,17 @@ class DetectionCache:
                 data = json.load(handle)
         except (OSError, ValueError):
             return None
-        boxes = [tuple(b) if b is not None else None for b in data.get("boxes", [])]
+        boxes = valid_boxes(data)
+        if boxes is None:  # damaged or hand-edited: detect again (and overwrite it)
+            return None
         if len(boxes) >= frames_needed or data.get("complete"):
             return boxes[:frames_needed]  # type: ignore[return-value]
         return None
 
     def store(self, face_path: str, settings: dict, boxes: list[Optional[Box]], complete: bool) -> None:
         """Save boxes (``complete``: they cover the whole video)."""
+        if not any(b is not None for b in boxes):
+            return  # nothing to reuse, and load() reads such an entry as damaged
         if not self.folder:
             return
         try:

@@ -10,7 +10,7 @@ import numpy as np
 from emogen.common.errors import UserError
 from emogen.common.media import FrameTransform, is_image_path, iter_frames, read_image, video_fps
 
-from .options import InferenceOptions
+from .options import MAX_FPS, InferenceOptions
 
 
 class FaceSource:
@@ -32,6 +32,20 @@ class FaceSource:
                 raise UserError.about("face", f"{opts.face}: the video has no readable frames")
         if first.size == 0:
             raise UserError.about("crop", "leaves an empty frame; check top bottom left right against the frame size")
+        if not self.is_image and self.fps > MAX_FPS:
+            raise UserError.about(
+                "face",
+                f"{opts.face} runs at {self.fps:g} frames per second; the limit is {MAX_FPS:g} (every frame is "
+                f"generated): convert it first, e.g. ffmpeg -i <video> -r 25 <video_25fps.mp4>",
+            )
+        pixels = first.shape[0] * first.shape[1]
+        if opts.max_pixels is not None and pixels > opts.max_pixels:
+            raise UserError.about(
+                "face",
+                f"{opts.face} is {first.shape[1]}x{first.shape[0]} pixels; the limit is "
+                f"{opts.max_pixels / 1e6:.1f} megapixels (memory grows with the frame size): pass --resize_factor "
+                f"{int(np.ceil(np.sqrt(pixels / opts.max_pixels)))} or a smaller file",
+            )
         self.first = first
         self.height, self.width = first.shape[:2]
 

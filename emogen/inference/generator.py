@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Callable, Optional, Union
 from emogen.common.checkpoint_io import check_checkpoint_path, load_weights
 from emogen.common.digest import file_digest
 from emogen.common.errors import UserError
+from emogen.common.generator_kind import EMOGEN, WAV2LIP, generator_kind
 from emogen.common.openvino_runtime import (
     OpenVINONetwork,
     cache_writable,
@@ -29,8 +30,10 @@ if TYPE_CHECKING:
 
     from models import Wav2Lip
 
-# Input shapes the converted generator accepts (-1: the batch varies; the last batch of a video is shorter).
+# Input shapes the converted generator accepts (-1: the batch varies; the last batch of a video is shorter); a
+# Wav2Lip generator takes the first two (no emotion).
 INPUT_SHAPES = ((-1, 1, 80, 16), (-1, 6, 96, 96), (-1, 6))
+LABELS = {EMOGEN: "the EmoGen generator", WAV2LIP: "the Wav2Lip generator"}
 
 # torch is imported only where a run needs it: an OpenVINO run on a cached conversion never does.
 Generator = Union["torch.nn.Module", OpenVINONetwork]
@@ -42,12 +45,19 @@ def default_batch_size(device: torch.device) -> int:
 
 
 def load_generator(path: str, device: torch.device) -> Wav2Lip:
-    """The EmoGen generator from an official-format checkpoint, in eval mode on ``device``."""
+    """The generator of an official-format checkpoint, EmoGen's or the original Wav2Lip's (recognised from its
+    keys), in eval mode on ``device``."""
     from models import Wav2Lip
 
-    model = Wav2Lip()
-    load_weights(model, path, "EmoGen generator", map_location="cpu")
+    kind = generator_kind(path)
+    model = Wav2Lip(emotion=kind == EMOGEN)
+    load_weights(model, path, "EmoGen generator" if kind == EMOGEN else "Wav2Lip generator", map_location="cpu")
     return model.to(device).eval()
+
+
+def has_emotion(model: Generator) -> bool:
+    """Whether a generator takes a one-hot emotion (EmoGen) or not (Wav2Lip)."""
+    return getattr(model, "has_emotion", True)
 
 
 def prepare_model(model: torch.nn.Module, precision: Precision) -> torch.nn.Module:
@@ -62,11 +72,12 @@ def precision_label(model: Generator, precision: Precision) -> str:
     return getattr(model, "precision_name", "") or precision.name
 
 
-def example_inputs(batch: int = 2) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def example_inputs(batch: int = 2, emotion: bool = True) -> tuple[torch.Tensor, ...]:
     """Inputs of the generator's shapes (for tracing; the values do not matter)."""
     import torch
 
-    return torch.zeros(batch, 1, 80, 16), torch.zeros(batch, 6, 96, 96), torch.eye(6)[[3] * batch]
+    inputs = (torch.zeros(batch, 1, 80, 16), torch.zeros(batch, 6, 96, 96), torch.eye(6)[[3] * batch])
+    return inputs if emotion else inputs[:2]
 
 
 def build_generator(
@@ -87,13 +98,18 @@ def build_generator(
         return prepare_model(load_generator(path, device), precision)
     check_checkpoint_path(path)
     digest = file_digest(path)
+    kind = generator_kind(path)
+    emotion = kind == EMOGEN
+    network = _network_of(kind)
 
     def convert():
-        return convert_module(load_generator(path, "cpu"), example_inputs(), INPUT_SHAPES)
+        return convert_module(
+            load_generator(path, "cpu"), example_inputs(emotion=emotion), INPUT_SHAPES[: 3 if emotion else 2]
+        )
 
-    xml = cached_model("generator", digest, "f32", convert, cache_dir, "the EmoGen generator")
+    xml = cached_model(network, digest, "f32", convert, cache_dir, LABELS[kind])
     if precision.name == "int8":
-        int8, values = _int8_model(xml, digest, cache_dir, calibration, check)
+        int8, values = _int8_model(xml, digest, cache_dir, calibration, check, kind)
         if not passes(values):
             print(
                 f"warning: the int8 generator stays {summary(values)} from float32 on the example video, under "
@@ -101,12 +117,22 @@ def build_generator(
                 "are closer",
                 file=sys.stderr,
             )
-        return OpenVINONetwork(xml=int8, hint=inference_hint(native_bf16(device)), precision_name="int8")
+        return _marked(OpenVINONetwork(xml=int8, hint=inference_hint(native_bf16(device)), precision_name="int8"), kind)
     if precision.int8_if_faithful:
-        int8 = faithful_int8(xml, digest, cache_dir, calibration, check)
+        int8 = faithful_int8(xml, digest, cache_dir, calibration, check, kind)
         if int8 is not None:
-            return OpenVINONetwork(xml=int8, hint="f32", precision_name="int8")
-    return OpenVINONetwork(xml, inference_hint(precision.name == "bf16"), precision_name=precision.name)
+            return _marked(OpenVINONetwork(xml=int8, hint="f32", precision_name="int8"), kind)
+    return _marked(OpenVINONetwork(xml, inference_hint(precision.name == "bf16"), precision_name=precision.name), kind)
+
+
+def _network_of(kind: str) -> str:
+    """The model cache's name for a generator kind (the two convert to different graphs)."""
+    return "generator" if kind == EMOGEN else "wav2lip_generator"
+
+
+def _marked(network: OpenVINONetwork, kind: str) -> OpenVINONetwork:
+    network.has_emotion = kind == EMOGEN
+    return network
 
 
 def faithful_int8(
@@ -115,11 +141,12 @@ def faithful_int8(
     cache_dir: Optional[str],
     calibration: Optional[Callable[[], list]],
     check: Optional[Callable[[], list]],
+    kind: str = EMOGEN,
 ) -> Optional[str]:
     """The int8 generator for --precision auto on a CPU without bfloat16: its path when NNCF (or a cached
     model) makes one and it stays within INT8_MIN_PSNR_DB of float32 for every emotion; None (float32 then)
     when it does not, with one line saying why."""
-    fresh = not cached_model_exists("generator", digest, "int8", cache_dir)
+    fresh = not cached_model_exists(_network_of(kind), digest, "int8", cache_dir)
     if fresh and importlib.util.find_spec("nncf") is None:
         print(
             "note: without NNCF the generator runs in float32 here; pip install nncf (it is in requirements.txt) "
@@ -140,7 +167,7 @@ def faithful_int8(
             "compared with float32 on the example video",
             file=sys.stderr,
         )
-    int8, values = _int8_model(xml, digest, cache_dir, calibration, check)
+    int8, values = _int8_model(xml, digest, cache_dir, calibration, check, kind)
     if not passes(values):
         print(
             f"note: the int8 generator stays {summary(values)} from float32 for this checkpoint, under "
@@ -163,15 +190,16 @@ def _int8_model(
     cache_dir: Optional[str],
     calibration: Optional[Callable[[], list]],
     check: Optional[Callable[[], list]],
+    kind: str = EMOGEN,
 ) -> tuple[str, dict[str, float]]:
     """The cached int8 generator (quantized now if missing) and its per-emotion PSNR from float32."""
     int8 = cached_model(
-        "generator", digest, "int8", lambda: quantize_int8(xml, calibration), cache_dir, "the EmoGen generator"
+        _network_of(kind), digest, "int8", lambda: quantize_int8(xml, calibration, kind), cache_dir, LABELS[kind]
     )
-    return int8, cached_fidelity(xml, int8, check or _example_check)
+    return int8, cached_fidelity(xml, int8, check or (lambda: _example_check(kind)))
 
 
-def quantize_int8(xml: str, calibration: Optional[Callable[[], list]] = None):
+def quantize_int8(xml: str, calibration: Optional[Callable[[], list]] = None, kind: str = EMOGEN):
     """The float32 OpenVINO generator at ``xml`` quantized to int8 by NNCF's post-training quantization."""
     import logging
 
@@ -189,15 +217,15 @@ def quantize_int8(xml: str, calibration: Optional[Callable[[], list]] = None):
 
     from .int8_calibration import example_calibration_batches
 
-    batches = (calibration or example_calibration_batches)()
+    batches = calibration() if calibration else example_calibration_batches(kind)
     model = ov.Core().read_model(xml)
     # NNCF draws its progress bars on stdout, which belongs to the script's results.
     with contextlib.redirect_stdout(sys.stderr):
         return nncf.quantize(model, nncf.Dataset(batches), subset_size=len(batches))
 
 
-def _example_check() -> list:
+def _example_check(kind: str = EMOGEN) -> list:
     # Imported on first use: building these inputs needs the face detectors and the audio front end.
     from .int8_calibration import example_check_batches
 
-    return example_check_batches()
+    return example_check_batches(kind)

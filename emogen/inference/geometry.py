@@ -118,18 +118,25 @@ def crop_coords(
 
 
 def generator_inputs(
-    faces: Sequence[np.ndarray], mels: Sequence[np.ndarray], img_size: int
+    faces: Sequence[np.ndarray], mels: Sequence[np.ndarray], img_size: int, lower_half: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Batch arrays: mels (N,1,80,16), faces (N,6,96,96) = [zeros (whole face masked), crop] BGR in [0,1].
+    """Batch arrays: mels (N,1,80,16), faces (N,6,96,96) = [masked crop, crop] BGR in [0,1]. EmoGen masks the
+    whole crop (three zeros); Wav2Lip (``lower_half``) zeroes only its lower half, rows img_size // 2 and down,
+    and regenerates that part.
 
-    The face array is an NCHW view of NHWC memory, the layout the original's permute-and-concatenate gives its
-    tensor; torch.from_numpy keeps those strides, so a float32 model in the default layout reproduces the
+    The face array is an NCHW view of NHWC memory, the layout both originals give their tensor (EmoGen's
+    permute-and-concatenate, Wav2Lip's torch.FloatTensor of the transposed array); torch.from_numpy keeps those strides, so a float32 model in the default layout reproduces the
     original's numbers exactly, and an OpenVINO network takes the same arrays without torch.
     """
     crops = np.stack([cv2.resize(f, (img_size, img_size)) for f in faces]).astype(np.float32) / 255.0
     nhwc = np.zeros(crops.shape[:3] + (2 * crops.shape[3],), np.float32)
     nhwc[..., crops.shape[3] :] = crops
     mel = np.stack(mels).astype(np.float32)[:, None]
+    if lower_half:
+        nhwc[:, : img_size // 2, :, : crops.shape[3]] = crops[:, : img_size // 2]
+        # Wav2Lip's inference.py gives its mels a trailing channel axis, then moves it forward: a (N,1,80,16) view
+        # whose strides torch reads as channels_last, which picks other (equally valid) float32 kernels.
+        mel = mel.reshape(len(mel), mel.shape[2], mel.shape[3], 1).transpose(0, 3, 1, 2)
     return mel, nhwc.transpose(0, 3, 1, 2)
 
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from emogen.common.contract import EMOTIONS, MEL_STEP_SIZE, emotion_one_hot
 from emogen.common.examples import EXAMPLE_FACE, EXAMPLE_SPEECH
+from emogen.common.generator_kind import EMOGEN, WAV2LIP
 from face_detection.registry import download_free_detector
 from hparams import hparams
 
@@ -52,9 +53,12 @@ def load_clip_inputs(face: str, speech: str, max_frames: int, face_detector: str
     return ClipInputs(frames, coords, mel, starts)
 
 
-def input_batches(clip: ClipInputs, batches: int, batch_size: int, mel_shift: int = 0) -> list[list[np.ndarray]]:
-    """``batches`` generator input batches [mel, face, one-hot]; frame i is paired with the speech window of
-    frame i + ``mel_shift`` (0: its own), and batch b runs under emotion b mod 6."""
+def input_batches(
+    clip: ClipInputs, batches: int, batch_size: int, mel_shift: int = 0, kind: str = EMOGEN
+) -> list[list[np.ndarray]]:
+    """``batches`` generator input batches [mel, face, one-hot] ([mel, face] for a Wav2Lip generator, whose
+    faces are masked in their lower half only); frame i is paired with the speech window of frame i +
+    ``mel_shift`` (0: its own), and batch b runs under emotion b mod 6."""
     shift = max(0, min(mel_shift, len(clip.starts) - len(clip.frames)))
     out = []
     for b in range(batches):
@@ -62,7 +66,10 @@ def input_batches(clip: ClipInputs, batches: int, batch_size: int, mel_shift: in
         idx = [i for i in idx if clip.coords[i] is not None]
         faces = [clip.frames[i][y1:y2, x1:x2] for i in idx for (y1, y2, x1, x2) in [clip.coords[i]]]
         mels = [clip.mel[:, clip.starts[i + shift] : clip.starts[i + shift] + MEL_STEP_SIZE] for i in idx]
-        mel, face = generator_inputs(faces, mels, hparams.img_size)
+        mel, face = generator_inputs(faces, mels, hparams.img_size, lower_half=kind == WAV2LIP)
+        if kind == WAV2LIP:
+            out.append([mel, np.ascontiguousarray(face)])
+            continue
         one_hot = np.repeat(emotion_one_hot(EMOTIONS[b % len(EMOTIONS)])[None], len(idx), axis=0)
         out.append([mel, np.ascontiguousarray(face), one_hot.astype(np.float32)])
     return out
@@ -75,23 +82,23 @@ def calibration_batches(
     return input_batches(load_clip_inputs(face, speech, batches * batch_size, face_detector), batches, batch_size)
 
 
-@functools.lru_cache(maxsize=1)
-def _example_sets() -> tuple[list, list]:
+@functools.lru_cache(maxsize=2)
+def _example_sets(kind: str = EMOGEN) -> tuple[list, list]:
     # A download-free detector: the crops only need to be faces, and S3FD would spend minutes on a CPU here.
     clip = load_clip_inputs(
         EXAMPLE_FACE, EXAMPLE_SPEECH, CALIBRATION_BATCHES * CALIBRATION_BATCH_SIZE, download_free_detector()
     )
-    calibration = input_batches(clip, CALIBRATION_BATCHES, CALIBRATION_BATCH_SIZE)
-    check = input_batches(clip, len(EMOTIONS), CHECK_BATCH_SIZE, mel_shift=len(clip.frames))
+    calibration = input_batches(clip, CALIBRATION_BATCHES, CALIBRATION_BATCH_SIZE, kind=kind)
+    check = input_batches(clip, len(EMOTIONS), CHECK_BATCH_SIZE, mel_shift=len(clip.frames), kind=kind)
     return calibration, check
 
 
-def example_calibration_batches() -> list[list[np.ndarray]]:
+def example_calibration_batches(kind: str = EMOGEN) -> list[list[np.ndarray]]:
     """The default calibration set: the example video's faces and speech."""
-    return _example_sets()[0]
+    return _example_sets(kind)[0]
 
 
-def example_check_batches() -> list[list[np.ndarray]]:
+def example_check_batches(kind: str = EMOGEN) -> list[list[np.ndarray]]:
     """The default check set: 8 of the example's faces per emotion, each with a speech window calibration never
     paired it with."""
-    return _example_sets()[1]
+    return _example_sets(kind)[1]

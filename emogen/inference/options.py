@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
 
 from emogen.common.backends import resolve_backend
-from emogen.common.contract import parse_emotions
+from emogen.common.contract import EMOTIONS, parse_emotions
 from emogen.common.device import Device, choose_device
 from emogen.common.errors import UserError, require_file
+from emogen.common.generator_kind import EMOGEN, LIPSYNC, WAV2LIP, generator_kind
 from emogen.common.precision import Precision, resolve_precision
 
 from .blending import BLENDS, DEFAULT_BLEND
@@ -20,6 +21,8 @@ from .detection_cache import default_cache_dir
 
 MISSING_FACE_MODES = ("interpolate", "passthrough", "error")
 FACE_EXPECTED = "a video or an image (jpg, jpeg, png)"
+MAX_FPS = 240.0  # frames per second of a face video or a still's --fps: each frame is generated
+MAX_PIXELS = 3840 * 2160  # the largest face frame by default (4K UHD)
 
 
 @dataclass
@@ -29,7 +32,7 @@ class InferenceOptions:
     checkpoint_path: str
     face: str
     audio: str
-    emotion: str
+    emotion: Optional[str] = None  # one, several (HAP,SAD), all; None for a Wav2Lip generator, which has none
     outfile: Optional[str] = None
     static: bool = False
     fps: float = 25.0
@@ -56,6 +59,7 @@ class InferenceOptions:
     live: bool = False  # fragmented MP4 that can be played while it is written (the web page streams it)
     on_output: Optional[Callable[[str, str], None]] = None  # (emotion, file being written) once encoding starts
     max_seconds: Optional[float] = None  # refuse speech longer than this, measured on the decoded audio
+    max_pixels: Optional[int] = MAX_PIXELS  # largest face frame (width x height, after --resize_factor); None: any
     blend: str = DEFAULT_BLEND  # how faces go back into frames: hard (the original), feather, feather-color
 
 
@@ -91,25 +95,46 @@ def options_from_args(args: argparse.Namespace, **fields: Any) -> InferenceOptio
             if getattr(args, "no_detection_cache", False)
             else (getattr(args, "detection_cache_dir", None) or default_cache_dir())
         )
+    if getattr(args, "max_megapixels", None) is not None:
+        values["max_pixels"] = int(args.max_megapixels * 1e6)
     if "static" in values:
         values["static"] = bool(values["static"])
     values.update(fields)
     return InferenceOptions(**values)
 
 
+def emotions_for(checkpoint_path: str, requested: Optional[str]) -> list[str]:
+    """The outputs a generator makes for ``requested``: EmoGen's emotions (required), or, for a Wav2Lip
+    generator, which has none, the one lip-synced video ([LIPSYNC]; any emotion asked of it is refused)."""
+    kind = generator_kind(checkpoint_path) if checkpoint_path and os.path.isfile(checkpoint_path) else EMOGEN
+    if kind == WAV2LIP:
+        if requested and requested != LIPSYNC:
+            raise UserError.about(
+                "emotion",
+                f"{requested}: {os.path.basename(checkpoint_path)} is a Wav2Lip generator, which does lip sync "
+                "only (no emotion); leave the emotion out, or use an EmoGen generator",
+            )
+        return [LIPSYNC]
+    if not requested:
+        raise UserError.about("emotion", f"is needed with an EmoGen generator: one of {', '.join(EMOTIONS)}, or all")
+    return parse_emotions(requested)
+
+
 def validate(opts: InferenceOptions) -> list[str]:
     """Check the inputs and option values before any work; return the emotions to generate."""
     require_file(opts.face, "face", FACE_EXPECTED)
     require_file(opts.audio, "audio", "any audio or video file ffmpeg can read")
-    emotions = parse_emotions(opts.emotion)
+    emotions = emotions_for(opts.checkpoint_path, opts.emotion)
     if opts.blend not in BLENDS:
         raise UserError.about("blend", f"{opts.blend}: choose one of {', '.join(BLENDS)}")
     if opts.missing_face not in MISSING_FACE_MODES:
         raise UserError.about("missing_face", f"must be one of {', '.join(MISSING_FACE_MODES)}")
     if opts.resize_factor < 1:
         raise UserError.about("resize_factor", "must be 1 or more")
-    if not opts.fps > 0:
-        raise UserError.about("fps", f"must be positive, got {opts.fps}")
+    if not 1 <= opts.fps <= MAX_FPS:
+        raise UserError.about("fps", f"must be between 1 and {MAX_FPS:g}, got {opts.fps}")
+    if opts.max_pixels is not None and opts.max_pixels < 1:
+        raise UserError.about("max_pixels", f"must be positive, got {opts.max_pixels}")
     if len(opts.pads) != 4 or len(opts.crop) != 4 or len(opts.box) != 4:
         raise UserError("--pads, --crop and --box take four integers: top bottom left right")
     return emotions

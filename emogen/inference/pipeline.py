@@ -17,7 +17,9 @@ from typing import Optional
 from emogen.common.atomic import atomic_path, ensure_writable_dir
 from emogen.common.checkpoint_io import check_checkpoint_path
 from emogen.common.errors import UserError
+from emogen.common.generator_kind import WAV2LIP, generator_kind
 from emogen.common.media import VideoWriter, choose_encoder
+from emogen.common.paths import refuse_overwriting_inputs
 from hparams import hparams
 
 from .face_boxes import face_coords
@@ -53,6 +55,7 @@ def run_inference(opts: InferenceOptions, model: Optional[Generator] = None) -> 
     emotions = validate(opts)
     outfiles = output_paths(opts.outfile, emotions)
     for outfile in outfiles.values():  # fail now, not after all the work
+        refuse_overwriting_inputs("outfile", outfile, {"face": opts.face, "audio": opts.audio})
         ensure_writable_dir(os.path.dirname(os.path.abspath(outfile)), f"--outfile {outfile}")
     runtime = resolve_runtime(opts)
     device, precision, backend = runtime.device, runtime.precision, runtime.backend
@@ -72,6 +75,7 @@ def run_inference(opts: InferenceOptions, model: Optional[Generator] = None) -> 
         opts.progress,
         opts.on_progress,
         opts.blend,
+        lower_half=generator_kind(opts.checkpoint_path) == WAV2LIP,
     )
     with tempfile.TemporaryDirectory(prefix="emogen-") as workdir:
         t = time.perf_counter()

@@ -45,6 +45,7 @@ class RenderSettings:
     progress: bool = True
     on_progress: Optional[Callable[[str, int, int], None]] = None
     blend: str = "hard"  # how faces go back into frames (emogen.inference.blending); hard = the original
+    lower_half: bool = False  # mask only the crop's lower half (a Wav2Lip generator's input) instead of all of it
 
 
 @dataclass
@@ -96,7 +97,7 @@ def make_batches(
         if b.with_face:
             faces = [b.frames[i][y1:y2, x1:x2] for i in b.with_face for (y1, y2, x1, x2) in [b.coords[i]]]
             mels = [mel[:, starts[first + i] : starts[first + i] + MEL_STEP_SIZE] for i in b.with_face]
-            b.mel, b.face = generator_inputs(faces, mels, img_size)
+            b.mel, b.face = generator_inputs(faces, mels, img_size, settings.lower_half)
             if settings.device.type == "cuda":
                 b.mel, b.face = _to_gpu(b.mel, settings.device, False), _to_gpu(b.face, settings.device, True)
         return b
@@ -120,9 +121,11 @@ def generate(model: Generator, batch: Batch, emotion: str, settings: RenderSetti
     module or an OpenVINO network (which takes the arrays as they are, without torch)."""
     if not batch.with_face:
         return np.zeros((0,), np.float32)
-    one_hot = np.repeat(emotion_one_hot(emotion)[None], len(batch.with_face), axis=0)  # contiguous, as the original
+    emotional = getattr(model, "has_emotion", True)  # a Wav2Lip generator takes no emotion
+    one_hot = np.repeat(emotion_one_hot(emotion)[None], len(batch.with_face), axis=0) if emotional else None
     if isinstance(model, OpenVINONetwork) and isinstance(batch.mel, np.ndarray):
-        return model(batch.mel, batch.face, one_hot).transpose(0, 2, 3, 1)
+        inputs = (batch.mel, batch.face) if one_hot is None else (batch.mel, batch.face, one_hot)
+        return model(*inputs).transpose(0, 2, 3, 1)
     import torch
 
     # from_numpy keeps the face array's NHWC strides: the channels_last layout the original feeds its generator.
@@ -130,7 +133,7 @@ def generate(model: Generator, batch: Batch, emotion: str, settings: RenderSetti
         torch.from_numpy(x).to(settings.device) if isinstance(x, np.ndarray) else x for x in (batch.mel, batch.face)
     )
     with torch.inference_mode(), autocast(settings.device, settings.dtype):
-        pred = model(mel, face, torch.from_numpy(one_hot).to(settings.device))
+        pred = model(mel, face) if one_hot is None else model(mel, face, torch.from_numpy(one_hot).to(settings.device))
     return pred.float().cpu().numpy().transpose(0, 2, 3, 1)
 
 

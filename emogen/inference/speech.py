@@ -8,12 +8,14 @@ import numpy as np
 
 import audio
 from emogen.common.errors import UserError
-from emogen.common.media import extract_audio
+from emogen.common.media import extract_audio, nonfinite_audio
 from hparams import hparams
 
 
 def load_audio_mel(path: str, workdir: str) -> tuple[np.ndarray, float]:
     """Mel spectrogram of any audio source (converted to 16 kHz mono in ``workdir``) and its duration in s."""
+    if nonfinite_audio(path):
+        raise UserError.about("audio", f"{path} holds NaN or infinite samples; re-export the recording")
     wav_path = os.path.join(workdir, "audio_16k.wav")
     extract_audio(path, wav_path, hparams.sample_rate)
     wav = audio.load_wav(wav_path, hparams.sample_rate)

@@ -23,6 +23,7 @@ import numpy as np
 
 from emogen.common.contract import MEL_STEP_SIZE, Coords, mel_index, parse_emotions
 from emogen.common.errors import UserError
+from emogen.common.generator_kind import LIPSYNC
 from emogen.common.media import iter_frames
 from hparams import hparams
 
@@ -168,6 +169,7 @@ class LiveSession:
         self._reader = face.reader()
         self.fps = face.fps
         self.emotion = self._check_emotion(emotion)
+        self._lower_half = not getattr(generator, "has_emotion", True)  # a Wav2Lip generator's input
         self.stats = LiveStats()
         self._mel = StreamingMel()
         self._mel_steps = np.zeros((hparams.num_mels, 0))
@@ -184,8 +186,11 @@ class LiveSession:
         self._worker = threading.Thread(target=self._work, name="emogen-live", daemon=True)
         self._worker.start()
 
-    @staticmethod
-    def _check_emotion(emotion: str) -> str:
+    def _check_emotion(self, emotion: str) -> str:
+        if not getattr(self.generator, "has_emotion", True):
+            if emotion not in (None, "", LIPSYNC):
+                raise UserError.about("emotion", f"{emotion}: a Wav2Lip generator does lip sync only (no emotion)")
+            return LIPSYNC
         chosen = parse_emotions(emotion)
         if len(chosen) != 1:
             raise UserError("a live session speaks one emotion at a time; switch it with set_emotion")
@@ -279,7 +284,7 @@ class LiveSession:
         with_face = [k for k, c in enumerate(coords) if c is not None]
         if with_face:
             crops = [images[k][y1:y2, x1:x2] for k in with_face for (y1, y2, x1, x2) in [coords[k]]]
-            mel, face = generator_inputs(crops, [batch[k].mel for k in with_face], hparams.img_size)
+            mel, face = generator_inputs(crops, [batch[k].mel for k in with_face], hparams.img_size, self._lower_half)
             pred = generate(
                 self.generator, Batch(list(images), list(coords), with_face, mel, face), emotion, self.settings
             )

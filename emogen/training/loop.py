@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Callable, Optional
 
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
+
+from emogen.common.errors import UserError
 
 from .distributed import any_rank, is_main_process
 from .state import TrainState
@@ -86,6 +89,13 @@ def run_training(
             )
             for batch in bar:
                 losses = train_step(batch)
+                diverged = [k for k, v in losses.items() if not math.isfinite(v)]
+                if diverged:
+                    # Nothing is saved: the weights after this step are not worth keeping, the last checkpoint is.
+                    raise UserError(
+                        f"training diverged at step {state.global_step + 1}: the {', '.join(diverged)} loss is not "
+                        "finite; lower the learning rate (--hparams) and resume from the last saved checkpoint"
+                    )
                 state.global_step += 1
                 batches += 1
                 for k, v in losses.items():

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, jsonify, request, send_file
 
 from emogen.common.contract import parse_emotions
 from emogen.common.errors import UserError
+from emogen.common.generator_kind import LIPSYNC
 
 from .jobs import QueueFull
 from .state import current_state
@@ -28,7 +29,12 @@ def submit():
     client = request.remote_addr or ""
     form, files = request.form, request.files  # parsed (and size-checked) before any place is held
     try:
-        emotions = parse_emotions(form.getlist("emotion"))
+        if state.lipsync_only:
+            if form.getlist("emotion"):
+                raise UserError("this server's Wav2Lip generator does lip sync only: send no emotion")
+            emotions = [LIPSYNC]
+        else:
+            emotions = parse_emotions(form.getlist("emotion"))
     except UserError as exc:
         return jsonify(error=str(exc), field="emotion"), 400
     try:

@@ -24,6 +24,7 @@ from simple_websocket import ConnectionClosed
 
 from emogen.common.contract import EMOTIONS
 from emogen.common.errors import UserError
+from emogen.common.generator_kind import LIPSYNC
 from emogen.inference.options import InferenceOptions, resolve_runtime
 from emogen.inference.streaming import SAMPLE_RATE, LiveFace, LiveSession, LiveSettings
 
@@ -42,6 +43,7 @@ class LiveLimits:
     max_minutes: float = 10.0
     max_batch: int = 4
     max_waiting: int = 8
+    max_sessions: int = 2  # open at once from all addresses: each one keeps the generator busy in real time
 
 
 class LiveRefused(Exception):
@@ -51,8 +53,9 @@ class LiveRefused(Exception):
 class LiveRegistry:
     """One live session per client address; faces prepared once per example (their boxes, their frames)."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_sessions: int = LiveLimits.max_sessions) -> None:
         self._lock = threading.Lock()
+        self.max_sessions = max_sessions
         self._clients: set[str] = set()
         self._faces: dict[str, LiveFace] = {}
 
@@ -61,6 +64,10 @@ class LiveRegistry:
         with self._lock:
             if client in self._clients:
                 raise LiveRefused("a live session is already open from this address; stop it first")
+            if len(self._clients) >= self.max_sessions:
+                raise LiveRefused(
+                    f"{self.max_sessions} live sessions are open, the server's limit; try again when one ends"
+                )
             self._clients.add(client)
 
     def active(self) -> int:
@@ -228,7 +235,7 @@ def open_live(registry: LiveRegistry, face_path: Optional[str], emotion: str, ba
     """The prepared face of a new session after checking its request, or LiveRefused with the reason."""
     if face_path is None:
         raise LiveRefused("unknown face: pick an example, or the face of one of your requests that has not expired")
-    if emotion not in EMOTIONS:
+    if emotion not in EMOTIONS and emotion != LIPSYNC:
         raise LiveRefused(f"unknown emotion; choose one of {', '.join(EMOTIONS)}")
     try:
         return registry.face(face_path, base)

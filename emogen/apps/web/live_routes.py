@@ -8,6 +8,8 @@ from flask import Blueprint, request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
+from emogen.common.generator_kind import LIPSYNC
+
 from .config import WebConfig
 from .jobs import JobQueue
 from .live import LiveRefused, open_live, refuse_live, run_live_socket
@@ -43,7 +45,7 @@ def live_socket(ws):
         if state.model is None:
             raise LiveRefused(state.missing)
         path = live_face_path(request.args.get("face", "0"), state.cfg, state.queue, client)
-        emotion = request.args.get("emotion", "NEU")
+        emotion = LIPSYNC if state.lipsync_only else request.args.get("emotion", "NEU")
         face = open_live(state.registry, path, emotion, state.base)
         run_live_socket(ws, face, state.model, emotion, state.base, state.cfg.live, state.device)
     except LiveRefused as exc:

@@ -7,10 +7,16 @@ import os
 from flask import Blueprint, jsonify, send_file, send_from_directory
 
 from emogen.common.contract import EMOTION_WORDS, EMOTIONS
+from emogen.common.generator_kind import LIPSYNC
 
 from .state import current_state
 
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
+
+LIPSYNC_NOTICE = (
+    "This server runs a Wav2Lip generator: it lip-syncs the face to the voice, with no emotion to choose. "
+    "For emotions, it needs an EmoGen generator (checkpoints/README.md)."
+)
 
 pages = Blueprint("pages", __name__)
 
@@ -29,12 +35,16 @@ def static_file(name: str):
 def config():
     state = current_state()
     cfg = state.cfg
+    notice = cfg.notice
+    if state.lipsync_only:
+        notice = " ".join(filter(None, [notice, LIPSYNC_NOTICE]))
     return jsonify(
         ready=state.model is not None,
         missing=state.missing,
-        notice=cfg.notice,
-        emotions=list(EMOTIONS),
-        emotion_words=EMOTION_WORDS,
+        notice=notice,
+        lipsync_only=state.lipsync_only,
+        emotions=[] if state.lipsync_only else list(EMOTIONS),
+        emotion_words={**EMOTION_WORDS, LIPSYNC: "Lip sync"},
         examples={k: sorted(v) for k, v in cfg.examples.items()},
         max_upload_mb=cfg.max_upload_mb,
         max_seconds=cfg.max_seconds,

@@ -13,7 +13,7 @@ from flask import current_app
 
 from emogen.common.checkpoint_io import CheckpointError
 from emogen.common.device import Device, choose_device
-from emogen.inference.generator import Generator
+from emogen.inference.generator import Generator, has_emotion
 from emogen.inference.options import InferenceOptions
 from emogen.inference.pipeline import generator_for, run_inference
 
@@ -36,12 +36,19 @@ class WebState:
     queue: JobQueue
     registry: LiveRegistry
 
+    @property
+    def lipsync_only(self) -> bool:
+        """A Wav2Lip generator: lip sync only, no emotion to choose."""
+        return self.model is not None and not has_emotion(self.model)
+
 
 def load_generator(cfg: WebConfig, base: InferenceOptions) -> tuple[Optional[Generator], Optional[str]]:
     """The generator once, or None and a line for the page saying which file is missing or wrong."""
+    # The page names files, never the server's folders.
+    name = os.path.basename(cfg.checkpoint_path)
     if not os.path.isfile(cfg.checkpoint_path):
         return None, (
-            f"Generator checkpoint not found at {cfg.checkpoint_path}. Download the EmoGen "
+            f"Generator checkpoint {name} not found. Download the EmoGen "
             "generator (see checkpoints/README.md), put it at checkpoints/emogen_generator.pth "
             "and restart, or pass --checkpoint_path; or run python3 demo.py first, which trains "
             "one on the example face in a few minutes."
@@ -49,7 +56,7 @@ def load_generator(cfg: WebConfig, base: InferenceOptions) -> tuple[Optional[Gen
     try:
         return generator_for(base), None
     except CheckpointError as exc:
-        return None, str(exc)
+        return None, str(exc).replace(cfg.checkpoint_path, name)
 
 
 def build_state(cfg: WebConfig) -> WebState:
@@ -69,6 +76,7 @@ def build_state(cfg: WebConfig) -> WebState:
         live=True,
         max_seconds=cfg.max_seconds,
         blend=cfg.blend,
+        max_pixels=cfg.max_pixels,
     )
     model, missing = load_generator(cfg, base)
     holder: dict = {}
@@ -79,7 +87,7 @@ def build_state(cfg: WebConfig) -> WebState:
         max_queued=cfg.max_queued,
         max_per_client=cfg.max_per_client,
     )
-    state = WebState(cfg, device, base, model, missing, queue, LiveRegistry())
+    state = WebState(cfg, device, base, model, missing, queue, LiveRegistry(cfg.live.max_sessions))
     holder["state"] = state
     return state
 

@@ -83,6 +83,10 @@ async function init() {
       `${words[e]} <span class="code">${e}</span>`;
     $("emotions").appendChild(label);
   }
+  if (cfg.lipsync_only) {
+    $("all_emotions").hidden = true;
+    $("emotions").textContent = "lip sync only: this server's Wav2Lip generator has no emotions";
+  }
   $("limits").textContent = `uploads up to ${cfg.max_upload_mb} MB and ${cfg.max_seconds} s`;
   if (!cfg.ready) {
     show("missing", cfg.missing);
