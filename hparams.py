@@ -12,10 +12,10 @@ import ast
 import math
 from typing import Any, Iterable
 
-# The values each override may take: (lowest, highest), both included; None = no bound. The networks fix the
-# image size and the mel bands; every float must also be finite.
+# The values each override may take: (lowest, highest), both included; None = no bound. The generator fixes
+# the image size; every float must also be finite.
 RANGES: dict[str, tuple[Any, Any]] = {
-    "num_mels": (80, 80),
+    "num_mels": (1, 512),
     "img_size": (96, 96),
     "n_fft": (16, 1 << 16),
     "hop_size": (1, 1 << 16),

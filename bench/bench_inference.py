@@ -34,7 +34,7 @@ from emogen.inference.generator import build_generator  # noqa: E402
 from emogen.inference.renderer import RenderOutput, RenderSettings, make_batches, render  # noqa: E402
 from models import Wav2Lip  # noqa: E402
 
-SECTIONS = ("generator", "s3fd", "box", "detection", "first_run", "cold")
+SECTIONS = ("generator", "s3fd", "box", "detection", "first_run", "cold", "wav2lip")
 FACE6_BOX = ["107", "484", "98", "406"]  # top bottom left right: dlib's box of face6.mp4 (512x512), frame 0
 
 
@@ -305,6 +305,21 @@ def speed(args, device, d: str, ckpt: str) -> None:
         runs += [
             (f"defaults (auto: {auto})", fixed),
             ("defaults, --emotion all (6 videos)", [*fixed, "--emotion", "all"]),
+        ]
+    if "wav2lip" in sections:
+        # Wav2Lip's public generator layout (seeded): lip sync only, no --emotion, its own lower-half input.
+        wav2lip = os.path.join(d, "wav2lip_gan.pth")
+        torch.save({"state_dict": seeded_state_dict("wav2lip_generator")}, wav2lip)
+        w2l = [a for a in fixed if a not in ("--emotion", "HAP")]
+        w2l[w2l.index("--checkpoint_path") + 1] = wav2lip
+        runs += [
+            ("Wav2Lip generator, exact path (--precision fp32 --backend torch --serial)", w2l + exact),
+            (
+                "Wav2Lip generator, --backend openvino --precision fp32-cl",
+                w2l + ["--backend", "openvino", "--precision", "fp32-cl"],
+            ),
+            (f"Wav2Lip generator, defaults (auto: {auto})", w2l),
+            ("Wav2Lip generator, --precision int8", w2l + ["--precision", "int8"]),
         ]
     if "detection" in sections:
         # S3FD at 512x512 runs about 1 frame/s on 2 CPU cores: these rows use 4 s of speech (100 frames).

@@ -62,8 +62,8 @@ def test_wrong_model_is_named(shared, tmp_path):
 
 
 def test_plain_wav2lip_is_recognised(shared):
-    weights = {k: v for k, v in seeded_state_dict("emogen_generator").items() if not k.startswith("emotion_encoder.")}
-    assert "plain Wav2Lip" in identify_state_dict(weights)
+    weights = seeded_state_dict("wav2lip_generator")
+    assert identify_state_dict(weights) == "a Wav2Lip generator (lip sync only, no emotion)"
 
 
 def test_misshaped_keys_are_listed(tmp_path):

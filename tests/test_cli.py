@@ -103,7 +103,7 @@ def inference_cases(d):
         return argv + list(extra)
 
     return [
-        (with_("--fps", "0"), "--fps: must be above 0"),
+        (with_("--fps", "0"), "--fps: must be at least 1"),
         (with_("--fps", "abc"), "--fps: expected a number, got 'abc'"),
         (with_("--fps", "nan"), "--fps: expected a finite number"),
         (with_("--wav2lip_batch_size", "0"), "--wav2lip_batch_size: must be at least 1"),

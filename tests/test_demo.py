@@ -78,7 +78,11 @@ def test_web_page_serves_the_demos_generator_with_a_note(tmp_path, monkeypatch):
 
     monkeypatch.setattr(quickstart, "RELEASED_GENERATOR", str(tmp_path / "none" / "emogen_generator.pth"))
     monkeypatch.setattr(quickstart, "DEFAULT_WORK_DIR", str(tmp_path / "demo_run"))
+    monkeypatch.setattr(quickstart, "wav2lip_generator", lambda: None)
     assert quickstart.choose_generator(None) == (str(tmp_path / "none" / "emogen_generator.pth"), "")
+    # With Wav2Lip's generator in checkpoints/ and nothing else, the page serves it (it says so itself).
+    monkeypatch.setattr(quickstart, "wav2lip_generator", lambda: str(tmp_path / "wav2lip_gan.pth"))
+    assert quickstart.choose_generator(None) == (str(tmp_path / "wav2lip_gan.pth"), "")
     trained = tmp_path / "demo_run" / "checkpoints" / "generator" / "checkpoint_step000000042.pth"
     trained.parent.mkdir(parents=True)
     trained.write_bytes(b"x")

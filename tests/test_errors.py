@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from emogen.common.errors import UserError, run_cli
+from emogen.common.errors import UserError, interrupts_held, run_cli
 
 
 def test_user_error_is_one_line(capsys):
@@ -76,6 +76,32 @@ def test_sigterm_is_ctrl_c_and_a_second_signal_does_not_abort_cleanup(capsys):
     finally:
         signal.signal(signal.SIGINT, before)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def test_a_signal_inside_a_held_block_interrupts_at_its_end(capsys):
+    import signal
+
+    steps = []
+
+    def main(argv):
+        with interrupts_held():
+            os.kill(os.getpid(), signal.SIGHUP)  # the closed terminal's signal, treated like SIGTERM
+            steps.append("made")
+            with interrupts_held():  # nested: only the outermost end raises
+                steps.append("recorded")
+            steps.append("still held")
+        steps.append("after the block")  # never reached
+
+    try:
+        assert run_cli(main, []) == 130
+    finally:
+        for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
+    assert steps == ["made", "recorded", "still held"]
+    assert "interrupted" in capsys.readouterr().err
+    with interrupts_held():  # without run_cli's policy it holds nothing and changes nothing
+        steps.append("plain")
+    assert steps[-1] == "plain"
 
 
 def test_run_script_exits_with_the_status_and_still_flushes(tmp_path):

@@ -437,15 +437,22 @@ def test_non_finite_weights_and_losses_are_refused(media, tmp_path, capsys):
     assert saved == []  # the weights after a diverged step are never saved
 
 
-def test_names_with_spaces_or_line_breaks_are_refused_by_preprocessing(tmp_path):
+def test_names_with_line_breaks_are_refused_by_preprocessing(tmp_path):
     from emogen.data.preprocess import plan_jobs
 
-    for name in ("1001_DFA_ANG_XX.mp4", "1001_DFA_HAP_XX copy.mp4", "1001_DFA_SAD\n_XX.mp4"):
+    for name in ("1001_DFA_ANG_XX.mp4", "my clip.mp4", "1001_DFA_SAD\n_XX.mp4", "a\tb.mp4"):
         (tmp_path / name).write_bytes(b"")
-    jobs, refused = plan_jobs(str(tmp_path), str(tmp_path / "out"), allow_any_names=False)
-    assert [os.path.basename(src) for src, _ in jobs] == ["1001_DFA_ANG_XX.mp4"]
+    jobs, refused = plan_jobs(str(tmp_path), str(tmp_path / "out"), allow_any_names=True)
+    assert sorted(os.path.basename(src) for src, _ in jobs) == ["1001_DFA_ANG_XX.mp4", "my clip.mp4"]
     assert sorted(r.status for r in refused) == ["bad-name", "bad-name"]
-    assert all("space or a line break" in r.error and "\n" not in r.name for r in refused)
+    assert all("line break or a tab" in r.error and "\n" not in r.name for r in refused)
+
+
+def test_names_with_spaces_stay_whole_in_filelists(tmp_path):
+    from emogen.data.filelists import read_filelist
+
+    (tmp_path / "train.txt").write_text("my clip $(touch x)\n1001_DFA_ANG_XX\n\n")
+    assert read_filelist(str(tmp_path / "train.txt")) == ["my clip $(touch x)", "1001_DFA_ANG_XX"]
 
 
 def test_non_finite_samples_are_refused_before_any_work(media, tmp_path, capsys):

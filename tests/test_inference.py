@@ -224,7 +224,7 @@ def test_errors_are_one_line(media, tmp_path, capsys):
     ]
     with pytest.raises(SystemExit) as stopped:
         run(media, "--fps", "0", tmp=tmp_path, out="err.mp4")
-    assert stopped.value.code == 2 and "--fps: must be above 0" in capsys.readouterr().err
+    assert stopped.value.code == 2 and "--fps: must be at least 1" in capsys.readouterr().err
     for kwargs, text in cases:
         code, out = run(media, tmp=tmp_path, out="err.mp4", **kwargs)
         err = capsys.readouterr().err
@@ -244,7 +244,7 @@ def test_errors_are_one_line(media, tmp_path, capsys):
     ]
     assert run_cli(inference.main, argv) == 2
     err = capsys.readouterr().err
-    assert "does not fit the EmoGen generator" in err and "lip-sync expert" in err
+    assert "not a generator" in err and "lip-sync expert" in err and err.count("\n") == 1
 
 
 def test_no_face_anywhere(media, tmp_path, capsys):

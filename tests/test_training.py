@@ -16,7 +16,7 @@ from emogen.data.datasets import EmotionDataset, GeneratorDataset, SyncDataset
 from emogen.training.checkpoint_files import resume
 from emogen.training.engine_emotion_disc import init_weights
 from emogen.training.engine_generator import Critics, generator_losses, maybe_enable_sync_loss, set_requires_grad
-from emogen.training.loop import LoopConfig, run_training
+from emogen.training.loop import LoopConfig, TrainSummary, run_training
 from emogen.training.losses import PerceptualLoss, cosine_loss, total_loss, vgg19_features
 from emogen.training.state import TrainState
 from hparams import hparams
@@ -444,8 +444,11 @@ def test_train_script_sets_the_expert_mode(tiny_dataset, critic_files, tmp_path,
     monkeypatch.setattr(
         engine,
         "train_generator",
-        lambda model, opt, critics, *a, **k: seen.update(
-            training=critics.syncnet.training, grads=any(p.requires_grad for p in critics.syncnet.parameters())
+        lambda model, opt, critics, *a, **k: (
+            seen.update(
+                training=critics.syncnet.training, grads=any(p.requires_grad for p in critics.syncnet.parameters())
+            )
+            or TrainSummary(0, "mocked")
         ),
     )
     base = [
@@ -597,11 +600,9 @@ def test_generator_trains_in_bf16_where_native_and_is_refused_elsewhere(
         assert action.default == "fp32" and set(action.choices) == {"auto", "fp32", "bf16", "fp16"}
 
 
-def test_fine_tune_starts_from_given_weights(tiny_dataset, critic_files, tmp_path, capsys):
-    start = tmp_path / "released.pth"
-    torch.save({"state_dict": seeded_state_dict("emogen_generator")}, start)
-    ck = tmp_path / "ft"
-    argv = [
+def one_step_from(start, ck, tiny_dataset, critic_files) -> list:
+    """train.py's arguments for one step at learning rate 0 from the generator weights ``start``."""
+    return [
         "--data_root",
         str(tiny_dataset / "pre"),
         "--checkpoint_dir",
@@ -621,9 +622,15 @@ def test_fine_tune_starts_from_given_weights(tiny_dataset, critic_files, tmp_pat
         "1",
         "--init_from",
         str(start),
-        "--freeze_emotion_disc",
         *common(tiny_dataset),
     ]
+
+
+def test_fine_tune_starts_from_given_weights(tiny_dataset, critic_files, tmp_path, capsys):
+    start = tmp_path / "released.pth"
+    torch.save({"state_dict": seeded_state_dict("emogen_generator")}, start)
+    ck = tmp_path / "ft"
+    argv = [*one_step_from(start, ck, tiny_dataset, critic_files), "--freeze_emotion_disc"]
     assert run_cli(train.main, argv) == 0
     assert f"starting from {start}" in capsys.readouterr().out
     saved = state_dict_from_checkpoint(read_checkpoint(str(ck / "checkpoint_step000000001.pth")))
@@ -639,28 +646,7 @@ def test_warm_start_from_a_wav2lip_generator(tiny_dataset, critic_files, tmp_pat
     start = tmp_path / "wav2lip_gan.pth"
     torch.save({"state_dict": seeded_state_dict("wav2lip_generator")}, start)
     ck = tmp_path / "w2l"
-    argv = [
-        "--data_root",
-        str(tiny_dataset / "pre"),
-        "--checkpoint_dir",
-        str(ck),
-        "--syncnet_checkpoint_path",
-        str(critic_files / "expert.pth"),
-        "--emotion_disc_path",
-        str(critic_files / "disc.pth"),
-        "--random_vgg",
-        "--max_steps",
-        "1",
-        "--hparams",
-        "batch_size=2",
-        "--hparams",
-        "initial_learning_rate=0",
-        "--eval_batches",
-        "1",
-        "--init_from",
-        str(start),
-        *common(tiny_dataset),
-    ]
+    argv = one_step_from(start, ck, tiny_dataset, critic_files)
     assert run_cli(train.main, argv) == 0
     assert "a Wav2Lip generator: its emotion half starts at zero" in capsys.readouterr().out
     saved = state_dict_from_checkpoint(read_checkpoint(str(ck / "checkpoint_step000000001.pth")))

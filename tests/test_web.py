@@ -504,7 +504,7 @@ def test_concurrent_posts_cannot_pass_the_limits(web_media, tmp_path):
         assert job_folders(tmp_path / f"w{queued}") == []
 
 
-@pytest.mark.parametrize("signals", [("SIGTERM",), ("SIGINT", "SIGINT"), ("SIGTERM", "SIGTERM")])
+@pytest.mark.parametrize("signals", [("SIGTERM",), ("SIGHUP",), ("SIGINT", "SIGINT"), ("SIGTERM", "SIGTERM")])
 def test_sigterm_removes_every_job_folder(web_media, tmp_path, signals):
     import signal
     import socket

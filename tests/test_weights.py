@@ -24,8 +24,8 @@ def test_syncnet_python_detector_fingerprint():
 
 
 def test_foreign_state_dicts_are_described(shared):
-    plain = {k: None for k in manifest()["emogen_generator"] if not k.startswith("emotion_encoder.")}
-    assert identify_state_dict(plain) == "a plain Wav2Lip generator (it has no emotion encoder)"
+    plain = {k: None for k in manifest()["wav2lip_generator"]}
+    assert identify_state_dict(plain) == "a Wav2Lip generator (lip sync only, no emotion)"
     assert identify_state_dict({"a.weight": torch.zeros(1)}).startswith("an unknown network (1 tensors")
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import audio
 from emogen.common.atomic import atomic_path, ensure_writable_dir
 from emogen.common.device import peak_rss_mib
-from emogen.common.errors import UserError
+from emogen.common.errors import UserError, interrupts_held
 from emogen.common.media import VideoWriter, choose_encoder, extract_audio, nonfinite_audio
 from emogen.common.paths import refuse_overwriting_inputs
 from emogen.common.weights import WEIGHTS
@@ -103,8 +103,12 @@ def run_live_file(opts: LiveFileOptions) -> dict:
         written = 0
         try:
             with atomic_path(inf.outfile, suffix=".mp4") as tmp:
-                writer = VideoWriter(tmp, face.width, face.height, face.fps, audio_path=wav_path, encoder=encoder)
+                writer = None
                 try:
+                    with interrupts_held():  # started and recorded together, so an interrupt always stops it
+                        writer = VideoWriter(
+                            tmp, face.width, face.height, face.fps, audio_path=wav_path, encoder=encoder
+                        )
                     feeder.start()
                     last = None
                     for frame in session.frames():
@@ -123,7 +127,8 @@ def run_live_file(opts: LiveFileOptions) -> dict:
                         written += 1
                     writer.close()
                 except BaseException:
-                    writer.abort()
+                    if writer is not None:
+                        writer.abort()
                     raise
         finally:
             stop.set()

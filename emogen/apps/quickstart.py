@@ -42,17 +42,25 @@ DEMO_GENERATOR_RECIPE = {"batch_size": 4, "initial_learning_rate": 1e-3, "syncne
 DEFAULT_WORK_DIR = os.path.join(ROOT, "demo_run")
 
 
+def wav2lip_generator() -> Optional[str]:
+    """Wav2Lip's public generator when it is in checkpoints/ (wav2lip_gan.pth, else wav2lip.pth), else None."""
+    path = WEIGHTS["wav2lip_generator"].path()
+    return path if os.path.isfile(path) else None
+
+
 def choose_generator(requested: Optional[str]) -> tuple[str, str]:
     """The generator the web page serves and a line saying what it is: the path asked for; else the released
     checkpoints/emogen_generator.pth; else, when the demo has run, the generator it trained (said on the page);
-    else the released path (the page then says it is missing and how to get one)."""
+    else Wav2Lip's generator in checkpoints/ (lip sync only, said on the page); else the released path (the page
+    then says it is missing and how to get one)."""
     if requested or os.path.isfile(RELEASED_GENERATOR):
         return requested or RELEASED_GENERATOR, ""
     from emogen.training.checkpoint_files import latest_checkpoint
 
     trained = latest_checkpoint(os.path.join(DEFAULT_WORK_DIR, "checkpoints", "generator"))
     if trained is None:
-        return RELEASED_GENERATOR, ""
+        # Wav2Lip's generator lip-syncs any face (the page says it has no emotions); else the missing file.
+        return wav2lip_generator() or RELEASED_GENERATOR, ""
     # The page shows this line: a path inside the checkout, never the server's folders.
     shown = os.path.relpath(trained, ROOT) if trained.startswith(ROOT + os.sep) else os.path.basename(trained)
     return trained, (
@@ -289,6 +297,7 @@ def run_demo(cfg: DemoConfig) -> DemoReport:
     """Run every stage and return the artifacts and numbers."""
     from emogen.common.weights import weight_path
     from emogen.training.checkpoint_files import latest_checkpoint, latest_emotion_checkpoint
+    from emogen.training.loop import SUMMARY_FILE, TrainSummary
     from face_detection.registry import download_free_detector
 
     require_tool("ffmpeg")
@@ -379,12 +388,15 @@ def run_demo(cfg: DemoConfig) -> DemoReport:
     expert = latest_checkpoint(expert_dir)
     disc = latest_emotion_checkpoint(emotion_dir)
     released = RELEASED_GENERATOR if os.path.isfile(RELEASED_GENERATOR) else None
-    start = ["--init_from", released] if released and not _has_checkpoints(generator_dir) else []
-    origin = (
-        f"fine-tuned from the released {released}"
-        if released
-        else "trained from scratch (no checkpoints/emogen_generator.pth)"
-    )
+    wav2lip = None if released else wav2lip_generator()
+    begin = released or wav2lip
+    start = ["--init_from", begin] if begin and not _has_checkpoints(generator_dir) else []
+    if released:
+        origin = f"fine-tuned from the released {released}"
+    elif wav2lip:
+        origin = f"warm-started from Wav2Lip's {wav2lip} (no checkpoints/emogen_generator.pth)"
+    else:
+        origin = "trained from scratch (no checkpoints/emogen_generator.pth, no Wav2Lip generator)"
     limit = f"{cfg.train_minutes:g} min" + (f" or {cfg.train_steps} steps" if cfg.train_steps else "")
     report.notes.append(
         f"the generator was {origin} for {limit} with the demo's recipe: "
@@ -392,7 +404,7 @@ def run_demo(cfg: DemoConfig) -> DemoReport:
         + ", --precision auto, no emotion-discriminator updates (train.py's defaults are the paper's)"
     )
     recipe = [arg for k, v in DEMO_GENERATOR_RECIPE.items() for arg in ("--hparams", f"{k}={v:g}")]
-    out = run_stage(
+    run_stage(
         "train generator",
         [
             "train.py",
@@ -427,10 +439,10 @@ def run_demo(cfg: DemoConfig) -> DemoReport:
         ],
         logs,
     )
-    m = re.search(r"l1 ([\d.]+) -> ([\d.]+)", out)
-    if m:
-        report.numbers["train L1, first 10 steps"] = float(m.group(1))
-        report.numbers["train L1, last 10 steps"] = float(m.group(2))
+    summary = TrainSummary.load(os.path.join(generator_dir, SUMMARY_FILE))
+    if "l1" in summary.first_losses:  # a rerun at its step limit trains nothing and has no losses
+        report.numbers["train L1, first 10 steps"] = summary.first_losses["l1"]
+        report.numbers["train L1, last 10 steps"] = summary.last_losses["l1"]
     fresh = latest_checkpoint(generator_dir)
     generator = cfg.generator or fresh
     report.notes.append(

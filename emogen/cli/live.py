@@ -17,6 +17,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     from emogen.common.device import add_device_argument
     from emogen.common.precision import add_precision_argument
     from emogen.inference.blending import add_blend_argument
+    from emogen.inference.options import add_max_megapixels_argument
     from face_detection.registry import add_face_detector_argument
 
     p = ArgumentParser(description=__doc__)
@@ -86,13 +87,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--nosmooth", action="store_true", help="do not smooth face boxes over 5 frames")
     add_face_detector_argument(p)
     add_blend_argument(p)
-    p.add_argument(
-        "--max_megapixels",
-        type=float_range(0, 1000, low_open=True),
-        default=8.3,
-        help="largest face frame in megapixels after --resize_factor (default 8.3: 3840x2160; at most 1000); "
-        "memory grows with the frame size",
-    )
+    add_max_megapixels_argument(p)
     add_precision_argument(p)
     add_backend_argument(p)
     add_device_argument(p)

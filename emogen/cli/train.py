@@ -87,7 +87,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from emogen.training.distributed import is_main_process, wrap_ddp
     from emogen.training.engine_generator import Critics, GeneratorTrainConfig, set_requires_grad, train_generator
     from emogen.training.loaders import split_loaders, start_run
-    from emogen.training.loop import LoopConfig
+    from emogen.training.loop import SUMMARY_FILE, LoopConfig
     from emogen.training.losses import PerceptualLoss
     from emogen.training.mixed_precision import MixedPrecision
     from emogen.training.scalar_log import training_log
@@ -141,7 +141,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             f"batch {hp.batch_size}, syncnet_wt {hp.syncnet_wt}, {amp.precision.name}{start}"
         )
     with training_log(args.log_dir or os.path.join(args.checkpoint_dir, "runs")) as log:
-        train_generator(
+        summary = train_generator(
             model,
             optimizer,
             critics,
@@ -156,6 +156,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             log,
             amp,
         )
+    if is_main_process():  # what the run did, for programs (demo.py reads it) rather than for eyes
+        summary.save(os.path.join(args.checkpoint_dir, SUMMARY_FILE))
     return 0
 
 

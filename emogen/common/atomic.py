@@ -61,11 +61,14 @@ def atomic_path(final_path: str, suffix: str = "") -> Iterator[str]:
 
     ``suffix`` keeps a meaningful extension on the temporary name (ffmpeg picks the container from it).
     """
+    from .errors import interrupts_held
+
     folder = os.path.dirname(os.path.abspath(final_path))
     os.makedirs(folder, exist_ok=True)
     base = os.path.basename(final_path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=suffix or ".part", dir=folder)
-    os.close(fd)
+    with interrupts_held():  # a Ctrl-C between making the file and the try below would leave it behind
+        fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=suffix or ".part", dir=folder)
+        os.close(fd)
     try:
         yield tmp
         # mkstemp makes the file private (0600); the final file gets what a plain open() would give it.

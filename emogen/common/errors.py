@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import signal
 import sys
 import threading
-from typing import Callable, Mapping, NoReturn, Optional, Sequence
+from typing import Callable, Iterator, Mapping, NoReturn, Optional, Sequence
 
 
 def one_line(exc: BaseException, limit: int = 300) -> str:
@@ -83,6 +84,8 @@ class SignalPolicy:
     def __init__(self) -> None:
         self.received: Optional[int] = None
         self.previous: dict = {}
+        self.holding = 0  # depth of held() blocks: a signal then waits until the outermost one ends
+        self.pending = False
 
     def install(self) -> SignalPolicy:
         """Take over SIGINT, SIGTERM and SIGHUP (only possible in the main thread; elsewhere nothing changes)."""
@@ -111,7 +114,30 @@ class SignalPolicy:
             print("still cleaning up; please wait", file=sys.stderr, flush=True)
             return
         self.received = signum
+        if self.holding:
+            self.pending = True
+            return
         raise Interrupted()
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Delay an interrupt to the end of the block: for steps that must not be cut in two, such as making a
+        temporary file and registering what will remove it, or starting a child and recording it."""
+        self.holding += 1
+        try:
+            yield
+        finally:
+            self.holding -= 1
+            if not self.holding and self.pending:
+                self.pending = False
+                raise Interrupted()
+
+
+def interrupts_held() -> contextlib.AbstractContextManager:
+    """The active SignalPolicy's :meth:`SignalPolicy.held` block, or a block that holds nothing when no policy
+    is installed (a library caller keeps Python's own Ctrl-C)."""
+    policy = SignalPolicy.active
+    return policy.held() if policy is not None else contextlib.nullcontext()
 
 
 def run_cli(main: Callable[[Optional[Sequence[str]]], Optional[int]], argv: Optional[Sequence[str]] = None) -> int:

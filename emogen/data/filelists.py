@@ -63,8 +63,8 @@ def write_filelists(folder: str, splits: dict[str, list[str]]) -> list[str]:
 
 
 def read_filelist(path: str) -> list[str]:
-    """Clip names listed in a filelist (blank lines ignored)."""
+    """Clip names listed in a filelist, one whole line each (a name may hold spaces; blank lines ignored)."""
     if not os.path.isfile(path):
         raise UserError(f"filelist not found: {path}; run preprocess_crema-d.py first or pass --filelist_dir")
     with open(path) as handle:
-        return [line.strip().split()[0] for line in handle if line.strip()]
+        return [line.strip() for line in handle if line.strip()]

@@ -203,13 +203,13 @@ def plan_jobs(data_root: str, out_root: str, allow_any_names: bool) -> tuple[lis
             refused.append(VideoReport(stem, status="bad-name", error=f"duplicate video name ({rel})"))
             continue
         seen.add(stem)
-        if any(c.isspace() for c in stem):
-            # Filelists hold one name per line and training reads the first field: such a name cannot survive.
+        if any(c in stem for c in "\n\r\t"):
+            # Filelists hold one name per line and the summary is tab-separated: such a name cannot survive.
             refused.append(
                 VideoReport(
-                    stem.replace("\n", "\\n"),
+                    stem.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t"),
                     status="bad-name",
-                    error="the name has a space or a line break; rename the file (filelists hold one name per line)",
+                    error="the name has a line break or a tab; rename the file (filelists hold one name per line)",
                 )
             )
             continue

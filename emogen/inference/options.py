@@ -79,6 +79,19 @@ def resolve_runtime(opts: InferenceOptions) -> Runtime:
     return Runtime(device, precision, resolve_backend(opts.backend, device, precision.name))
 
 
+def add_max_megapixels_argument(p: argparse.ArgumentParser) -> None:
+    """The --max_megapixels option of the scripts that read a face (read back by options_from_args)."""
+    from emogen.common.cli import float_range
+
+    p.add_argument(
+        "--max_megapixels",
+        type=float_range(0, 1000, low_open=True),
+        default=MAX_PIXELS / 1e6,
+        help=f"largest face frame in megapixels after --resize_factor (default {MAX_PIXELS / 1e6:.1f}: 3840x2160; at "
+        "most 1000); memory grows with the frame size",
+    )
+
+
 def options_from_args(args: argparse.Namespace, **fields: Any) -> InferenceOptions:
     """InferenceOptions from a parsed command line: every option named like a field is taken as it is, the
     script-level switches are translated (--serial, --no_progress, --detection_cache_dir,

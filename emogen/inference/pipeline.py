@@ -16,7 +16,7 @@ from typing import Optional
 
 from emogen.common.atomic import atomic_path, ensure_writable_dir
 from emogen.common.checkpoint_io import check_checkpoint_path
-from emogen.common.errors import UserError
+from emogen.common.errors import UserError, interrupts_held
 from emogen.common.generator_kind import WAV2LIP, generator_kind
 from emogen.common.media import VideoWriter, choose_encoder
 from emogen.common.paths import refuse_overwriting_inputs
@@ -97,17 +97,20 @@ def run_inference(opts: InferenceOptions, model: Optional[Generator] = None) -> 
             outputs = []
             try:
                 for emotion in emotions:
-                    tmp = stack.enter_context(atomic_path(outfiles[emotion], suffix=".mp4"))
-                    writer = VideoWriter(
-                        tmp,
-                        source.width,
-                        source.height,
-                        source.fps,
-                        audio_path=opts.audio,
-                        encoder=encoder,
-                        fragmented=opts.live,
-                    )
-                    outputs.append(RenderOutput(emotion, outfiles[emotion], writer))
+                    # An interrupt between starting ffmpeg and recording it would leave an encoder nobody stops,
+                    # which writes its hidden partial file after the cleanup has removed it.
+                    with interrupts_held():
+                        tmp = stack.enter_context(atomic_path(outfiles[emotion], suffix=".mp4"))
+                        writer = VideoWriter(
+                            tmp,
+                            source.width,
+                            source.height,
+                            source.fps,
+                            audio_path=opts.audio,
+                            encoder=encoder,
+                            fragmented=opts.live,
+                        )
+                        outputs.append(RenderOutput(emotion, outfiles[emotion], writer))
                     if opts.on_output:
                         opts.on_output(emotion, tmp)
                 batches = make_batches(

@@ -16,7 +16,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from .checkpoint_files import save_emotion_checkpoint
-from .loop import LoopConfig, run_training
+from .loop import LoopConfig, TrainSummary, run_training
 from .mixed_precision import FP32, MixedPrecision
 from .scalar_log import ScalarLog
 from .state import TrainState
@@ -47,7 +47,7 @@ def train_emotion_disc(
     device: torch.device,
     log: ScalarLog,
     amp: Optional[MixedPrecision] = None,
-) -> None:
+) -> TrainSummary:
     """Train; the step LR schedule advances once per epoch; saves as the original, after the first step and
     then every ``save_interval`` steps."""
     criterion = nn.CrossEntropyLoss()
@@ -76,4 +76,4 @@ def train_emotion_disc(
         log.add("classification_loss", means.get("loss", 0.0), state.global_epoch)
         scheduler.step()
 
-    run_training(loader, state, loop, step, after, end_epoch, save)
+    return run_training(loader, state, loop, step, after, end_epoch, save)

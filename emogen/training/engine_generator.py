@@ -19,7 +19,7 @@ from hparams import HParams
 
 from .checkpoint_files import checkpoint_name, save_training_checkpoint
 from .distributed import all_reduce_mean, is_main_process
-from .loop import LoopConfig, run_training
+from .loop import LoopConfig, TrainSummary, run_training
 from .losses import sync_loss, total_loss
 from .mixed_precision import FP32, MixedPrecision
 from .scalar_log import ScalarLog
@@ -164,7 +164,7 @@ def train_generator(
     device: torch.device,
     log: ScalarLog,
     amp: Optional[MixedPrecision] = None,
-) -> None:
+) -> TrainSummary:
     """Train the generator; checkpoints (generator and disc_emo_ prefixed discriminator), samples, evaluation."""
     hp = cfg.hp
     last: dict = {}
@@ -234,4 +234,4 @@ def train_generator(
         for k, v in means.items():
             log.add(f"epoch/{k}", v, state.global_epoch)
 
-    run_training(train_loader, state, loop, step, after, end_epoch, save)
+    return run_training(train_loader, state, loop, step, after, end_epoch, save)

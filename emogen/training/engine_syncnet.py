@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from .checkpoint_files import checkpoint_name, save_training_checkpoint
 from .distributed import all_reduce_mean, is_main_process
-from .loop import LoopConfig, run_training
+from .loop import LoopConfig, TrainSummary, run_training
 from .losses import cosine_loss
 from .mixed_precision import FP32, MixedPrecision
 from .scalar_log import ScalarLog
@@ -64,7 +64,7 @@ def train_syncnet(
     device: torch.device,
     log: ScalarLog,
     amp: Optional[MixedPrecision] = None,
-) -> None:
+) -> TrainSummary:
     """Train until ``loop`` stops; checkpoints and evaluation at the configured intervals."""
     amp = amp or MixedPrecision(FP32, device)
 
@@ -107,4 +107,4 @@ def train_syncnet(
         if state.global_epoch % cfg.save_every_epochs == 0:
             save()
 
-    run_training(train_loader, state, loop, step, after, end_epoch, save)
+    return run_training(train_loader, state, loop, step, after, end_epoch, save)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
+from emogen.common.atomic import atomic_path
 from emogen.common.errors import UserError
 
 from .distributed import any_rank, is_main_process
@@ -27,6 +30,32 @@ class LoopConfig:
     max_minutes: Optional[float] = None  # wall-clock budget; a checkpoint is saved when it runs out
 
 
+SUMMARY_FILE = "train_summary.json"  # where train.py writes the run's TrainSummary, beside its checkpoints
+
+
+@dataclass
+class TrainSummary:
+    """What a training run did: the global step it reached, why it stopped, and the mean losses of its first and
+    last steps (LossTrend's window). Trainers return it; train.py also writes it beside its checkpoints."""
+
+    steps: int
+    stopped_by: str  # "step limit", "time limit", "epochs", or "already at the step limit"
+    first_losses: dict = field(default_factory=dict)
+    last_losses: dict = field(default_factory=dict)
+
+    def save(self, path: str) -> None:
+        """Write it as JSON (under a temporary name, then renamed)."""
+        with atomic_path(path, suffix=".tmp") as tmp:
+            with open(tmp, "w") as handle:
+                json.dump(dataclasses.asdict(self), handle, indent=1)
+
+    @classmethod
+    def load(cls, path: str) -> TrainSummary:
+        """Read one that ``save`` wrote."""
+        with open(path) as handle:
+            return cls(**json.load(handle))
+
+
 class LossTrend:
     """The mean losses of a run's first and last ``window`` steps, to say in one line whether training learns."""
 
@@ -41,15 +70,25 @@ class LossTrend:
             self.first.append(losses)
         self.last = (self.last + [losses])[-self.window :]
 
-    def summary(self) -> str:
-        """'losses, first N steps -> last N steps: l1 0.4123 -> 0.1234, ...'."""
+    def means(self) -> tuple[dict[str, float], dict[str, float]]:
+        """The mean of each loss over the first and over the last steps."""
 
         def mean(rows: list[dict[str, float]], key: str) -> float:
             return sum(r[key] for r in rows if key in r) / max(1, sum(key in r for r in rows))
 
         keys = list(self.last[-1]) if self.last else []
-        parts = [f"{k} {mean(self.first, k):.4f} -> {mean(self.last, k):.4f}" for k in keys]
+        return {k: mean(self.first, k) for k in keys}, {k: mean(self.last, k) for k in keys}
+
+    def summary(self) -> str:
+        """'losses, first N steps -> last N steps: l1 0.4123 -> 0.1234, ...'."""
+        first, last = self.means()
+        parts = [f"{k} {first[k]:.4f} -> {last[k]:.4f}" for k in last]
         return f"losses, first {len(self.first)} steps -> last {len(self.last)} steps: " + ", ".join(parts)
+
+    def result(self, steps: int, stopped_by: str) -> TrainSummary:
+        """The run's TrainSummary."""
+        first, last = self.means()
+        return TrainSummary(steps, stopped_by, first, last)
 
 
 def run_training(
@@ -60,7 +99,7 @@ def run_training(
     after_step: Callable[[dict[str, float]], None],
     end_epoch: Callable[[dict[str, float], int], None],
     save: Callable[[str], None],
-) -> None:
+) -> TrainSummary:
     """Call ``train_step`` per batch (it returns its losses), ``after_step`` once the step counter moved on,
     ``end_epoch`` with the epoch's mean losses; ``save(reason)`` on Ctrl-C (or SIGTERM) and when the step limit or
     the time budget stops the run.
@@ -72,7 +111,7 @@ def run_training(
                 f"stopped at step {state.global_step}: step limit ({cfg.max_steps}) reached before this run; "
                 "nothing trained"
             )
-        return
+        return TrainSummary(state.global_step, "already at the step limit")
     deadline = None if cfg.max_minutes is None else time.monotonic() + 60.0 * cfg.max_minutes
     trend = LossTrend()
     try:
@@ -117,9 +156,10 @@ def run_training(
                         save(limit)
                     if is_main_process():
                         tqdm.write(f"stopped at step {state.global_step}: {limit}; {trend.summary()}")
-                    return
+                    return trend.result(state.global_step, limit)
             end_epoch({k: v / max(1, batches) for k, v in totals.items()}, batches)
             state.global_epoch += 1
+        return trend.result(state.global_step, "epochs")
     except KeyboardInterrupt:
         if state.saved_step != state.global_step:
             save("interrupted")
