@@ -184,10 +184,43 @@ def linearspectrogram(wav: np.ndarray, hp: Optional[HParams] = None) -> np.ndarr
     return _normalize(S, hp) if hp.signal_normalization else S
 
 
+# Above this many mel columns (about 102 s at 16 kHz) the mel is computed in pieces of this many columns: the
+# whole file's STFT in complex128 would need 5 GB for an hour of speech. Shorter speech takes the one-piece path.
+MEL_PIECE_COLUMNS = 8192
+
+
 def melspectrogram(wav: np.ndarray, hp: Optional[HParams] = None) -> np.ndarray:
-    """Normalized mel spectrogram, shape (num_mels, frames); 80 frames per second at 16 kHz."""
+    """Normalized mel spectrogram, shape (num_mels, frames); 80 frames per second at 16 kHz.
+
+    Long speech is computed in pieces of MEL_PIECE_COLUMNS columns, each from just the samples it needs, so memory
+    beyond the input and the result stays bounded; the columns equal the one-piece computation's up to the last
+    bit of the filterbank's matrix product."""
     hp = _hp(hp)
-    return mel_from_stft(_stft(preemphasis(wav, hp.preemphasis, hp.preemphasize), hp), hp)
+    hop = get_hop_size(hp)
+    if hp.use_lws or 1 + len(wav) // hop <= MEL_PIECE_COLUMNS:
+        return mel_from_stft(_stft(preemphasis(wav, hp.preemphasis, hp.preemphasize), hp), hp)
+    columns = 1 + len(wav) // hop
+    out = np.empty((hp.num_mels, columns), dtype=np.float64)
+    for start in range(0, columns, MEL_PIECE_COLUMNS):
+        stop = min(columns, start + MEL_PIECE_COLUMNS)
+        out[:, start:stop] = mel_from_stft(_stft_columns(wav, start, stop, hp), hp)
+    return out
+
+
+def _stft_columns(wav: np.ndarray, start: int, stop: int, hp: HParams) -> np.ndarray:
+    """Columns ``start:stop`` of ``_stft(preemphasis(wav))`` from the samples they cover (librosa's centring:
+    n_fft // 2 zeros each side of the signal)."""
+    n_fft, hop = hp.n_fft, get_hop_size(hp)
+    first = start * hop - n_fft // 2  # sample under the first column's first point
+    last = (stop - 1) * hop - n_fft // 2 + n_fft  # one past the last column's last point
+    lo, hi = max(0, first), min(len(wav), last)
+    # One sample before the piece feeds the pre-emphasis of its first sample, as in the whole signal.
+    context = wav[max(0, lo - 1) : hi]
+    y = preemphasis(context, hp.preemphasis, hp.preemphasize)
+    y = np.asarray(y[1:] if lo > 0 else y, dtype=np.float64)
+    padded = np.pad(y, (lo - first, last - hi), mode="constant")
+    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop]
+    return stft_frames(frames, n_fft, hp.win_size)
 
 
 def mel_from_stft(D: np.ndarray, hp: Optional[HParams] = None) -> np.ndarray:

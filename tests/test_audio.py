@@ -103,3 +103,49 @@ def test_preemphasis_and_window_equal_scipy_bit_for_bit(shared):
     assert np.array_equal(ours, signal.lfilter([1, -hparams.preemphasis], [1], wav))
     for n in (1, 2, 399, 400, 800, 1024):
         assert np.array_equal(audio.periodic_hann(n), signal.get_window("hann", n, fftbins=True))
+
+
+def test_long_speech_mel_in_pieces_equals_one_piece(shared):
+    """Past MEL_PIECE_COLUMNS the mel is computed piece by piece; real speech repeated to 110 s, with lengths on
+    either side of a piece boundary, gives the one-piece values (float32 identical, float64 to the last bits)."""
+    wav = audio.load_wav(str(shared / "data/audio/speech_en_16k.wav"), 16000)
+    hop = audio.get_hop_size(hparams)
+    for columns in (2 * audio.MEL_PIECE_COLUMNS + 1, audio.MEL_PIECE_COLUMNS + 1):
+        for extra in (0, hop - 1):
+            n = (columns - 1) * hop + extra
+            long = np.resize(wav, n)
+            pieces = audio.melspectrogram(long)
+            whole = audio.mel_from_stft(audio._stft(audio.preemphasis(long, hparams.preemphasis), hparams))
+            assert pieces.shape == whole.shape == (80, columns)
+            assert np.abs(pieces - whole).max() < 1e-12
+            assert np.array_equal(pieces.astype(np.float32), whole.astype(np.float32))
+
+
+def test_an_hour_of_speech_fits_in_bounded_memory(tmp_path):
+    """One hour through the inference speech stage (ffmpeg conversion, WAV, mel) peaks well under the 4.8 GB
+    that one STFT of the whole file needed; the result is the 80-per-second mel of the whole hour."""
+    import subprocess
+    import sys
+
+    from shared_data import REPO_ROOT
+
+    hour = tmp_path / "hour.wav"
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono"]
+        + ["-t", "3600", "-c:a", "pcm_s16le", str(hour)],
+        check=True,
+    )
+    code = (
+        "import sys, tempfile\n"
+        "from emogen.inference.speech import load_audio_mel\n"
+        "with tempfile.TemporaryDirectory() as d:\n"
+        "    mel, seconds = load_audio_mel(sys.argv[1], d)\n"
+        "peak = int(open('/proc/self/status').read().split('VmHWM:')[1].split()[0]) // 1024\n"
+        "print(mel.shape[0], mel.shape[1], seconds, peak)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(hour)], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    bands, columns, seconds, peak_mib = int(out[0]), int(out[1]), float(out[2]), int(out[3])
+    assert (bands, columns, seconds) == (80, 3600 * 80 + 1, 3600.0)
+    assert peak_mib < 1200, f"peak {peak_mib} MiB"

@@ -654,3 +654,39 @@ def test_warm_start_from_a_wav2lip_generator(tiny_dataset, critic_files, tmp_pat
     first = "face_decoder_blocks.0.0.conv_block.0.weight"
     assert saved[first].shape[1] == 1024 and torch.equal(saved[first][:, :512], given[first])
     assert not saved[first][:, 512:].any() and any(k.startswith("emotion_encoder.") for k in saved)
+
+
+def test_resume_takes_the_newest_complete_pair_and_clears_partial_saves(tiny_dataset, critic_files, tmp_path, capsys):
+    """A kill between the generator's and the discriminator's save, and a SIGKILL during a save, as left on disk:
+    resuming 'latest' takes the newest step with both files (saying so), and the hidden partial file goes."""
+    start = tmp_path / "start.pth"
+    torch.save({"state_dict": seeded_state_dict("emogen_generator")}, start)
+    ck = tmp_path / "ck"
+    assert run_cli(train.main, one_step_from(start, ck, tiny_dataset, critic_files)) == 0
+
+    def resumed(steps: int, checkpoint="latest", folder=ck) -> list:
+        argv = one_step_from(start, folder, tiny_dataset, critic_files)
+        at = argv.index("--init_from")
+        argv[at : at + 2] = ["--checkpoint_path", str(checkpoint)]
+        argv[argv.index("--max_steps") + 1] = str(steps)
+        return argv
+
+    assert run_cli(train.main, resumed(2)) == 0
+    names = sorted(p.name for p in ck.glob("*checkpoint_step*.pth"))
+    assert names == [f"{p}checkpoint_step00000000{n}.pth" for p in ("", "disc_emo_") for n in (1, 2)]
+    # Discriminator first, generator last: the generator file marks a complete pair.
+    disc_time = (ck / "disc_emo_checkpoint_step000000002.pth").stat().st_mtime_ns
+    assert disc_time <= (ck / "checkpoint_step000000002.pth").stat().st_mtime_ns
+    (ck / "disc_emo_checkpoint_step000000002.pth").unlink()
+    stale = ck / ".checkpoint_step000000003.pth.k2j_x9q1.tmp"
+    stale.write_bytes(b"\0" * (3 << 20))
+    capsys.readouterr()
+    assert run_cli(train.main, resumed(3)) == 0
+    out = capsys.readouterr().out
+    assert "removed 3 MiB of partial checkpoints" in out and not stale.exists()
+    assert "checkpoint_step000000002.pth has no disc_emo_ twin; resuming the newest complete pair" in out
+    assert f"resumed from {ck / 'checkpoint_step000000001.pth'} at step 1" in out
+    # Asked for by name, a generator without its twin is used, and a line says the discriminator restarts.
+    (ck / "disc_emo_checkpoint_step000000003.pth").unlink()
+    assert run_cli(train.main, resumed(4, ck / "checkpoint_step000000003.pth", tmp_path / "other")) == 0
+    assert "the emotion discriminator starts again from --emotion_disc_path" in capsys.readouterr().out

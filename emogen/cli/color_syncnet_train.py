@@ -55,7 +55,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from emogen.common.errors import UserError
     from emogen.common.precision import resolve_training_precision
     from emogen.data.datasets import SyncDataset
-    from emogen.training.checkpoint_files import checkpoint_to_resume, resume
+    from emogen.training.checkpoint_files import checkpoint_to_resume, remove_stale_temporaries, resume
     from emogen.training.distributed import is_main_process, wrap_ddp
     from emogen.training.engine_syncnet import SyncTrainConfig, train_syncnet
     from emogen.training.loaders import split_loaders, start_run
@@ -76,6 +76,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     )
     state = TrainState()
     os.makedirs(args.checkpoint_dir, exist_ok=True)
+    remove_stale_temporaries(args.checkpoint_dir)
     path = checkpoint_to_resume(args.checkpoint_dir, args.checkpoint_path)
     if path:
         resume(path, model, optimizer, state, "lip-sync expert (SyncNet_color)", info.device)

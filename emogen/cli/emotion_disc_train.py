@@ -42,7 +42,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from emogen.common.errors import UserError
     from emogen.common.precision import resolve_training_precision
     from emogen.data.datasets import EmotionDataset
-    from emogen.training.checkpoint_files import emotion_checkpoints, resume_emotion_disc
+    from emogen.training.checkpoint_files import emotion_checkpoints, remove_stale_temporaries, resume_emotion_disc
     from emogen.training.distributed import is_main_process, wrap_ddp
     from emogen.training.engine_emotion_disc import EmotionTrainConfig, init_weights, train_emotion_disc
     from emogen.training.loaders import load_split_datasets, make_loader, start_run, worker_count
@@ -80,6 +80,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr_emo, betas=(0.5, 0.999))
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, args.step_lr, gamma=0.1)
     state = TrainState()
+    remove_stale_temporaries(args.out_path)
     if existing and args.resume:
         resume_emotion_disc(existing[-1], model, optimizer, scheduler, state, info.device)
     if is_main_process():

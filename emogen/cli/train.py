@@ -83,7 +83,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from emogen.common.generator_kind import WAV2LIP
     from emogen.common.precision import resolve_training_precision
     from emogen.data.datasets import GeneratorDataset
-    from emogen.training.checkpoint_files import checkpoint_to_resume, resume
+    from emogen.training.checkpoint_files import (
+        DISC_PREFIX,
+        checkpoint_to_resume,
+        latest_with_partner,
+        remove_stale_temporaries,
+        resume,
+    )
     from emogen.training.distributed import is_main_process, wrap_ddp
     from emogen.training.engine_generator import Critics, GeneratorTrainConfig, set_requires_grad, train_generator
     from emogen.training.loaders import split_loaders, start_run
@@ -119,14 +125,26 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     state = TrainState()
     init_kind = None
     os.makedirs(args.checkpoint_dir, exist_ok=True)
+    remove_stale_temporaries(args.checkpoint_dir)
     path = checkpoint_to_resume(args.checkpoint_dir, args.checkpoint_path)
+    if path and args.checkpoint_path == "latest":
+        # The newest generator whose discriminator was saved too (a kill between the two saves leaves one alone).
+        paired = latest_with_partner(args.checkpoint_dir, DISC_PREFIX)
+        if paired and paired != path:
+            print(f"note: {os.path.basename(path)} has no {DISC_PREFIX} twin; resuming the newest complete pair")
+            path = paired
     if path:
         ckpt = resume(path, model, optimizer, state, "EmoGen generator", device)
         if ckpt.get("syncnet_wt") is not None:
             hp.set_hparam("syncnet_wt", float(ckpt["syncnet_wt"]))
-        disc_path = os.path.join(os.path.dirname(path), "disc_emo_" + os.path.basename(path))
+        disc_path = os.path.join(os.path.dirname(path), DISC_PREFIX + os.path.basename(path))
         if os.path.isfile(disc_path):
             resume(disc_path, disc_emo, disc_optimizer, TrainState(), "emotion discriminator", device)
+        elif is_main_process():
+            print(
+                f"note: no {os.path.basename(disc_path)} beside {path}; the emotion discriminator starts again "
+                f"from --emotion_disc_path ({args.emotion_disc_path}) with a fresh optimizer"
+            )
     elif args.init_from:
         # Weights only (a new run, a fresh optimizer); a Wav2Lip generator is widened to EmoGen's layout.
         init_kind = warm_start(model, args.init_from)

@@ -16,6 +16,8 @@ from emogen.common.errors import UserError
 from .distributed import is_main_process
 from .state import TrainState
 
+DISC_PREFIX = "disc_emo_"  # train.py's emotion-discriminator checkpoints beside the generator's, as the original
+
 
 def checkpoint_name(checkpoint_dir: str, step: int, prefix: str = "") -> str:
     """<dir>/<prefix>checkpoint_step000000123.pth, the original's naming."""
@@ -31,6 +33,42 @@ def latest_checkpoint(checkpoint_dir: str, prefix: str = "") -> Optional[str]:
         if (m := pattern.search(os.path.basename(p)))
     ]
     return max(found)[1] if found else None
+
+
+def latest_with_partner(checkpoint_dir: str, partner_prefix: str) -> Optional[str]:
+    """The highest-step checkpoint that has its ``partner_prefix`` twin of the same step beside it (a run killed
+    between the two saves leaves one without), or None when none has."""
+    pattern = re.compile(r"checkpoint_step(\d{9})\.pth$")
+    found = [
+        (int(m.group(1)), p)
+        for p in glob.glob(os.path.join(glob.escape(checkpoint_dir), "checkpoint_step*.pth"))
+        if (m := pattern.fullmatch(os.path.basename(p)))
+        and os.path.isfile(os.path.join(checkpoint_dir, partner_prefix + os.path.basename(p)))
+    ]
+    return max(found)[1] if found else None
+
+
+# The hidden names atomic_path gives checkpoints while they are written: .<name>.pth.<random>.tmp
+_TEMPORARY = re.compile(r"\..+\.pth\.[A-Za-z0-9_]+\.tmp$")
+
+
+def remove_stale_temporaries(folder: str) -> int:
+    """Delete the hidden partial checkpoints a killed save left in ``folder`` (SIGKILL gives no chance to clean
+    up; each is as large as a checkpoint); returns how many bytes went. Run before a run saves anything."""
+    freed = 0
+    if not is_main_process() or not os.path.isdir(folder):
+        return 0
+    for entry in os.scandir(folder):
+        if entry.is_file(follow_symlinks=False) and _TEMPORARY.match(entry.name):
+            try:
+                size = entry.stat(follow_symlinks=False).st_size
+                os.remove(entry.path)
+                freed += size
+            except OSError:
+                continue
+    if freed:
+        print(f"removed {freed / 2**20:.0f} MiB of partial checkpoints an interrupted save left in {folder}")
+    return freed
 
 
 def checkpoint_to_resume(checkpoint_dir: str, requested: Optional[str], prefix: str = "") -> Optional[str]:
@@ -128,7 +166,8 @@ def save_emotion_checkpoint(
     """Write disc_emo_<N>.pth (bare state_dict, N = steps done - 1 as the original counts) and its resume file."""
     path = emotion_checkpoint_name(out_path, max(0, state.global_step - 1))
     if is_main_process():
-        save_state_dict(path, model)
+        # The resume file first: the weights file is what marks a save as complete, so a kill between the two
+        # leaves the previous pair as the newest.
         save_payload(
             resume_state_name(path),
             {
@@ -138,6 +177,7 @@ def save_emotion_checkpoint(
                 "global_epoch": state.global_epoch,
             },
         )
+        save_state_dict(path, model)
         print(f"saved checkpoint {path}")
     state.saved_step = state.global_step
     return path

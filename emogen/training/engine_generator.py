@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from hparams import HParams
 
-from .checkpoint_files import checkpoint_name, save_training_checkpoint
+from .checkpoint_files import DISC_PREFIX, checkpoint_name, save_training_checkpoint
 from .distributed import all_reduce_mean, is_main_process
 from .loop import LoopConfig, TrainSummary, run_training
 from .losses import sync_loss, total_loss
@@ -172,6 +172,15 @@ def train_generator(
     disc_amp = MixedPrecision(amp.precision, device)  # its own gradient scale for the second optimizer
 
     def save(reason: str = "") -> None:
+        # The discriminator first: the generator's file marks the pair complete, so a kill between the two saves
+        # leaves the previous pair as the newest one to resume.
+        save_training_checkpoint(
+            checkpoint_name(cfg.checkpoint_dir, state.global_step, DISC_PREFIX),
+            critics.disc_emo,
+            critics.disc_optimizer,
+            state,
+            hp.save_optimizer_state,
+        )
         save_training_checkpoint(
             checkpoint_name(cfg.checkpoint_dir, state.global_step),
             model,
@@ -179,13 +188,6 @@ def train_generator(
             state,
             hp.save_optimizer_state,
             syncnet_wt=hp.syncnet_wt,
-        )
-        save_training_checkpoint(
-            checkpoint_name(cfg.checkpoint_dir, state.global_step, "disc_emo_"),
-            critics.disc_emo,
-            critics.disc_optimizer,
-            state,
-            hp.save_optimizer_state,
         )
         if last and is_main_process():
             save_sample_images(last["x"], last["g"], last["gt"], state.global_step, cfg.checkpoint_dir)
