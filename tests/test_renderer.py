@@ -68,10 +68,14 @@ def original_frames(clip, emotion, batch_size=8):
     return out
 
 
-def run(clip, emotions, pipelined, precision=EXACT, batch_size=8, fail_at=None, limit=None, blend="hard"):
+def run(
+    clip, emotions, pipelined, precision=EXACT, batch_size=8, fail_at=None, limit=None, blend="hard", lower_half=False
+):
     frames, mel, starts, coords, model = clip
     frames = frames[:limit]
-    settings = RenderSettings(torch.device("cpu"), batch_size, precision.dtype, pipelined, progress=False, blend=blend)
+    settings = RenderSettings(
+        torch.device("cpu"), batch_size, precision.dtype, pipelined, progress=False, blend=blend, lower_half=lower_half
+    )
     outputs = [RenderOutput(e, f"{e}.mp4", ListWriter(fail_at)) for e in emotions]
     timings = {}
     batches = make_batches((f.copy() for f in frames), coords, False, mel, starts, 96, settings)
@@ -164,6 +168,25 @@ def test_blends_keep_the_inside_and_soften_only_the_border(clip):
     mask = feather_mask(y2 - y1, x2 - x1)
     assert mask.shape == (y2 - y1, x2 - x1, 1) and mask.max() == 1.0 and mask[0, 0, 0] < 0.01
     assert np.allclose(mask[:, :, 0], mask[::-1, ::-1, 0])  # symmetric
+
+
+def test_a_lower_half_generator_keeps_the_frames_upper_face(clip):
+    """With a Wav2Lip-style generator (lower half regenerated) the soft blend keeps the frame's own upper face,
+    takes the generated lower face, and mixes them only in a band across the middle; hard pastes the whole box."""
+    from emogen.inference.blending import FEATHER, lower_face_mask
+
+    hard = run(clip, ["NEU"], True, limit=4, lower_half=True)["NEU"].writer.frames
+    soft = run(clip, ["NEU"], True, limit=4, blend="feather", lower_half=True)["NEU"].writer.frames
+    y1, y2, x1, x2 = BOX
+    band = int(np.ceil(FEATHER * min(y2 - y1, x2 - x1)))
+    middle = (y1 + y2) // 2
+    for real, h, f in zip(clip[0][:4], hard, soft):
+        upper = (slice(y1, middle - band // 2 - 1), slice(x1, x2))
+        assert np.array_equal(f[upper], real[upper]) and not np.array_equal(h[upper], real[upper])
+        lower = (slice(middle + band // 2 + 1, y2 - band), slice(x1 + band, x2 - band))
+        assert np.array_equal(f[lower], h[lower])
+    mask = lower_face_mask(y2 - y1, x2 - x1)[:, :, 0]
+    assert mask[: (y2 - y1) // 2 - band // 2 - 1].max() == 0.0 and mask[-band - 1, (x2 - x1) // 2] == 1.0
 
 
 def test_color_matching_moves_the_mean_towards_the_frame():

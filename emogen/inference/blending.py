@@ -5,8 +5,10 @@ weighs the face against the frame with a mask that is 1 inside the box and falls
 ``FEATHER`` of the box's shorter side, with rounded corners; EmoGen regenerates the whole face, and the upper
 face carries the emotion, so all of the box's inside still comes from the generator. ``feather-color`` also
 shifts the generated crop's mean colour, per channel, to that of the frame under the mask's border ring, which
-removes a tint the generator may give the skin. The measurements that chose the default are in
-docs/benchmarks.md (bench/bench_blend.py).
+removes a tint the generator may give the skin. With a Wav2Lip generator, which regenerates only the lower half
+of the crop, the soft blends also fall to 0 across the crop's middle (``lower_face_mask``), so the frame's own,
+sharper upper face stays. The measurements that chose the default are in docs/benchmarks.md
+(bench/bench_blend.py).
 """
 
 from __future__ import annotations
@@ -57,6 +59,18 @@ def feather_mask(height: int, width: int, share: float = FEATHER) -> np.ndarray:
     return mask[..., None]
 
 
+@lru_cache(maxsize=64)
+def lower_face_mask(height: int, width: int, share: float = FEATHER) -> np.ndarray:
+    """``feather_mask`` times a smoothstep across the crop's middle row (0 above, 1 below, over the same border
+    width): the part of a Wav2Lip crop its generator regenerates, with no seam at the middle."""
+    border = max(1.0, share * min(height, width))
+    rows = np.arange(height, dtype=np.float32) + 0.5
+    t = np.clip((rows - (height / 2.0 - border / 2.0)) / border, 0.0, 1.0)
+    mask = feather_mask(height, width, share) * (t * t * (3.0 - 2.0 * t))[:, None, None]
+    mask.setflags(write=False)
+    return mask
+
+
 def match_color(face: np.ndarray, region: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """``face`` (float32 BGR) shifted per channel so its mean under the mask's border ring equals the frame's."""
     ring = ((mask[..., 0] > 0.02) & (mask[..., 0] < 0.98))[..., None]
@@ -67,14 +81,17 @@ def match_color(face: np.ndarray, region: np.ndarray, mask: np.ndarray) -> np.nd
     return face + shift.astype(np.float32)
 
 
-def blend_into(frame: np.ndarray, face: np.ndarray, coords: tuple[int, int, int, int], blend: str) -> None:
-    """Write ``face`` (uint8, already the box's size) into ``frame``'s box with ``blend``, in place."""
+def blend_into(
+    frame: np.ndarray, face: np.ndarray, coords: tuple[int, int, int, int], blend: str, lower_half: bool = False
+) -> None:
+    """Write ``face`` (uint8, already the box's size) into ``frame``'s box with ``blend``, in place;
+    ``lower_half``: only the lower face came from the generator (Wav2Lip), so a soft blend keeps the upper one."""
     y1, y2, x1, x2 = coords
     if blend == "hard":
         frame[y1:y2, x1:x2] = face
         return
     region = frame[y1:y2, x1:x2].astype(np.float32)
-    mask = feather_mask(y2 - y1, x2 - x1)
+    mask = (lower_face_mask if lower_half else feather_mask)(y2 - y1, x2 - x1)
     generated = face.astype(np.float32)
     if blend == "feather-color":
         generated = match_color(generated, region, mask)

@@ -140,9 +140,12 @@ def generator_inputs(
     return mel, nhwc.transpose(0, 3, 1, 2)
 
 
-def paste(frame: np.ndarray, generated: np.ndarray, coords: Coords, blend: str = "hard") -> np.ndarray:
+def paste(
+    frame: np.ndarray, generated: np.ndarray, coords: Coords, blend: str = "hard", lower_half: bool = False
+) -> np.ndarray:
     """Resize a generated face (96,96,3 float in [0,1]) back to its box and put it into ``frame`` in place:
-    ``hard`` is the original's paste, bit for bit; the other blends are in emogen.inference.blending."""
+    ``hard`` is the original's paste, bit for bit; the other blends are in emogen.inference.blending
+    (``lower_half``: a Wav2Lip generator's output, whose upper half the soft blends leave to the frame)."""
     y1, y2, x1, x2 = coords
-    blend_into(frame, resize_face(generated, y2 - y1, x2 - x1), coords, blend)
+    blend_into(frame, resize_face(generated, y2 - y1, x2 - x1), coords, blend, lower_half)
     return frame

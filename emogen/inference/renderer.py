@@ -137,13 +137,13 @@ def generate(model: Generator, batch: Batch, emotion: str, settings: RenderSetti
     return pred.float().cpu().numpy().transpose(0, 2, 3, 1)
 
 
-def write_batch(out: RenderOutput, batch: Batch, pred: np.ndarray, copy: bool, blend: str = "hard") -> None:
+def write_batch(out: RenderOutput, batch: Batch, pred: np.ndarray, copy: bool, settings: RenderSettings) -> None:
     """Paste the generated faces into the batch's frames (a copy when other emotions share them) and encode."""
     generated = dict(zip(batch.with_face, pred))
     for i, frame in enumerate(batch.frames):
         if i in generated:
             frame = frame.copy() if copy else frame
-            paste(frame, generated[i], batch.coords[i], blend)
+            paste(frame, generated[i], batch.coords[i], settings.blend, settings.lower_half)
         else:
             out.passed += 1
         out.writer.write(frame)
@@ -205,7 +205,7 @@ def _writer(out: RenderOutput, copy: bool, progress: _Progress) -> None:
             if item is None:
                 return
             batch, pred = item
-            write_batch(out, batch, pred, copy, progress.settings.blend)
+            write_batch(out, batch, pred, copy, progress.settings)
             progress.advance(out, len(batch.frames))
     except BaseException as exc:
         out.error = exc
@@ -243,7 +243,7 @@ def render(
         else:
             for batch in batches:
                 for out in outputs:
-                    write_batch(out, batch, generate(model, batch, out.emotion, settings), copy, settings.blend)
+                    write_batch(out, batch, generate(model, batch, out.emotion, settings), copy, settings)
                     progress.advance(out, len(batch.frames))
     finally:
         progress.close()

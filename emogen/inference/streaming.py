@@ -289,7 +289,7 @@ class LiveSession:
                 self.generator, Batch(list(images), list(coords), with_face, mel, face), emotion, self.settings
             )
             for k, face in zip(with_face, pred):
-                paste(images[k], face, coords[k], self.settings.blend)
+                paste(images[k], face, coords[k], self.settings.blend, self._lower_half)
         now = time.perf_counter()
         return [
             LiveFrame(w.index, img, emotion, w.speech_arrived, w.window_ready, now) for w, img in zip(batch, images)
