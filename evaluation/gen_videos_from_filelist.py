@@ -22,6 +22,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     from emogen.common.device import add_device_argument
     from emogen.common.precision import add_precision_argument
     from emogen.inference.blending import add_blend_argument
+    from emogen.inference.options import add_detection_argument
     from face_detection.registry import add_face_detector_argument
 
     p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -37,6 +38,8 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="emotions to generate: labels (ANG DIS FEA HAP NEU SAD, or comma lists) or all (default)",
     )
     add_face_detector_argument(p)
+    # The paper's numbers come from boxes found on every frame: scoring keeps the original detection by default.
+    add_detection_argument(p, default="exact")
     p.add_argument(
         "--missing_face",
         default="interpolate",

@@ -34,8 +34,9 @@ def test_dependencies_come_from_the_requirements_files():
     assert dynamic["dependencies"] == {"file": ["requirements.txt"]}
     assert dynamic["optional-dependencies"]["dev"] == {"file": ["requirements-dev.txt"]}
     assert dynamic["optional-dependencies"]["int8"] == {"file": ["requirements-int8.txt"]}
+    assert dynamic["optional-dependencies"]["enhance"] == {"file": ["requirements-enhance.txt"]}
     # setuptools reads those files as plain requirement lines: no pip options such as -r or -e.
-    for name in ("requirements.txt", "requirements-dev.txt", "requirements-int8.txt"):
+    for name in ("requirements.txt", "requirements-dev.txt", "requirements-int8.txt", "requirements-enhance.txt"):
         for line in (REPO_ROOT / name).read_text().splitlines():
             assert not line.strip().startswith("-"), f"{name}: {line}"
 

@@ -21,7 +21,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     from emogen.common.device import add_device_argument
     from emogen.common.precision import add_precision_argument
     from emogen.inference.blending import add_blend_argument
-    from emogen.inference.options import add_max_megapixels_argument
+    from emogen.inference.options import add_detection_argument, add_max_megapixels_argument
     from face_detection.registry import add_face_detector_argument
 
     p = ArgumentParser(description=__doc__)
@@ -101,17 +101,19 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--rotate", action="store_true", help="rotate the input 90 degrees clockwise")
     p.add_argument("--nosmooth", action="store_true", help="do not average face boxes over 5 frames")
     add_face_detector_argument(p)
+    add_detection_argument(p)
     p.add_argument(
         "--det_max_side",
         type=int_range(64, 16384),
         default=None,
-        help="detect faces on a copy whose longest side is at most this many pixels (faster; 64 to 16384)",
+        help="detect faces on a copy whose longest side is at most this many pixels (faster; 64 to 16384; with "
+        "--detection fast: the whole-frame searches, default 640)",
     )
     p.add_argument(
         "--det_stride",
         type=int_range(1, 250),
         default=1,
-        help="run the detector on every k-th frame and interpolate between (faster; 1 to 250)",
+        help="with --detection exact: run the detector on every k-th frame and interpolate between (faster; 1 to 250)",
     )
     p.add_argument(
         "--missing_face",
@@ -121,6 +123,14 @@ def get_args_parser() -> argparse.ArgumentParser:
         "unchanged, or stop as the original did",
     )
     add_blend_argument(p)
+    p.add_argument(
+        "--enhance",
+        default=None,
+        metavar="PATH",
+        help="sharpen each generated face before it is pasted with this face restoration or super-resolution "
+        "network (GFPGAN, RestoreFormer, Real-ESRGAN .pth/.safetensors, read by spandrel; see "
+        "checkpoints/README.md); slow: GFPGAN takes about 2.5 s per frame on 2 CPU cores (default: off)",
+    )
     add_max_megapixels_argument(p)
     add_precision_argument(p)
     add_backend_argument(p)

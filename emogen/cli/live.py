@@ -17,7 +17,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     from emogen.common.device import add_device_argument
     from emogen.common.precision import add_precision_argument
     from emogen.inference.blending import add_blend_argument
-    from emogen.inference.options import add_max_megapixels_argument
+    from emogen.inference.options import add_detection_argument, add_max_megapixels_argument
     from face_detection.registry import add_face_detector_argument
 
     p = ArgumentParser(description=__doc__)
@@ -86,6 +86,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--nosmooth", action="store_true", help="do not smooth face boxes over 5 frames")
     add_face_detector_argument(p)
+    add_detection_argument(p)
     add_blend_argument(p)
     add_max_megapixels_argument(p)
     add_precision_argument(p)

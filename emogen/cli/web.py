@@ -18,6 +18,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     from emogen.common.device import add_device_argument
     from emogen.common.precision import add_precision_argument
     from emogen.inference.blending import add_blend_argument
+    from emogen.inference.options import add_detection_argument
     from face_detection.registry import add_face_detector_argument
 
     p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -90,6 +91,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         "after 30 s without sending",
     )
     add_face_detector_argument(p)
+    add_detection_argument(p)
     add_blend_argument(p)
     add_precision_argument(p)
     add_backend_argument(p)
@@ -120,6 +122,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             args.detection_cache_dir or default_cache_dir(),
             precision=args.precision,
             blend=args.blend,
+            detection=args.detection,
             backend=args.backend,
             max_pixels=int(args.max_megapixels * 1e6),
             max_queued=args.max_queued,

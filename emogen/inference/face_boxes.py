@@ -14,11 +14,12 @@ from emogen.common.contract import Coords
 from emogen.common.errors import UserError
 from face_detection import DetectionSettings, create_detector, detect_video_boxes, resolve_detector_name
 from face_detection.registry import DETECTORS
+from face_detection.tracking import TrackSettings, track_video_boxes
 
 from .detection_cache import DetectionCache
 from .face_source import FaceSource
 from .geometry import crop_coords, fill_gaps
-from .options import InferenceOptions, resolve_runtime
+from .options import InferenceOptions, detection_strategy, resolve_runtime
 
 
 def _no_face_error(source: FaceSource, index: int, outfile: str, reason: str) -> UserError:
@@ -39,6 +40,8 @@ def detect_boxes(opts: InferenceOptions, source: FaceSource, frames_needed: int,
     settings = DetectionSettings(
         max_side=opts.det_max_side, stride=opts.det_stride, batch_size=opts.face_det_batch_size
     )
+    strategy = "exact" if source.static else detection_strategy(opts, resolve_runtime(opts).device.type)
+    tracking = TrackSettings(full_max_side=opts.det_max_side or TrackSettings.full_max_side)
     key = {
         "detector": detector_name,
         "max_side": settings.max_side,
@@ -46,6 +49,8 @@ def detect_boxes(opts: InferenceOptions, source: FaceSource, frames_needed: int,
         "transform": source.transform.key(),
         "static": source.static,
     }
+    if strategy == "fast":
+        key.update(tracking.key())
     if backend != "torch":  # the same boxes up to float rounding; kept apart all the same
         key["backend"] = backend
     cache = DetectionCache(opts.cache_dir)
@@ -66,7 +71,10 @@ def detect_boxes(opts: InferenceOptions, source: FaceSource, frames_needed: int,
         if opts.on_progress:
             opts.on_progress("face detection", done[0], needed)
 
-    boxes = detect_video_boxes(source.frames(needed), detector, settings, on_progress=advance)
+    if strategy == "fast":
+        boxes = list(track_video_boxes(source.frames(needed), detector, tracking, on_progress=advance))
+    else:
+        boxes = detect_video_boxes(source.frames(needed), detector, settings, on_progress=advance)
     bar.close()
     cache.store(opts.face, key, boxes, complete=len(boxes) < needed)
     timings["detection"] = time.perf_counter() - start

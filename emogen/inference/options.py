@@ -47,6 +47,7 @@ class InferenceOptions:
     face_detector: str = "auto"
     device: Optional[str] = None
     missing_face: str = "interpolate"
+    detection: str = "auto"  # auto (fast on a CPU, exact on a GPU), fast (key frames + tracking), exact (the original)
     det_max_side: Optional[int] = None
     det_stride: int = 1
     cache_dir: Optional[str] = field(default_factory=default_cache_dir)
@@ -61,6 +62,7 @@ class InferenceOptions:
     max_seconds: Optional[float] = None  # refuse speech longer than this, measured on the decoded audio
     max_pixels: Optional[int] = MAX_PIXELS  # largest face frame (width x height, after --resize_factor); None: any
     blend: str = DEFAULT_BLEND  # how faces go back into frames: hard (the original), feather, feather-color
+    enhance: Optional[str] = None  # a face restoration / super-resolution weight file run on each generated face
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,28 @@ def resolve_runtime(opts: InferenceOptions) -> Runtime:
     device = choose_device(opts.device)
     precision = resolve_precision(opts.precision, device)
     return Runtime(device, precision, resolve_backend(opts.backend, device, precision.name))
+
+
+DETECTION_STRATEGIES = ("auto", "fast", "exact")
+
+
+def add_detection_argument(p: argparse.ArgumentParser, default: str = "auto") -> None:
+    """The --detection option of the scripts that detect faces in a run (read back by options_from_args)."""
+    p.add_argument(
+        "--detection",
+        choices=DETECTION_STRATEGIES,
+        default=default,
+        help="how faces are found: exact = the original (the detector on every full frame); fast = the detector "
+        "on every 5th frame near the last face, boxes interpolated between, the whole frame searched again on a "
+        f"cut or a jump (face_detection/tracking.py); auto = fast on a CPU, exact on a GPU (default {default})",
+    )
+
+
+def detection_strategy(opts: InferenceOptions, device_type: str) -> str:
+    """'fast' or 'exact' for a run on ``device_type``."""
+    if opts.detection == "auto":
+        return "exact" if device_type == "cuda" else "fast"
+    return opts.detection
 
 
 def add_max_megapixels_argument(p: argparse.ArgumentParser) -> None:
@@ -140,6 +164,10 @@ def validate(opts: InferenceOptions) -> list[str]:
     emotions = emotions_for(opts.checkpoint_path, opts.emotion)
     if opts.blend not in BLENDS:
         raise UserError.about("blend", f"{opts.blend}: choose one of {', '.join(BLENDS)}")
+    if opts.enhance is not None:
+        require_file(opts.enhance, "enhance", "a GFPGAN, RestoreFormer or Real-ESRGAN weight file")
+    if opts.detection not in DETECTION_STRATEGIES:
+        raise UserError.about("detection", f"{opts.detection}: choose one of {', '.join(DETECTION_STRATEGIES)}")
     if opts.missing_face not in MISSING_FACE_MODES:
         raise UserError.about("missing_face", f"must be one of {', '.join(MISSING_FACE_MODES)}")
     if opts.resize_factor < 1:

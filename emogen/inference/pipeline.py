@@ -22,6 +22,7 @@ from emogen.common.media import VideoWriter, choose_encoder
 from emogen.common.paths import refuse_overwriting_inputs
 from hparams import hparams
 
+from .enhance import load_enhancer
 from .face_boxes import face_coords
 from .face_source import FaceSource
 from .generator import Generator, build_generator, default_batch_size, precision_label
@@ -76,6 +77,7 @@ def run_inference(opts: InferenceOptions, model: Optional[Generator] = None) -> 
         opts.on_progress,
         opts.blend,
         lower_half=generator_kind(opts.checkpoint_path) == WAV2LIP,
+        enhancer=load_enhancer(opts.enhance, device) if opts.enhance else None,
     )
     with tempfile.TemporaryDirectory(prefix="emogen-") as workdir:
         t = time.perf_counter()
@@ -138,6 +140,7 @@ def run_inference(opts: InferenceOptions, model: Optional[Generator] = None) -> 
         "encoder": encoder,
         "pipelined": opts.pipelined,
         "blend": opts.blend,
+        "enhance": settings.enhancer.name if settings.enhancer else None,
     }
     return [
         InferenceResult(

@@ -46,6 +46,7 @@ class RenderSettings:
     on_progress: Optional[Callable[[str, int, int], None]] = None
     blend: str = "hard"  # how faces go back into frames (emogen.inference.blending); hard = the original
     lower_half: bool = False  # mask only the crop's lower half (a Wav2Lip generator's input) instead of all of it
+    enhancer: Optional[Any] = None  # a FaceEnhancer run on the generated faces before pasting (--enhance)
 
 
 @dataclass
@@ -139,6 +140,8 @@ def generate(model: Generator, batch: Batch, emotion: str, settings: RenderSetti
 
 def write_batch(out: RenderOutput, batch: Batch, pred: np.ndarray, copy: bool, settings: RenderSettings) -> None:
     """Paste the generated faces into the batch's frames (a copy when other emotions share them) and encode."""
+    if settings.enhancer is not None and len(pred):
+        pred = settings.enhancer.enhance(pred)
     generated = dict(zip(batch.with_face, pred))
     for i, frame in enumerate(batch.frames):
         if i in generated:

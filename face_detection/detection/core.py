@@ -28,6 +28,12 @@ class FaceDetector(ABC):
         """Faces in one BGR uint8 image as rows (x1, y1, x2, y2, score), best first."""
         return self.detect_from_batch([image])[0]
 
+    def search_scale(self, height: int, width: int) -> Optional[float]:
+        """The scale at which this detector searches a whole frame of this size, for detectors whose boxes
+        depend on it (an image pyramid of fixed windows, as HOG and Haar use), so a search near the face can look
+        at the same pixels; None for a detector that finds faces over a range of sizes alike (S3FD)."""
+        return None
+
     def best_boxes(self, images: Sequence[np.ndarray]) -> list[Optional[Box]]:
         """The best face of each image, clipped at 0 and cast to int, or None where no face was found."""
         return [best_box(dets) for dets in self.detect_from_batch(images)]

@@ -68,6 +68,7 @@ def build_state(cfg: WebConfig) -> WebState:
         "",
         "",
         face_detector=cfg.face_detector,
+        detection=cfg.detection,
         device=str(device),
         cache_dir=cfg.cache_dir,
         precision=cfg.precision,

@@ -44,6 +44,10 @@ class HogDetector(FaceDetector):
             raise UserError(f"the dlib face detector needs the dlib package; {INSTALL_HINT}") from None
         self.detector = dlib.get_frontal_face_detector()
 
+    def search_scale(self, height: int, width: int) -> Optional[float]:
+        """Frames are searched on a copy of at most DETECT_SIDE pixels (see the base class)."""
+        return min(1.0, DETECT_SIDE / max(height, width))
+
     def _detect_one(self, image: np.ndarray) -> np.ndarray:
         h, w = image.shape[:2]
         scale = min(1.0, DETECT_SIDE / max(h, w))

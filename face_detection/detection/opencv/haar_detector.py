@@ -49,6 +49,10 @@ class HaarDetector(FaceDetector):
         self.cascade = cv2.CascadeClassifier(path)
         self.min_neighbors = min_neighbors
 
+    def search_scale(self, height: int, width: int) -> Optional[float]:
+        """Frames are searched on a copy of at most DETECT_SIDE pixels (see the base class)."""
+        return min(1.0, DETECT_SIDE / max(height, width))
+
     def _detect_one(self, image: np.ndarray) -> np.ndarray:
         h, w = image.shape[:2]
         scale = min(1.0, DETECT_SIDE / max(h, w))
