@@ -38,8 +38,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="emotions to generate: labels (ANG DIS FEA HAP NEU SAD, or comma lists) or all (default)",
     )
     add_face_detector_argument(p)
-    # The paper's numbers come from boxes found on every frame: scoring keeps the original detection by default.
-    add_detection_argument(p, default="exact")
+    add_detection_argument(p)
     p.add_argument(
         "--missing_face",
         default="interpolate",

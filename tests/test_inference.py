@@ -215,6 +215,23 @@ def test_missing_face_modes(media, spliced, tmp_path, capsys, mode):
         assert frames[12].mean() < 3 and frames[36].mean() > 5
 
 
+def test_fast_detection_sees_the_cut_and_keeps_its_own_cache_entry(media, spliced, tmp_path, capsys):
+    """--detection fast over a face, five black frames and the face again: the black frames have no face (the
+    cut is searched frame by frame, nothing is interpolated across it), and its boxes are cached apart from
+    the exact strategy's."""
+    argv = ["--detection", "fast", "--missing_face", "passthrough"]
+    code, out = run(media, *argv, face=str(spliced), tmp=tmp_path, out="fast.mp4")
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "frames passed through without a face" in captured.out and "from cache" not in captured.out
+    _, _, frames = video_info(out)
+    assert len(frames) == 37 and frames[12].mean() < 3 and frames[9].mean() > 5 and frames[15].mean() > 5
+    code, _ = run(media, *argv, face=str(spliced), tmp=tmp_path, out="fast2.mp4")
+    assert code == 0 and "face detection from cache" in capsys.readouterr().out
+    code, _ = run(media, "--missing_face", "passthrough", face=str(spliced), tmp=tmp_path, out="exact.mp4")
+    assert code == 0 and "from cache" not in capsys.readouterr().out
+
+
 def test_errors_are_one_line(media, tmp_path, capsys):
     cases = [
         (dict(face="missing.mp4"), "--face"),

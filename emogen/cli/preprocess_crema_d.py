@@ -60,7 +60,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = get_args_parser().parse_args(argv)
     from emogen.common.atomic import check_creatable_dir
     from emogen.common.errors import UserError
-    from emogen.data.filelists import split_by_actor, split_random, write_filelists
+    from emogen.data.filelists import actor_of, split_by_actor, split_random, write_filelists
     from emogen.data.preprocess import MIN_WINDOWS, preprocess_dataset, trainable
 
     # Checked before the long work, not after it: the filelists are written last.
@@ -103,6 +103,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     )
     write_filelists(args.filelist_dir, splits)
     print(f"filelists in {args.filelist_dir}: " + ", ".join(f"{k} {len(v)}" for k, v in splits.items()))
+    if args.split == "actor" and not splits["val"] and len(names) > 1:
+        actors = len({actor_of(n) for n in names})
+        print(
+            f"note: {actors} actor(s): a speaker-independent split cannot hold one out, so val is empty and training "
+            "runs without validation; --split random holds out clips instead (the original's split)"
+        )
     print(f"summary: {os.path.join(args.preprocessed_root, 'preprocess_summary.tsv')}")
     return 1 if failed else 0  # some clips failed: the summary says which; exit 2 means nothing usable
 

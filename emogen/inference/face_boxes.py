@@ -19,7 +19,7 @@ from face_detection.tracking import TrackSettings, track_video_boxes
 from .detection_cache import DetectionCache
 from .face_source import FaceSource
 from .geometry import crop_coords, fill_gaps
-from .options import InferenceOptions, detection_strategy, resolve_runtime
+from .options import InferenceOptions, resolve_runtime
 
 
 def _no_face_error(source: FaceSource, index: int, outfile: str, reason: str) -> UserError:
@@ -40,7 +40,7 @@ def detect_boxes(opts: InferenceOptions, source: FaceSource, frames_needed: int,
     settings = DetectionSettings(
         max_side=opts.det_max_side, stride=opts.det_stride, batch_size=opts.face_det_batch_size
     )
-    strategy = "exact" if source.static else detection_strategy(opts, resolve_runtime(opts).device.type)
+    strategy = "exact" if source.static else opts.detection
     tracking = TrackSettings(full_max_side=opts.det_max_side or TrackSettings.full_max_side)
     key = {
         "detector": detector_name,

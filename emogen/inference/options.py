@@ -47,7 +47,7 @@ class InferenceOptions:
     face_detector: str = "auto"
     device: Optional[str] = None
     missing_face: str = "interpolate"
-    detection: str = "auto"  # auto (fast on a CPU, exact on a GPU), fast (key frames + tracking), exact (the original)
+    detection: str = "exact"  # exact (the original: every full frame) or fast (key frames near the face, tracking)
     det_max_side: Optional[int] = None
     det_stride: int = 1
     cache_dir: Optional[str] = field(default_factory=default_cache_dir)
@@ -81,26 +81,19 @@ def resolve_runtime(opts: InferenceOptions) -> Runtime:
     return Runtime(device, precision, resolve_backend(opts.backend, device, precision.name))
 
 
-DETECTION_STRATEGIES = ("auto", "fast", "exact")
+DETECTION_STRATEGIES = ("exact", "fast")
 
 
-def add_detection_argument(p: argparse.ArgumentParser, default: str = "auto") -> None:
+def add_detection_argument(p: argparse.ArgumentParser) -> None:
     """The --detection option of the scripts that detect faces in a run (read back by options_from_args)."""
     p.add_argument(
         "--detection",
         choices=DETECTION_STRATEGIES,
-        default=default,
-        help="how faces are found: exact = the original (the detector on every full frame); fast = the detector "
-        "on every 5th frame near the last face, boxes interpolated between, the whole frame searched again on a "
-        f"cut or a jump (face_detection/tracking.py); auto = fast on a CPU, exact on a GPU (default {default})",
+        default="exact",
+        help="how faces are found: exact (default) = the original, the detector on every full frame; fast = the "
+        "detector on every 5th frame near the last face, boxes interpolated between, the whole frame searched "
+        "again on a cut or a jump (4-5x faster with dlib or Haar; docs/inference.md has its accuracy)",
     )
-
-
-def detection_strategy(opts: InferenceOptions, device_type: str) -> str:
-    """'fast' or 'exact' for a run on ``device_type``."""
-    if opts.detection == "auto":
-        return "exact" if device_type == "cuda" else "fast"
-    return opts.detection
 
 
 def add_max_megapixels_argument(p: argparse.ArgumentParser) -> None:
