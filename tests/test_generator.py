@@ -254,3 +254,52 @@ def test_cli_refuses_int8_on_torch(checkpoint, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "int8 runs on OpenVINO only" in err[0]
     assert not (tmp_path / "x.mp4").exists()
+
+
+@pytest.mark.slow
+def test_auto_beside_bf16_runs_int8_only_where_it_measured_faster(
+    checkpoint, real_batches, tmp_path, monkeypatch, capsys
+):
+    from emogen.common.precision import Precision
+
+    with_bf16 = Precision("bf16", "bfloat16", True, int8_if_faithful=True)  # what auto gives where bf16 is native
+
+    def build():
+        return build_generator(
+            checkpoint,
+            CPU,
+            with_bf16,
+            "openvino",
+            cache_dir=str(tmp_path / "models"),
+            calibration=lambda: real_batches,
+            check=lambda: real_batches,
+        )
+
+    # The real measurement: both networks timed on the check batches.
+    measured = []
+    real_measure = int8_fidelity.measure_speed
+    monkeypatch.setattr(
+        int8_fidelity, "measure_speed", lambda *a, **k: measured.append(real_measure(*a, **k)) or measured[-1]
+    )
+    model = build()
+    err = capsys.readouterr().err
+    assert len(measured) == 1 and set(measured[0]) == {"bf16", "int8"} and min(measured[0].values()) > 0
+    choice = "int8" if measured[0]["int8"] > measured[0]["bf16"] else "bf16"
+    assert generator_module.precision_label(model, with_bf16) == choice
+    assert "timed against bfloat16" in err and f"auto runs {choice}" in err
+    # Stored beside the int8 model: later builds neither quantize nor time again.
+    monkeypatch.setattr(int8_fidelity, "measure_speed", lambda *a, **k: pytest.fail("timed twice"))
+    assert generator_module.precision_label(build(), with_bf16) == choice
+    assert "int8" not in capsys.readouterr().err
+    # Where int8 measured slower, bfloat16 runs; where faster, int8.
+    speed_file = next((tmp_path / "models").glob("*int8*/speed.json"))
+    stored = json.loads(speed_file.read_text())
+    for int8_rate, expected in ((10.0, "bf16"), (1e6, "int8")):
+        stored["faces_per_s"] = {"bf16": 100.0, "int8": int8_rate}
+        speed_file.write_text(json.dumps(stored))
+        assert generator_module.precision_label(build(), with_bf16) == expected
+    # Measured on another machine: timed again here.
+    stored["machine"] = "another CPU"
+    speed_file.write_text(json.dumps(stored))
+    monkeypatch.setattr(int8_fidelity, "measure_speed", lambda *a, **k: {"bf16": 2.0, "int8": 1.0})
+    assert generator_module.precision_label(build(), with_bf16) == "bf16"

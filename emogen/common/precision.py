@@ -23,7 +23,8 @@ class Precision:
     """What --precision resolved to: a name to print, the autocast dtype's name in torch ('bfloat16', 'float16';
     None: plain float32; a name, so resolving a precision needs no torch import), whether the
     weights use the channels_last layout, and whether an int8 model replaces it where one is faithful enough
-    (auto on a CPU without bfloat16; decided per checkpoint when the generator is built)."""
+    (auto on a CPU; decided per checkpoint when the generator is built: without native bfloat16 a faithful int8
+    model always wins, beside bfloat16 only where it also measured faster)."""
 
     name: str
     dtype: Optional[str]
@@ -112,17 +113,17 @@ def resolve_precision(name: Optional[str], device: torch.device) -> Precision:
     """What --precision means on ``device``.
 
     auto: bfloat16 where the device runs it natively (a CUDA GPU with bf16, a CPU with AVX512_BF16 or AMX);
-    elsewhere float32 with channels_last weights, since emulated bfloat16 is several times slower than float32,
-    and on a CPU that float32 yields to a faithful int8 model where the runtime has one (see build_generator).
+    elsewhere float32 with channels_last weights, since emulated bfloat16 is several times slower than float32.
+    On a CPU either yields to a faithful int8 model where the runtime has one, float32 always and bfloat16 where
+    int8 measured faster on this machine (see build_generator).
     """
     name = (name or "auto").lower()
     if name not in PRECISIONS:
         raise UserError.about("precision", f"{name}: choose one of {', '.join(PRECISIONS)}")
     if name == "auto":
         if native_bf16(device):
-            name = "bf16"
-        else:
-            return Precision("fp32-cl", None, True, int8_if_faithful=device.type == "cpu")
+            return Precision("bf16", "bfloat16", True, int8_if_faithful=device.type == "cpu")
+        return Precision("fp32-cl", None, True, int8_if_faithful=device.type == "cpu")
     if name == "fp32":
         # The original's layout: channels_last float32 changes results by up to 1e-6, enough to flip a few
         # uint8 pixels, so the exact path keeps the default layout.

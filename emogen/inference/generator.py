@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import os
 import sys
 from typing import TYPE_CHECKING, Callable, Optional, Union
 
@@ -119,8 +120,8 @@ def build_generator(
             )
         return _marked(OpenVINONetwork(xml=int8, hint=inference_hint(native_bf16(device)), precision_name="int8"), kind)
     if precision.int8_if_faithful:
-        int8 = faithful_int8(xml, digest, cache_dir, calibration, check, kind)
-        if int8 is not None:
+        int8 = faithful_int8(xml, digest, cache_dir, calibration, check, kind, instead_of=precision.name)
+        if int8 is not None and (precision.name != "bf16" or _int8_faster(xml, int8, check, kind)):
             return _marked(OpenVINONetwork(xml=int8, hint="f32", precision_name="int8"), kind)
     return _marked(OpenVINONetwork(xml, inference_hint(precision.name == "bf16"), precision_name=precision.name), kind)
 
@@ -142,46 +143,66 @@ def faithful_int8(
     calibration: Optional[Callable[[], list]],
     check: Optional[Callable[[], list]],
     kind: str = EMOGEN,
+    instead_of: str = "fp32-cl",
 ) -> Optional[str]:
-    """The int8 generator for --precision auto on a CPU without bfloat16: its path when NNCF (or a cached
-    model) makes one and it stays within INT8_MIN_PSNR_DB of float32 for every emotion; None (float32 then)
-    when it does not, with one line saying why."""
+    """The int8 generator --precision auto may run on a CPU in place of ``instead_of`` (fp32-cl, or bf16 where
+    native): its path when NNCF (or a cached model) makes one and it stays within INT8_MIN_PSNR_DB of float32
+    for every emotion; None (``instead_of`` then) when it does not, with one line saying why."""
+    other = "float32" if instead_of == "fp32-cl" else "bfloat16"
     fresh = not cached_model_exists(_network_of(kind), digest, "int8", cache_dir)
     if fresh and importlib.util.find_spec("nncf") is None:
         print(
-            "note: without NNCF the generator runs in float32 here; pip install nncf (it is in requirements.txt) "
-            "lets --precision auto quantize it to int8, about twice as fast on a CPU without bfloat16",
+            f"note: without NNCF the generator runs in {other} here; pip install nncf (it is in requirements.txt) "
+            "lets --precision auto quantize it to int8, faster on most CPUs",
             file=sys.stderr,
         )
         return None
     if fresh and not cache_writable(cache_dir):
         print(
-            "note: the model cache cannot be written, so --precision auto runs the generator in float32 here "
+            f"note: the model cache cannot be written, so --precision auto runs the generator in {other} here "
             "(int8 would be quantized again on every run); set EMOGEN_MODEL_CACHE_DIR to a writable folder",
             file=sys.stderr,
         )
         return None
     if fresh:
+        timed = "" if instead_of == "fp32-cl" else " and timed against bfloat16"
         print(
-            "--precision auto: this CPU has no native bfloat16, so the generator is quantized to int8 once and "
-            "compared with float32 on the example video",
+            "--precision auto: the generator is quantized to int8 once per checkpoint (about 20 s) and compared "
+            f"with float32 on the example video{timed}; later runs read it from the model cache",
             file=sys.stderr,
         )
     int8, values = _int8_model(xml, digest, cache_dir, calibration, check, kind)
     if not passes(values):
         print(
             f"note: the int8 generator stays {summary(values)} from float32 for this checkpoint, under "
-            f"{int8_fidelity.INT8_MIN_PSNR_DB:g} dB, so --precision auto runs it in float32 (fp32-cl)",
+            f"{int8_fidelity.INT8_MIN_PSNR_DB:g} dB, so --precision auto runs it in {other} ({instead_of})",
             file=sys.stderr,
         )
         return None
     if fresh:
         print(
             f"int8 stays {summary(values)} PSNR from float32 (at least {int8_fidelity.INT8_MIN_PSNR_DB:g} dB "
-            "needed): auto runs int8 (--precision fp32-cl for float32)",
+            "needed)" + (": auto runs int8 (--precision fp32-cl for float32)" if instead_of == "fp32-cl" else ""),
             file=sys.stderr,
         )
     return int8
+
+
+def _int8_faster(xml: str, int8: str, check: Optional[Callable[[], list]], kind: str) -> bool:
+    """Whether the int8 model generates faces faster than the float32 one compiled in bfloat16 on this machine
+    (measured once on the check batches, kept beside the int8 model); says which auto runs when first measured."""
+    speed_file = os.path.join(os.path.dirname(int8), int8_fidelity.SPEED_FILE)
+    fresh = not os.path.isfile(speed_file)
+    speed = int8_fidelity.cached_speed(xml, int8, check or (lambda: _example_check(kind)))
+    faster = speed["int8"] > speed["bf16"]
+    if fresh:
+        choice = "int8" if faster else "bf16"
+        print(
+            f"int8 {speed['int8']:.0f} faces/s, bfloat16 {speed['bf16']:.0f} faces/s on this CPU: auto runs {choice} "
+            "(--precision bf16 or int8 to choose)",
+            file=sys.stderr,
+        )
+    return faster
 
 
 def _int8_model(

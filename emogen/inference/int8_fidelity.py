@@ -59,6 +59,51 @@ def cached_fidelity(f32_xml: str, int8_xml: str, batches: Callable[[], list]) ->
     return values
 
 
+SPEED_FILE = "speed.json"
+
+
+def measure_speed(bf16_xml: str, int8_xml: str, batches: list, rounds: int = 3) -> dict[str, float]:
+    """Generated faces per second of the model at ``bf16_xml`` compiled in bfloat16 and the int8 model compiled as
+    inference compiles it, on ``batches`` (after one warm-up pass each; the best of ``rounds`` passes)."""
+    import time
+
+    out = {}
+    for name, xml, hint in (("bf16", bf16_xml, "bf16"), ("int8", int8_xml, "f32")):
+        network = OpenVINONetwork(xml, hint)
+        faces = sum(len(b[0]) for b in batches)
+        best = math.inf
+        for _ in range(rounds + 1):
+            start = time.perf_counter()
+            for batch in batches:
+                network(*batch)
+            best = min(best, time.perf_counter() - start)
+        out[name] = faces / best
+    return out
+
+
+def cached_speed(bf16_xml: str, int8_xml: str, batches: Callable[[], list]) -> dict[str, float]:
+    """``measure_speed`` of this machine, read from beside the int8 model or measured and stored there. The
+    file names the CPU it was measured on, so a model cache shared between machines measures again."""
+    from emogen.common.precision import cpu_info
+
+    path = os.path.join(os.path.dirname(int8_xml), SPEED_FILE)
+    machine = " ".join([cpu_info()[0], str(os.cpu_count())])
+    try:
+        with open(path) as handle:
+            stored = json.load(handle)
+        if stored.get("machine") == machine:
+            return {str(k): float(v) for k, v in stored["faces_per_s"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass
+    values = measure_speed(bf16_xml, int8_xml, batches())
+    try:
+        with atomic_path(path, suffix=".json") as tmp, open(tmp, "w") as handle:
+            json.dump({"machine": machine, "faces_per_s": values}, handle)
+    except OSError:
+        pass
+    return values
+
+
 def _read(path: str) -> Optional[dict[str, float]]:
     try:
         with open(path) as handle:
