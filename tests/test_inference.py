@@ -219,7 +219,8 @@ def test_fast_detection_sees_the_cut_and_keeps_its_own_cache_entry(media, splice
     """--detection fast over a face, five black frames and the face again: the black frames have no face (the
     cut is searched frame by frame, nothing is interpolated across it), and its boxes are cached apart from
     the exact strategy's."""
-    argv = ["--detection", "fast", "--missing_face", "passthrough"]
+    cache = ["--detection_cache_dir", str(tmp_path / "cache")]  # not the module's: other tests fill that one
+    argv = ["--detection", "fast", "--missing_face", "passthrough", *cache]
     code, out = run(media, *argv, face=str(spliced), tmp=tmp_path, out="fast.mp4")
     captured = capsys.readouterr()
     assert code == 0, captured.err
@@ -228,7 +229,7 @@ def test_fast_detection_sees_the_cut_and_keeps_its_own_cache_entry(media, splice
     assert len(frames) == 37 and frames[12].mean() < 3 and frames[9].mean() > 5 and frames[15].mean() > 5
     code, _ = run(media, *argv, face=str(spliced), tmp=tmp_path, out="fast2.mp4")
     assert code == 0 and "face detection from cache" in capsys.readouterr().out
-    code, _ = run(media, "--missing_face", "passthrough", face=str(spliced), tmp=tmp_path, out="exact.mp4")
+    code, _ = run(media, "--missing_face", "passthrough", *cache, face=str(spliced), tmp=tmp_path, out="exact.mp4")
     assert code == 0 and "from cache" not in capsys.readouterr().out
 
 

@@ -49,10 +49,10 @@ def add_precision_argument(p, training: bool = False) -> None:
             "auto",
             PRECISIONS,
             (
-                "generator arithmetic: auto (default) = bf16 where the device runs it natively (CUDA with bf16, a CPU "
-                "with AVX512_BF16 or AMX); on other CPUs int8 on OpenVINO when this checkpoint's int8 model stays at "
-                "least 40 dB PSNR from float32 on the example video for every emotion (checked once, on the first "
-                "run), else fp32-cl; fp32 = the original's exact output; fp32-cl = float32 with channels_last weights "
+                "generator arithmetic: auto (default) = on a CPU, int8 on OpenVINO when this checkpoint's int8 model "
+                "stays at least 40 dB PSNR from float32 on the example video for every emotion (checked once, on the "
+                "first run) and, where bf16 is native, also measured faster than bf16 there; otherwise bf16 where "
+                "the device runs it natively (CUDA with bf16, a CPU with AVX512_BF16 or AMX), else fp32-cl; fp32 = the original's exact output; fp32-cl = float32 with channels_last weights "
                 "(faster on CPUs; differs from fp32 by under 1e-6, a few pixels by one level); bf16; fp16 (CUDA "
                 "only); int8 (OpenVINO on a CPU: the generator quantized once with NNCF, calibrated on the example "
                 "video)"
