@@ -178,7 +178,7 @@ def test_workers_stop_when_the_detector_cannot_start(dataset, tmp_path, capsys):
     assert len(lines) == 1 and str(corrupt) in lines[0] and "Traceback" not in proc.stderr
 
     # A worker whose detector fails to start (the parent's check passed) stops the run with its reason.
-    todo = [(str(dataset / "videos" / f"{name}.mp4"), str(tmp_path / "w" / name), 8) for name in CLIPS]
+    todo = [(str(dataset / "videos" / f"{name}.mp4"), str(tmp_path / "w" / name), 8, "exact") for name in CLIPS]
     seen = []
     with pytest.raises(UserError, match="could not start its face detector: unknown face detector 'bogus'"):
         preprocess._run_in_workers(todo, "bogus", ["cpu"], 2, seen.append)

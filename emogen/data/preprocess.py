@@ -14,7 +14,7 @@ import shutil
 import signal
 import threading
 from dataclasses import asdict, dataclass
-from typing import Iterable
+from typing import Iterable, Iterator, Optional
 
 import cv2
 import numpy as np
@@ -79,28 +79,44 @@ def _batches(frames: Iterable[np.ndarray], size: int) -> Iterable[list[np.ndarra
         yield batch
 
 
-def preprocess_video(video_path: str, out_dir: str, detector, batch_size: int = 32) -> VideoReport:
-    """Write the crops, audio, mel and marker of one video (redoing a partial folder); never raises for bad media."""
+def frames_and_boxes(
+    video_path: str, detector, batch_size: int = 32, detection: str = "exact"
+) -> Iterator[tuple[np.ndarray, Optional[tuple]]]:
+    """Each frame of a video with its best face box: the detector on every frame in batches (exact, the
+    original), or on key frames with tracking in between (fast; face_detection/tracking.py)."""
+    if detection == "fast":
+        from face_detection.tracking import TrackSettings, track_video_boxes
+
+        frames = list(iter_frames(video_path))  # a clip's frames; CREMA-D's are 2-5 s long
+        yield from zip(frames, track_video_boxes(frames, detector, TrackSettings()))
+        return
     from face_detection.video import BatchRunner
 
+    run = BatchRunner(detector, batch_size)
+    for batch in _batches(iter_frames(video_path), batch_size):
+        yield from zip(batch, run(batch))
+
+
+def preprocess_video(
+    video_path: str, out_dir: str, detector, batch_size: int = 32, detection: str = "exact"
+) -> VideoReport:
+    """Write the crops, audio, mel and marker of one video (redoing a partial folder); never raises for bad media."""
     name = os.path.basename(out_dir)
     report = VideoReport(name)
     if os.path.isdir(out_dir):
         shutil.rmtree(out_dir)  # partial from an interrupted run
     os.makedirs(out_dir)
     try:
-        run = BatchRunner(detector, batch_size)
         has_face: list[bool] = []
-        for batch in _batches(iter_frames(video_path), batch_size):
-            for frame, box in zip(batch, run(batch)):
-                index = len(has_face)
-                has_face.append(box is not None)
-                if box is not None:
-                    x1, y1, x2, y2 = box
-                    crop = frame[y1:y2, x1:x2]
-                    if crop.size and cv2.imwrite(os.path.join(out_dir, f"{index}.jpg"), crop):
-                        continue
-                    has_face[-1] = False
+        for frame, box in frames_and_boxes(video_path, detector, batch_size, detection):
+            index = len(has_face)
+            has_face.append(box is not None)
+            if box is not None:
+                x1, y1, x2, y2 = box
+                crop = frame[y1:y2, x1:x2]
+                if crop.size and cv2.imwrite(os.path.join(out_dir, f"{index}.jpg"), crop):
+                    continue
+                has_face[-1] = False
         if not has_face:
             raise UserError("no readable frames")
         wav_path = os.path.join(out_dir, AUDIO_FILE)
@@ -137,11 +153,11 @@ def _init_worker(detector_name: str, devices: list[str], counter) -> None:
         _WORKER["error"] = one_line(exc)
 
 
-def _work(job: tuple[str, str, int]) -> VideoReport:
-    src, dst, batch_size = job
+def _work(job: tuple[str, str, int, str]) -> VideoReport:
+    src, dst, batch_size, detection = job
     if "error" in _WORKER:
         return VideoReport(os.path.basename(dst), status=WORKER_FAILED, error=_WORKER["error"])
-    return preprocess_video(src, dst, _WORKER["detector"], batch_size)
+    return preprocess_video(src, dst, _WORKER["detector"], batch_size, detection)
 
 
 WORKER_FAILED = "worker-failed"
@@ -233,6 +249,7 @@ def preprocess_dataset(
     batch_size: int = 32,
     allow_any_names: bool = False,
     progress: bool = True,
+    detection: str = "exact",
 ) -> list[VideoReport]:
     """Preprocess every video (resuming), write the summary file, and return all reports."""
     from face_detection import create_detector, resolve_detector_name
@@ -248,7 +265,7 @@ def preprocess_dataset(
         if is_complete(dst):
             reports.append(read_report(dst))
         else:
-            todo.append((src, dst, batch_size))
+            todo.append((src, dst, batch_size, detection))
     concrete = resolve_detector_name(detector_name)
     bar = tqdm(total=len(todo), desc="preprocessing", unit="video", disable=not progress)
 
@@ -264,8 +281,8 @@ def preprocess_dataset(
         _run_in_workers(todo, concrete, devices, max(ngpu, 1) if ngpu > 0 else workers, collect)
     else:
         detector = create_detector(concrete, device="cpu" if ngpu == 0 else None) if todo else None
-        for src, dst, size in todo:
-            collect(preprocess_video(src, dst, detector, size))
+        for src, dst, size, strategy in todo:
+            collect(preprocess_video(src, dst, detector, size, strategy))
     bar.close()
     write_summary(out_root, reports)
     return reports
