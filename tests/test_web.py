@@ -591,3 +591,25 @@ def test_files_are_kept_after_a_job_ends_and_errors_hide_server_paths(tmp_path):
     queue.cleanup(now=time.time() + 61)
     assert queue.get(job.id) is None and not os.path.exists(job.folder)
     queue.shutdown()
+
+
+def test_an_upload_above_the_frame_rate_bound_is_refused(server, web_media, tmp_path):
+    """A face video at 1000 frames/s would make 1000 frames per second of speech per emotion: the job ends with
+    the command line's one-line reason, before any frame is generated."""
+    _, app = server
+    fast = tmp_path / "fast.mp4"
+    subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=128x128:rate=1000", "-t", "1"]
+        + ["-c:v", "libx264", str(fast)],
+        check=True,
+    )
+    client = app.test_client()
+    with open(web_media / "speech_short.wav", "rb") as audio, open(fast, "rb") as face:
+        resp = client.post(
+            "/api/jobs",
+            data={"emotion": "all", "face": (io.BytesIO(face.read()), "fast.mp4"), "audio": (audio, "v.wav")},
+        )
+    assert resp.status_code == 202
+    status = wait_done(client, resp.get_json()["id"])
+    assert status["state"] == "error" and "1000 frames per second; the limit is 240" in status["error"], status
+    assert not status.get("results")
