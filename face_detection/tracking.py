@@ -3,10 +3,11 @@
 The original runs its detector on every full-size frame. What the output depends on is the box after the pads
 and the 5-frame smoothing, so the ``fast`` strategy spends detections where they change that box:
 
-- the first frame is searched whole (downscaled to ``full_max_side``);
+- the first frame is searched whole (on a copy of at most ``full_max_side`` pixels; a detector with its own
+  search scale, dlib or Haar, gets it as it would get any frame);
 - every ``key_interval``-th frame (and the last) is searched in a crop around the previous key frame's box,
-  ``context`` face sizes wide and resized so the face is about ``face_px`` pixels, which is what the
-  detectors need and far fewer pixels than the frame;
+  ``context`` face sizes wide: S3FD sees it resized so the face is about ``face_px`` pixels, far fewer pixels
+  than the frame; dlib and Haar see it cut from the very copy they would search whole (the same pixels);
 - the frames between two key frames get boxes interpolated between theirs;
 - the whole frame is searched again when the crop loses the face, the box jumps (its centre moves more than
   ``max_shift`` of its size, or its size changes more than ``max_scale`` times) or the picture cuts (the mean
