@@ -196,10 +196,9 @@ def melspectrogram(wav: np.ndarray, hp: Optional[HParams] = None) -> np.ndarray:
     beyond the input and the result stays bounded; the columns equal the one-piece computation's up to the last
     bit of the filterbank's matrix product."""
     hp = _hp(hp)
-    hop = get_hop_size(hp)
-    if hp.use_lws or 1 + len(wav) // hop <= MEL_PIECE_COLUMNS:
+    columns = 1 + len(wav) // get_hop_size(hp)
+    if hp.use_lws or columns <= MEL_PIECE_COLUMNS:
         return mel_from_stft(_stft(preemphasis(wav, hp.preemphasis, hp.preemphasize), hp), hp)
-    columns = 1 + len(wav) // hop
     out = np.empty((hp.num_mels, columns), dtype=np.float64)
     for start in range(0, columns, MEL_PIECE_COLUMNS):
         stop = min(columns, start + MEL_PIECE_COLUMNS)

@@ -21,6 +21,7 @@ are final, so a renderer can start on the first ones while detection goes on.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Optional
 
@@ -53,16 +54,7 @@ class TrackSettings:
 
     def key(self) -> dict:
         """What the detection cache keys on."""
-        return {
-            "strategy": "fast",
-            "key_interval": self.key_interval,
-            "face_px": self.face_px,
-            "context": self.context,
-            "full_max_side": self.full_max_side,
-            "max_shift": self.max_shift,
-            "max_scale": self.max_scale,
-            "cut_level": self.cut_level,
-        }
+        return {"strategy": "fast", **dataclasses.asdict(self)}
 
 
 def _best(dets: np.ndarray, scale: float, dx: float, dy: float, width: int, height: int) -> Optional[Box]:
@@ -115,13 +107,12 @@ def detect_near(detector: FaceDetector, frame: np.ndarray, box: Box, settings: T
         scale = min(1.0, native)
         near = tuple(int(round(v * scale)) for v in box)
         x1, y1, x2, y2 = crop_window(near, image.shape[1], image.shape[0], settings.context)
-        crop = image[y1:y2, x1:x2]
+        crop, corner = image[y1:y2, x1:x2], (x1 / scale, y1 / scale)
     else:
         x1, y1, x2, y2 = crop_window(box, w, h, settings.context)
         scale = min(1.0, settings.face_px / max(1, box[2] - box[0], box[3] - box[1]))
-        crop = _scaled(frame[y1:y2, x1:x2], scale)
-        x1, y1 = x1 * scale, y1 * scale  # the crop's corner in the scaled frame's pixels
-    return _best(detector.detect_from_image(crop), scale, x1 / scale, y1 / scale, w, h)
+        crop, corner = _scaled(frame[y1:y2, x1:x2], scale), (x1, y1)
+    return _best(detector.detect_from_image(crop), scale, corner[0], corner[1], w, h)
 
 
 def jumped(a: Box, b: Box, settings: TrackSettings) -> bool:

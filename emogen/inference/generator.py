@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import os
 import sys
 from typing import TYPE_CHECKING, Callable, Optional, Union
 
@@ -191,9 +190,7 @@ def faithful_int8(
 def _int8_faster(xml: str, int8: str, check: Optional[Callable[[], list]], kind: str) -> bool:
     """Whether the int8 model generates faces faster than the float32 one compiled in bfloat16 on this machine
     (measured once on the check batches, kept beside the int8 model); says which auto runs when first measured."""
-    speed_file = os.path.join(os.path.dirname(int8), int8_fidelity.SPEED_FILE)
-    fresh = not os.path.isfile(speed_file)
-    speed = int8_fidelity.cached_speed(xml, int8, check or (lambda: _example_check(kind)))
+    speed, fresh = int8_fidelity.cached_speed(xml, int8, check or (lambda: _example_check(kind)))
     faster = speed["int8"] > speed["bf16"]
     if fresh:
         choice = "int8" if faster else "bf16"

@@ -81,9 +81,10 @@ def measure_speed(bf16_xml: str, int8_xml: str, batches: list, rounds: int = 3) 
     return out
 
 
-def cached_speed(bf16_xml: str, int8_xml: str, batches: Callable[[], list]) -> dict[str, float]:
-    """``measure_speed`` of this machine, read from beside the int8 model or measured and stored there. The
-    file names the CPU it was measured on, so a model cache shared between machines measures again."""
+def cached_speed(bf16_xml: str, int8_xml: str, batches: Callable[[], list]) -> tuple[dict[str, float], bool]:
+    """``measure_speed`` of this machine, read from beside the int8 model or measured and stored there, and
+    whether it was measured now. The file names the CPU it was measured on, so a model cache shared between
+    machines measures again."""
     from emogen.common.precision import cpu_info
 
     path = os.path.join(os.path.dirname(int8_xml), SPEED_FILE)
@@ -92,7 +93,7 @@ def cached_speed(bf16_xml: str, int8_xml: str, batches: Callable[[], list]) -> d
         with open(path) as handle:
             stored = json.load(handle)
         if stored.get("machine") == machine:
-            return {str(k): float(v) for k, v in stored["faces_per_s"].items()}
+            return {str(k): float(v) for k, v in stored["faces_per_s"].items()}, False
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
     values = measure_speed(bf16_xml, int8_xml, batches())
@@ -101,7 +102,7 @@ def cached_speed(bf16_xml: str, int8_xml: str, batches: Callable[[], list]) -> d
             json.dump({"machine": machine, "faces_per_s": values}, handle)
     except OSError:
         pass
-    return values
+    return values, True
 
 
 def _read(path: str) -> Optional[dict[str, float]]:

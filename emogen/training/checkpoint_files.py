@@ -24,26 +24,29 @@ def checkpoint_name(checkpoint_dir: str, step: int, prefix: str = "") -> str:
     return os.path.join(checkpoint_dir, f"{prefix}checkpoint_step{step:09d}.pth")
 
 
+def _steps(checkpoint_dir: str, prefix: str = "") -> list[tuple[int, str]]:
+    """(step, path) of every <prefix>checkpoint_step<N>.pth in a folder."""
+    pattern = re.compile(re.escape(prefix) + r"checkpoint_step(\d{9})\.pth")
+    return [
+        (int(m.group(1)), p)
+        for p in glob.glob(os.path.join(glob.escape(checkpoint_dir), f"{prefix}checkpoint_step*.pth"))
+        if (m := pattern.fullmatch(os.path.basename(p)))
+    ]
+
+
 def latest_checkpoint(checkpoint_dir: str, prefix: str = "") -> Optional[str]:
     """The highest-step checkpoint with ``prefix`` in a folder, or None."""
-    pattern = re.compile(re.escape(prefix) + r"checkpoint_step(\d{9})\.pth$")
-    found = [
-        (int(m.group(1)), p)
-        for p in glob.glob(os.path.join(checkpoint_dir, f"{prefix}checkpoint_step*.pth"))
-        if (m := pattern.search(os.path.basename(p)))
-    ]
+    found = _steps(checkpoint_dir, prefix)
     return max(found)[1] if found else None
 
 
 def latest_with_partner(checkpoint_dir: str, partner_prefix: str) -> Optional[str]:
     """The highest-step checkpoint that has its ``partner_prefix`` twin of the same step beside it (a run killed
     between the two saves leaves one without), or None when none has."""
-    pattern = re.compile(r"checkpoint_step(\d{9})\.pth$")
     found = [
-        (int(m.group(1)), p)
-        for p in glob.glob(os.path.join(glob.escape(checkpoint_dir), "checkpoint_step*.pth"))
-        if (m := pattern.fullmatch(os.path.basename(p)))
-        and os.path.isfile(os.path.join(checkpoint_dir, partner_prefix + os.path.basename(p)))
+        (step, p)
+        for step, p in _steps(checkpoint_dir)
+        if os.path.isfile(os.path.join(checkpoint_dir, partner_prefix + os.path.basename(p)))
     ]
     return max(found)[1] if found else None
 
