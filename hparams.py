@@ -40,6 +40,7 @@ RANGES: dict[str, tuple[Any, Any]] = {
     "syncnet_checkpoint_interval": (1, None),
     "syncnet_wt": (0.0, 1.0),
     "emo_wt": (0.0, None),
+    "emo_swap_wt": (0.0, None),
     "pl_wt": (0.0, None),
     "disc_wt": (0.0, None),
     "beta_1": (0.0, 1.0),
@@ -182,6 +183,9 @@ hparams = HParams(
     syncnet_checkpoint_interval=1000,
     # Emotion and perceptual terms, discriminator.
     emo_wt=0.01,
+    # Not in the original (0 keeps its loss): the emotion term also on each window generated with another,
+    # random label, so the label has to steer the face where the speech and reference say otherwise.
+    emo_swap_wt=0.0,
     pl_wt=0.01,
     disc_wt=0.07,
     disc_initial_learning_rate=1e-4,

@@ -27,6 +27,7 @@ _EXPORTS = {
     "resolve_detector_name": "registry",
     "DetectionSettings": "video",
     "detect_video_boxes": "video",
+    "iter_video_boxes": "video",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -106,7 +106,19 @@ def detect_video_boxes(
     settings: DetectionSettings = DetectionSettings(),
     on_progress: Optional[Callable[[int], None]] = None,
 ) -> list[Optional[Box]]:
-    """Best face box per frame (None where none was found), with the settings' downscale and stride.
+    """Best face box per frame (None where none was found), with the settings' downscale and stride (see
+    iter_video_boxes)."""
+    return list(iter_video_boxes(frames, detector, settings, on_progress))
+
+
+def iter_video_boxes(
+    frames: Iterable[np.ndarray],
+    detector: FaceDetector,
+    settings: DetectionSettings = DetectionSettings(),
+    on_progress: Optional[Callable[[int], None]] = None,
+) -> Iterator[Optional[Box]]:
+    """Yield the best face box of each frame in order (None where none was found), a batch of key frames at a
+    time, with the settings' downscale and stride.
 
     With a stride k, key frames (every k-th and the last) are detected; a frame between two key frames that
     both have a face gets the interpolated box, otherwise it is detected on its own, so a stride never hides a
@@ -150,6 +162,7 @@ def detect_video_boxes(
         window = window[last:] if last >= 0 else window
         key_count = 1 if window else 0
 
+    emitted = 0
     for index, (frame, is_last) in enumerate(_with_last_flag(frames)):
         small, scale = _downscale(frame, settings.max_side)
         window.append((index, small, scale))
@@ -159,4 +172,5 @@ def detect_video_boxes(
             flush(final=True)
         elif key_count > settings.batch_size:
             flush(final=False)
-    return boxes
+        yield from boxes[emitted:]
+        emitted = len(boxes)

@@ -62,3 +62,34 @@ def test_nothing_usable_is_a_clear_error(tiny_dataset, tmp_path):
         SyncDataset(str(root), ["1002_TIE_SAD_LO", "missing_clip_ANG_XX"])
     clips, left_out = index_clips(str(root), ["1002_TIE_SAD_LO"])
     assert clips == [] and left_out == ["1002_TIE_SAD_LO"]
+
+
+def windows_of(ds, clip) -> list:
+    from emogen.data.datasets import to_tensor_video
+
+    return [to_tensor_video(ds.read_window(clip, s)) for s in clip.starts]
+
+
+@pytest.mark.parametrize("reference", ["same_clip", "other_emotion"])
+def test_reference_window_source(tiny_dataset, reference):
+    ds = GeneratorDataset(str(tiny_dataset / "pre"), NAMES, seed=0, augment=False, reference=reference)
+    by_name = {c.name: c for c in ds.clips}
+    # 1001 says ANG and HAP; 1002 has SAD only, so its reference stays in its own clip either way.
+    assert ds.clips_without_partner == ["1002_TIE_SAD_LO"]
+    for name in NAMES:
+        clip = by_name[name]
+        x, _, _, gt, emo = ds.build(clip)
+        ref = x[3:]
+        source = name
+        if reference == "other_emotion" and name.startswith("1001"):
+            source = next(n for n in NAMES if n.startswith("1001") and n != name)
+        assert any(torch.equal(ref, w) for w in windows_of(ds, by_name[source])), (name, source)
+        if source != name:  # and not from the target's own clip
+            assert not any(torch.equal(ref, w) for w in windows_of(ds, clip))
+        assert int(emo.argmax()) == clip.emotion  # the label is always the target's
+    assert ds.same_clip_fallbacks == (1 if reference == "other_emotion" else 0)
+
+
+def test_unknown_reference_mode_is_refused(tiny_dataset):
+    with pytest.raises(UserError, match="same_clip, other_emotion"):
+        GeneratorDataset(str(tiny_dataset / "pre"), NAMES, reference="elsewhere")

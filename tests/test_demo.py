@@ -89,6 +89,17 @@ def test_web_page_serves_the_demos_generator_with_a_note(tmp_path, monkeypatch):
     path, notice = quickstart.choose_generator(None)
     assert path == str(trained) and "example face only" in notice and "checkpoints/README.md" in notice
     assert quickstart.choose_generator("/my/gen.pth") == ("/my/gen.pth", "")
+    # demo.py --dataset trained one later: the newer is served, saying what it learned.
+    monkeypatch.setattr(quickstart, "DATASET_WORK_DIR", str(tmp_path / "demo_crema_d"))
+    on_crema = tmp_path / "demo_crema_d" / "checkpoints" / "generator" / "checkpoint_step000000007.pth"
+    on_crema.parent.mkdir(parents=True)
+    on_crema.write_bytes(b"x")
+    os.utime(trained, (1, 1))
+    path, notice = quickstart.choose_generator(None)
+    assert path == str(on_crema) and "one CREMA-D actor" in notice and "six emotions" in notice
+    os.utime(trained, None)
+    os.utime(on_crema, (1, 1))
+    assert quickstart.choose_generator(None)[0] == str(trained)
 
 
 def test_a_face_video_too_short_to_hold_out_is_one_line(shared, tmp_path, capsys):

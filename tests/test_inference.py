@@ -604,3 +604,17 @@ def test_sigterm_leaves_no_partial_output_and_no_temporary_folder(media, tmp_pat
         proc.kill()
     assert "interrupted" in proc.stderr.read()
     assert list(out.parent.iterdir()) == [] and list(tmp.iterdir()) == []
+
+
+@pytest.mark.parametrize("detection", ["exact", "fast"])
+def test_streamed_detection_writes_the_same_video_as_waiting_for_it(media, spliced, tmp_path, capsys, detection):
+    # A face, five black frames (filled from the faces around them), the face again: boxes published while
+    # detection runs must be the ones the whole list gives.
+    argv = ["--no_detection_cache", "--detection", detection]
+    code, streamed = run(media, *argv, face=str(spliced), tmp=tmp_path, out="streamed.mp4")
+    assert code == 0, capsys.readouterr().err
+    assert "5 face-less input frames filled" in capsys.readouterr().out
+    code, waited = run(media, *argv, "--wait_for_detection", face=str(spliced), tmp=tmp_path, out="waited.mp4")
+    assert code == 0, capsys.readouterr().err
+    a, b = video_info(streamed)[2], video_info(waited)[2]
+    assert len(a) == len(b) == 37 and all(np.array_equal(x, y) for x, y in zip(a, b))

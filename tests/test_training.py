@@ -1,3 +1,4 @@
+import json
 import math
 import os
 import subprocess
@@ -15,7 +16,13 @@ from emogen.common.errors import run_cli
 from emogen.data.datasets import EmotionDataset, GeneratorDataset, SyncDataset
 from emogen.training.checkpoint_files import resume
 from emogen.training.engine_emotion_disc import init_weights
-from emogen.training.engine_generator import Critics, generator_losses, maybe_enable_sync_loss, set_requires_grad
+from emogen.training.engine_generator import (
+    Critics,
+    generator_losses,
+    maybe_enable_sync_loss,
+    set_requires_grad,
+    swapped_label_loss,
+)
 from emogen.training.loop import LoopConfig, TrainSummary, run_training
 from emogen.training.losses import PerceptualLoss, cosine_loss, total_loss, vgg19_features
 from emogen.training.state import TrainState
@@ -205,6 +212,51 @@ def test_generator_needs_vgg_weights_unless_told(tmp_path, monkeypatch):
     torch.save({("features." + k): v for k, v in vgg19_features().state_dict().items()}, tmp_path / "vgg.pth")
     assert PerceptualLoss(str(tmp_path / "vgg.pth")).pretrained
     assert [i for i, m in enumerate(vgg19_features()) if isinstance(m, torch.nn.MaxPool2d)] == [4, 9, 18, 27, 36]
+
+
+@pytest.mark.slow
+def test_without_vgg_weights_train_py_leaves_the_perceptual_term_out(
+    tiny_dataset, critic_files, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "no_torch_home"))
+    ck = tmp_path / "gen"
+    argv = ["--data_root", str(tiny_dataset / "pre"), "--checkpoint_dir", str(ck), "--max_steps", "1"]
+    argv += ["--syncnet_checkpoint_path", str(critic_files / "expert.pth")]
+    argv += ["--emotion_disc_path", str(critic_files / "disc.pth"), "--hparams", "batch_size=2"]
+    argv += ["--hparams", "emo_swap_wt=0.05", "--reference", "other_emotion", "--eval_batches", "1"]
+    assert run_cli(train.main, [*argv, *common(tiny_dataset)]) == 0
+    out = capsys.readouterr().out
+    notes = [line for line in out.splitlines() if "perceptual term" in line]
+    assert len(notes) == 1 and "vgg19-dcbfe244.pth" in notes[0] and "--vgg_path" in notes[0]
+    losses = json.loads((ck / "train_summary.json").read_text())["last_losses"]
+    assert "perceptual" not in losses and {"l1", "emotion", "emotion_swap"} <= set(losses)
+    assert all(math.isfinite(losses[k]) for k in ("l1", "emotion", "emotion_swap"))
+
+
+def test_swapped_label_term_judges_another_label(monkeypatch):
+    torch.manual_seed(0)
+    gen, disc = Wav2Lip(), DISCEMO()
+    x, mels = torch.rand(3, 6, 5, 96, 96), torch.randn(3, 5, 1, 80, 16)
+    labels = torch.tensor([0, 3, 5])
+    judged, targets = [], []
+    real_forward, real_ce = disc.forward, torch.nn.functional.cross_entropy
+    monkeypatch.setattr(disc, "forward", lambda video: judged.append(video.detach()) or real_forward(video))
+    monkeypatch.setattr(torch.nn.functional, "cross_entropy", lambda z, t: targets.append(t) or real_ce(z, t))
+    loss = swapped_label_loss(gen, disc, mels, x, labels)
+    drawn = targets[0]
+    assert (drawn != labels).all() and ((0 <= drawn) & (drawn < 6)).all()
+    # The face judged is the generator's for the drawn label, not for the true one.
+    with torch.no_grad():
+        assert torch.allclose(judged[0], gen(mels, x, torch.nn.functional.one_hot(drawn, 6).float()), atol=1e-6)
+        assert not torch.allclose(judged[0], gen(mels, x, torch.nn.functional.one_hot(labels, 6).float()))
+    loss.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in gen.emotion_encoder.parameters())
+    hp = hparams.copy()
+    hp.set_hparam("emo_swap_wt", 0.5)
+    terms = {"l1": torch.tensor(0.2), "sync": torch.tensor(0.0), "emotion": torch.tensor(1.0)}
+    hp.set_hparam("pl_wt", 0.0)
+    with_swap = total_loss({**terms, "emotion_swap": torch.tensor(2.0)}, hp)
+    assert float(with_swap - total_loss(terms, hp)) == pytest.approx(1.0)  # 0.5 * 2.0; L1's share unchanged
 
 
 def test_sync_switch_rule():

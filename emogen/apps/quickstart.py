@@ -40,6 +40,7 @@ DEMO_GENERATOR_RECIPE = {"batch_size": 4, "initial_learning_rate": 1e-3, "syncne
 
 
 DEFAULT_WORK_DIR = os.path.join(ROOT, "demo_run")
+DATASET_WORK_DIR = os.path.join(ROOT, "demo_crema_d")  # demo.py --dataset
 
 
 def wav2lip_generator() -> Optional[str]:
@@ -50,23 +51,38 @@ def wav2lip_generator() -> Optional[str]:
 
 def choose_generator(requested: Optional[str]) -> tuple[str, str]:
     """The generator the web page serves and a line saying what it is: the path asked for; else the released
-    checkpoints/emogen_generator.pth; else, when the demo has run, the generator it trained (said on the page);
-    else Wav2Lip's generator in checkpoints/ (lip sync only, said on the page); else the released path (the page
-    then says it is missing and how to get one)."""
+    checkpoints/emogen_generator.pth; else the newest generator a demo trained (demo.py on the example face, or
+    demo.py --dataset on CREMA-D clips; said on the page); else Wav2Lip's generator in checkpoints/ (lip sync
+    only, said on the page); else the released path (the page then says it is missing and how to get one)."""
     if requested or os.path.isfile(RELEASED_GENERATOR):
         return requested or RELEASED_GENERATOR, ""
     from emogen.training.checkpoint_files import latest_checkpoint
 
-    trained = latest_checkpoint(os.path.join(DEFAULT_WORK_DIR, "checkpoints", "generator"))
-    if trained is None:
+    trained = [
+        (path, work)
+        for work in (DEFAULT_WORK_DIR, DATASET_WORK_DIR)
+        for path in [latest_checkpoint(os.path.join(work, "checkpoints", "generator"))]
+        if path is not None
+    ]
+    if not trained:
         # Wav2Lip's generator lip-syncs any face (the page says it has no emotions); else the missing file.
         return wav2lip_generator() or RELEASED_GENERATOR, ""
+    path, work = max(trained, key=lambda pair: os.path.getmtime(pair[0]))
     # The page shows this line: a path inside the checkout, never the server's folders.
-    shown = os.path.relpath(trained, ROOT) if trained.startswith(ROOT + os.sep) else os.path.basename(trained)
-    return trained, (
+    shown = os.path.relpath(path, ROOT) if path.startswith(ROOT + os.sep) else os.path.basename(path)
+    get_released = (
+        "For any face, get the released EmoGen generator (checkpoints/README.md) and put it at "
+        "checkpoints/emogen_generator.pth."
+    )
+    if work == DATASET_WORK_DIR:
+        return path, (
+            f"Using the generator demo.py --dataset trained ({shown}): it learned one CREMA-D actor saying one "
+            "sentence in six emotions, so switch emotions on that actor's clip (demo_crema_d/fps25/ holds it); "
+            f"other faces will look wrong. {get_released}"
+        )
+    return path, (
         f"Using the generator demo.py trained ({shown}): it learned the example face only, for a few "
-        "minutes, so other faces will look wrong. For any face, get the released EmoGen generator "
-        "(checkpoints/README.md) and put it at checkpoints/emogen_generator.pth."
+        f"minutes, so other faces will look wrong. {get_released}"
     )
 
 
@@ -93,7 +109,7 @@ class DemoReport:
     notes: list = field(default_factory=list)
 
 
-def _duration(path: str) -> float:
+def picture_duration(path: str) -> float:
     """The length of a video's picture (its audio may run a little longer), else of the file."""
     info = probe(path)
     video = next((st for st in info.get("streams", []) if st.get("codec_type") == "video" and st.get("duration")), None)
@@ -137,13 +153,13 @@ def make_raw_clips(face: str, raw_dir: str, end: float) -> list[str]:
     return names
 
 
-def _has_checkpoints(folder: str) -> bool:
+def has_checkpoints(folder: str) -> bool:
     return os.path.isdir(folder) and any(f.endswith(".pth") for f in os.listdir(folder))
 
 
-def _resume(folder: str) -> list[str]:
+def resume_args(folder: str) -> list[str]:
     # Re-running the demo continues its earlier training instead of being refused by the scripts.
-    return ["--checkpoint_path", "latest"] if _has_checkpoints(folder) else []
+    return ["--checkpoint_path", "latest"] if has_checkpoints(folder) else []
 
 
 def run_stage(title: str, args: list[str], log_dir: str) -> str:
@@ -219,7 +235,7 @@ def score_heldout(
                 "-i",
                 input_arg(face),
                 "-t",
-                f"{_duration(face) - start:.3f}",
+                f"{picture_duration(face) - start:.3f}",
                 "-c:v",
                 "libx264",
                 "-crf",
@@ -309,7 +325,7 @@ def run_demo(cfg: DemoConfig) -> DemoReport:
     logs = os.path.join(work, "logs")
     steps = max(1, cfg.steps)
     report = DemoReport()
-    duration = _duration(cfg.face)
+    duration = picture_duration(cfg.face)
     if duration < CLIP_SECONDS + HOLDOUT_SECONDS + 0.5:
         raise UserError(
             f"--face {cfg.face} lasts {duration:.1f} s; the demo needs at least "
@@ -362,7 +378,7 @@ def run_demo(cfg: DemoConfig) -> DemoReport:
             "--max_steps",
             str(steps),
             *common,
-            *_resume(expert_dir),
+            *resume_args(expert_dir),
         ],
         logs,
     )
@@ -381,7 +397,7 @@ def run_demo(cfg: DemoConfig) -> DemoReport:
             "--max_steps",
             str(steps),
             *common,
-            *(["--resume"] if _has_checkpoints(emotion_dir) else []),
+            *(["--resume"] if has_checkpoints(emotion_dir) else []),
         ],
         logs,
     )
@@ -390,7 +406,7 @@ def run_demo(cfg: DemoConfig) -> DemoReport:
     released = RELEASED_GENERATOR if os.path.isfile(RELEASED_GENERATOR) else None
     wav2lip = None if released else wav2lip_generator()
     begin = released or wav2lip
-    start = ["--init_from", begin] if begin and not _has_checkpoints(generator_dir) else []
+    start = ["--init_from", begin] if begin and not has_checkpoints(generator_dir) else []
     if released:
         origin = f"fine-tuned from the released {released}"
     elif wav2lip:
@@ -435,7 +451,7 @@ def run_demo(cfg: DemoConfig) -> DemoReport:
             *start,
             *common,
             *(["--max_steps", str(cfg.train_steps)] if cfg.train_steps else []),
-            *_resume(generator_dir),
+            *resume_args(generator_dir),
         ],
         logs,
     )

@@ -29,8 +29,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--steps",
         type=int_range(1, 1000000),
-        default=4,
-        help="training steps of the lip-sync expert and of the emotion discriminator (default 4)",
+        default=None,
+        help="training steps of the lip-sync expert and of the emotion discriminator (default 4); with "
+        "--dataset, of each of the two emotion classifiers (default 400)",
     )
     p.add_argument(
         "--train_minutes",
@@ -38,7 +39,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         default=None,
         help="the generator's training budget in minutes (default 4, which keeps the quick start, "
         "install included, within 10 minutes on 2 CPU cores); a slow CPU may need longer to reach "
-        "--train_steps",
+        "--train_steps; with --dataset, a cap on each of its two generator phases (default none)",
     )
     p.add_argument(
         "--train_steps",
@@ -46,7 +47,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         default=None,
         help="also stop the generator after this many steps, whichever of the two limits comes first "
         "(default 120: on the example, the face on unseen frames was best there and got worse with "
-        "more steps; 0 = no step limit)",
+        "more steps; 0 = no step limit); with --dataset, the steps of the --reference phase (default 210)",
     )
     p.add_argument(
         "--audio_seconds",
@@ -60,12 +61,69 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="generator checkpoint for the six-emotion inference (default: the one the demo trains, "
         "fine-tuned from checkpoints/emogen_generator.pth when that exists)",
     )
+    p.add_argument(
+        "--dataset",
+        default=None,
+        help="a folder of CREMA-D clips (e.g. ../shared/data/crema-d: one actor, six emotions): train with the "
+        "emotion term on, render the NEU clip with each of the six labels and score whether the face follows "
+        "the label (docs/emotion_demo.md); --face, --speech, --audio_seconds and --generator do not apply",
+    )
+    p.add_argument(
+        "--reference",
+        choices=["same_clip", "other_emotion"],
+        default=None,
+        help="with --dataset: where the generator's reference windows come from (train.py --reference); "
+        "default other_emotion, which the measurements chose; same_clip is the original's",
+    )
+    p.add_argument(
+        "--emo_wt",
+        type=float_range(0, 1),
+        default=None,
+        help="with --dataset: weight of the emotion discriminator's term (default 0.01, the paper's)",
+    )
+    p.add_argument(
+        "--emo_swap_wt",
+        type=float_range(0, 1),
+        default=None,
+        help="with --dataset: weight of the emotion term on windows generated with another, random label "
+        "(train.py --hparams emo_swap_wt; 0 is the original's loss)",
+    )
+    p.add_argument(
+        "--warmup_steps",
+        type=int_range(0, 10000000),
+        default=None,
+        help="with --dataset: generator steps with same-clip references before the --reference phase "
+        "(default 180; 0: none)",
+    )
     return p
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the demo and print its report."""
     args = get_args_parser().parse_args(argv)
+    if args.dataset is not None:
+        given = [
+            f
+            for f, v in (
+                ("--face", args.face),
+                ("--speech", args.speech),
+                ("--audio_seconds", args.audio_seconds),
+                ("--generator", args.generator),
+            )
+            if v is not None
+        ]
+        if given:
+            from emogen.common.errors import UserError
+
+            raise UserError(
+                f"{', '.join(given)}: not used by a --dataset run, which renders the set's own NEU clip; leave it out"
+            )
+        return dataset_demo(args)
+    only_dataset = ("reference", "emo_wt", "emo_swap_wt", "warmup_steps")
+    if any(getattr(args, k) is not None for k in only_dataset):
+        from emogen.common.errors import UserError
+
+        raise UserError(", ".join(f"--{k}" for k in only_dataset) + " apply to a --dataset run only")
     from emogen.apps.quickstart import DemoConfig, format_report, run_demo
 
     given = {
@@ -79,8 +137,42 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         )
         if v is not None
     }
-    report = run_demo(DemoConfig(steps=args.steps, audio_seconds=args.audio_seconds, generator=args.generator, **given))
+    report = run_demo(
+        DemoConfig(
+            steps=4 if args.steps is None else args.steps,
+            audio_seconds=args.audio_seconds,
+            generator=args.generator,
+            **given,
+        )
+    )
     print(format_report(report))
+    return 0
+
+
+def dataset_demo(args) -> int:
+    """demo.py --dataset: train on the CREMA-D folder and score whether the face follows the label."""
+    from emogen.apps.emotion_demo import DatasetDemoConfig, format_dataset_report, run_dataset_demo
+
+    given = {
+        k: v
+        for k, v in (
+            ("work_dir", args.work_dir),
+            ("train_minutes", args.train_minutes),
+            ("train_steps", args.train_steps),
+            ("reference", args.reference),
+            ("emo_wt", args.emo_wt),
+            ("emo_swap_wt", args.emo_swap_wt),
+            ("warmup_steps", args.warmup_steps),
+            ("disc_steps", args.steps),
+        )
+        if v is not None
+    }
+    if args.train_steps == 0 and args.train_minutes is None:
+        from emogen.common.errors import UserError
+
+        raise UserError("--train_steps 0 (no step limit) needs --train_minutes with --dataset")
+    report = run_dataset_demo(DatasetDemoConfig(args.dataset, **given))
+    print(format_dataset_report(report))
     return 0
 
 

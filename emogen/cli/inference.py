@@ -153,6 +153,12 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="where face boxes are cached (default $EMOGEN_CACHE_DIR or ~/.cache/emogen/detections)",
     )
     p.add_argument("--no_detection_cache", action="store_true", help="neither read nor write the detection cache")
+    p.add_argument(
+        "--wait_for_detection",
+        action="store_true",
+        help="detect the face in every frame before generating the first (the original's order, for comparison; "
+        "the same frames) instead of generating each frame as soon as its smoothed box is final",
+    )
     p.add_argument("--no_progress", action="store_true", help="hide progress bars")
     return p
 

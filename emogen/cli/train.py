@@ -47,11 +47,26 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="keep syncnet_wt as hparams gives it (by default, as the original, it becomes 0.03 once the "
         "evaluation sync loss falls below 0.75)",
     )
-    p.add_argument("--vgg_path", default=None, help="VGG19 ImageNet weights (default: torchvision's cache)")
+    p.add_argument(
+        "--vgg_path",
+        default=None,
+        help="VGG19 ImageNet weights for the perceptual term (default: torchvision's cache; where they are "
+        "missing the term is left out, saying so)",
+    )
     p.add_argument(
         "--random_vgg",
         action="store_true",
-        help="allow a randomly initialised VGG19 when no weights exist (tests; not the paper's loss)",
+        help="use a randomly initialised VGG19 when no weights exist (tests; not the paper's loss); without "
+        "this flag and without the weights, the perceptual term is left out with a note",
+    )
+    p.add_argument(
+        "--reference",
+        choices=["same_clip", "other_emotion"],
+        default="same_clip",
+        help="where each sample's reference window comes from: same_clip (default, as the original: "
+        "another window of the target's clip, whose expression already matches the label) or "
+        "other_emotion (a clip of the same actor with another emotion, so the expression has to "
+        "come from the label; docs/training.md has the measurement)",
     )
     p.add_argument("--disc_lr", type=positive_float, default=1e-6, help="emotion discriminator learning rate (1e-6)")
     p.add_argument(
@@ -77,6 +92,8 @@ def get_args_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Build data, networks and optimizers, then train."""
     args = get_args_parser().parse_args(argv)
+    import functools
+
     import torch
 
     from emogen.common.checkpoint_io import load_weights
@@ -94,7 +111,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from emogen.training.engine_generator import Critics, GeneratorTrainConfig, set_requires_grad, train_generator
     from emogen.training.loaders import split_loaders, start_run
     from emogen.training.loop import SUMMARY_FILE, LoopConfig
-    from emogen.training.losses import PerceptualLoss
+    from emogen.training.losses import PerceptualLoss, vgg_missing_line, vgg_weights_present
     from emogen.training.mixed_precision import MixedPrecision
     from emogen.training.scalar_log import training_log
     from emogen.training.state import TrainState
@@ -114,9 +131,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     load_weights(disc_emo, args.emotion_disc_path, "emotion discriminator")
     disc_emo = disc_emo.to(device)
     disc_optimizer = torch.optim.Adam(disc_emo.parameters(), lr=args.disc_lr, betas=(0.5, 0.999))
-    critics = Critics(syncnet, disc_emo, disc_optimizer, PerceptualLoss(args.vgg_path, args.random_vgg).to(device))
+    perceptual = None
+    if vgg_weights_present(args.vgg_path) or args.random_vgg:
+        perceptual = PerceptualLoss(args.vgg_path, args.random_vgg).to(device)
+    else:
+        hp.set_hparam("pl_wt", 0.0)
+        if is_main_process():
+            print(vgg_missing_line(args.vgg_path))
+    critics = Critics(syncnet, disc_emo, disc_optimizer, perceptual)
 
-    train_set, train_loader, val_loader = split_loaders(GeneratorDataset, args, hp, hp.batch_size, info)
+    dataset = functools.partial(GeneratorDataset, reference=args.reference)
+    train_set, train_loader, val_loader = split_loaders(dataset, args, hp, hp.batch_size, info)
+    if args.reference != "same_clip" and train_set.clips_without_partner and is_main_process():
+        print(
+            f"note: {len(train_set.clips_without_partner)} training clips have no clip of the same actor with "
+            "another emotion; their reference window stays in their own clip"
+        )
 
     model = Wav2Lip().to(device)
     optimizer = torch.optim.Adam(
@@ -148,7 +178,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     elif args.init_from:
         # Weights only (a new run, a fresh optimizer); a Wav2Lip generator is widened to EmoGen's layout.
         init_kind = warm_start(model, args.init_from)
-    amp.prepare(model, syncnet, critics.perceptual)  # not DISCEMO: its reshape quirk (a plain view) needs NCHW
+    amp.prepare(
+        model, syncnet, *([critics.perceptual] if critics.perceptual else [])
+    )  # not DISCEMO: its view needs NCHW
     model = wrap_ddp(model, info)
     if is_main_process():
         start = f", starting from {args.init_from}" if args.init_from and not path else ""

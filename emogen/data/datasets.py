@@ -23,10 +23,13 @@ from hparams import HParams
 from hparams import hparams as default_hparams
 
 from .augment import WindowAugment
-from .crema_d import emotion_of
+from .crema_d import emotion_of, parse_crema_name
 from .layout import MEL_FILE
 
 T = WINDOW
+REFERENCE_MODES = ("same_clip", "other_emotion")
+"""Where the generator's reference window comes from: the target's own clip (the original), or a clip of the same
+actor with another emotion, so that the expression has to come from the label."""
 MAX_ATTEMPTS = 100  # tries per sample before giving up with a clear message
 
 
@@ -205,19 +208,59 @@ class EmotionDataset(WindowDataset):
         return to_tensor_video(frames), torch.from_numpy(one_hot(clip.emotion))
 
 
+def actor_of(name: str) -> str:
+    """The actor of a clip: the first field of a CREMA-D name (the whole name when it has no fields)."""
+    parsed = parse_crema_name(name)
+    return parsed.actor if parsed else name.split("_")[0]
+
+
 class GeneratorDataset(WindowDataset):
     """Generator data: (input (6,T,96,96) = masked zeros + reference window, per-frame mels (T,1,80,16),
-    mel (1,80,16), ground truth (3,T,96,96), one-hot emotion (6,))."""
+    mel (1,80,16), ground truth (3,T,96,96), one-hot emotion (6,)).
+
+    ``reference="same_clip"`` draws the reference window from the target's clip, as the original; the label is
+    then redundant with the reference's expression. ``"other_emotion"`` draws it from a clip of the same actor
+    with a different emotion (the target's clip where the actor has none; counted in ``same_clip_fallbacks``)."""
 
     augment_p = 0.4
 
+    def __init__(self, *args, reference: str = "same_clip", **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if reference not in REFERENCE_MODES:
+            raise UserError(f"reference window {reference!r} is not one of {', '.join(REFERENCE_MODES)}")
+        self.reference = reference
+        self.partners: dict[str, list[Clip]] = {
+            clip.name: [
+                other
+                for other in self.clips
+                if other.emotion != clip.emotion and actor_of(other.name) == actor_of(clip.name)
+            ]
+            for clip in self.clips
+        }
+        self.same_clip_fallbacks = 0
+
+    @property
+    def clips_without_partner(self) -> list[str]:
+        """Clips whose actor has no other emotion in this set (their reference stays in the clip)."""
+        return [name for name, others in self.partners.items() if not others]
+
+    def reference_window(self, clip: Clip, start: int) -> np.ndarray:
+        """The reference window for a target window of ``clip`` starting at ``start``."""
+        others = self.partners[clip.name] if self.reference == "other_emotion" else []
+        if others:
+            source = self.rng.choice(others)
+            return self.read_window(source, self.rng.choice(source.starts))
+        if self.reference == "other_emotion":
+            self.same_clip_fallbacks += 1
+        return self.read_window(clip, self.other_start(clip, start))
+
     def build(self, clip: Clip):
         start = self.rng.choice(clip.starts)
-        ref_start = self.other_start(clip, start)
         mel = self.mel(clip)
         window_mel = self.mel_window(mel, start)
         frame_mels = self.frame_mels(mel, start)
-        both = self.augment_frames(np.concatenate([self.read_window(clip, start), self.read_window(clip, ref_start)]))
+        reference = self.reference_window(clip, start)
+        both = self.augment_frames(np.concatenate([self.read_window(clip, start), reference]))
         gt, ref = to_tensor_video(both[:T]), to_tensor_video(both[T:])
         x = torch.cat([torch.zeros_like(ref), ref], dim=0)  # EmoGen masks the whole target face
         return (

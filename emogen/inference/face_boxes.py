@@ -5,20 +5,21 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Optional, Sequence
+from dataclasses import dataclass
+from typing import Iterator, Optional, Sequence, Union
 
 import cv2
 from tqdm import tqdm
 
-from emogen.common.contract import Coords
+from emogen.common.contract import Box, Coords
 from emogen.common.errors import UserError
-from face_detection import DetectionSettings, create_detector, detect_video_boxes, resolve_detector_name
+from face_detection import DetectionSettings, create_detector, iter_video_boxes, resolve_detector_name
 from face_detection.registry import DETECTORS
 from face_detection.tracking import TrackSettings, track_video_boxes
 
+from .box_stream import BoxList, BoxStream, CropRules
 from .detection_cache import DetectionCache
 from .face_source import FaceSource
-from .geometry import crop_coords, fill_gaps
 from .options import InferenceOptions, resolve_runtime
 
 
@@ -33,8 +34,21 @@ def _no_face_error(source: FaceSource, index: int, outfile: str, reason: str) ->
     )
 
 
-def detect_boxes(opts: InferenceOptions, source: FaceSource, frames_needed: int, timings: dict) -> tuple[list, bool]:
-    """Raw face boxes for the distinct input frames (cached by file content and settings); (boxes, cache hit)."""
+@dataclass
+class _Detection:
+    """One run's detection: the cache and its key, how many frames, and how to detect them."""
+
+    cache: DetectionCache
+    key: dict
+    needed: int
+    detector_name: str
+    backend: str
+    strategy: str
+    settings: DetectionSettings
+    tracking: TrackSettings
+
+
+def _plan(opts: InferenceOptions, source: FaceSource, frames_needed: int) -> _Detection:
     detector_name = resolve_detector_name(opts.face_detector)
     backend = detection_backend(opts, detector_name)
     settings = DetectionSettings(
@@ -53,30 +67,40 @@ def detect_boxes(opts: InferenceOptions, source: FaceSource, frames_needed: int,
         key.update(tracking.key())
     if backend != "torch":  # the same boxes up to float rounding; kept apart all the same
         key["backend"] = backend
-    cache = DetectionCache(opts.cache_dir)
     needed = 1 if source.static else frames_needed
-    start = time.perf_counter()
-    cached = cache.load(opts.face, key, needed)
-    if cached is not None:
-        timings["detection"] = time.perf_counter() - start
-        return cached, True
-    detector = create_detector(detector_name, device=opts.device, backend=backend)
-    bar = tqdm(total=needed, desc="face detection", unit="frame", disable=not opts.progress)
+    return _Detection(DetectionCache(opts.cache_dir), key, needed, detector_name, backend, strategy, settings, tracking)
 
+
+def _boxes(plan: _Detection, opts: InferenceOptions, source: FaceSource, bar: bool) -> Iterator[Optional[Box]]:
+    """The raw boxes of the run's frames, in order, as the detector finds them."""
+    detector = create_detector(plan.detector_name, device=opts.device, backend=plan.backend)
+    progress = tqdm(total=plan.needed, desc="face detection", unit="frame", disable=not (opts.progress and bar))
     done = [0]  # tqdm does not count when disabled
 
     def advance(n: int) -> None:
-        bar.update(n)
+        progress.update(n)
         done[0] += n
         if opts.on_progress:
-            opts.on_progress("face detection", done[0], needed)
+            opts.on_progress("face detection", done[0], plan.needed)
 
-    if strategy == "fast":
-        boxes = list(track_video_boxes(source.frames(needed), detector, tracking, on_progress=advance))
+    frames = source.frames(plan.needed)
+    if plan.strategy == "fast":
+        yield from track_video_boxes(frames, detector, plan.tracking, on_progress=advance)
     else:
-        boxes = detect_video_boxes(source.frames(needed), detector, settings, on_progress=advance)
-    bar.close()
-    cache.store(opts.face, key, boxes, complete=len(boxes) < needed)
+        yield from iter_video_boxes(frames, detector, plan.settings, on_progress=advance)
+    progress.close()
+
+
+def detect_boxes(opts: InferenceOptions, source: FaceSource, frames_needed: int, timings: dict) -> tuple[list, bool]:
+    """Raw face boxes for the distinct input frames (cached by file content and settings); (boxes, cache hit)."""
+    plan = _plan(opts, source, frames_needed)
+    start = time.perf_counter()
+    cached = plan.cache.load(opts.face, plan.key, plan.needed)
+    if cached is not None:
+        timings["detection"] = time.perf_counter() - start
+        return cached, True
+    boxes = list(_boxes(plan, opts, source, bar=True))
+    plan.cache.store(opts.face, plan.key, boxes, complete=len(boxes) < plan.needed)
     timings["detection"] = time.perf_counter() - start
     return boxes, False
 
@@ -88,27 +112,35 @@ def detection_backend(opts: InferenceOptions, detector_name: str) -> str:
     return resolve_runtime(opts).backend
 
 
-def face_coords(
-    opts: InferenceOptions, source: FaceSource, frames_needed: int, first_outfile: str, timings: dict
-) -> tuple[list[Optional[Coords]], int, bool]:
-    """Crop coordinates per distinct input frame, the number of frames filled, and whether the cache was hit."""
-    if opts.box[0] != -1:
-        y1, y2, x1, x2 = check_box(opts.box, source.height, source.width)
-        n = 1 if source.static else sum(1 for _ in source.frames(frames_needed))
-        timings["detection"] = 0.0
-        return [(y1, y2, x1, x2)] * n, 0, False
-    raw, hit = detect_boxes(opts, source, frames_needed, timings)
+def _fixed_box(opts: InferenceOptions, source: FaceSource, frames_needed: int, timings: dict) -> list[Coords]:
+    y1, y2, x1, x2 = check_box(opts.box, source.height, source.width)
+    n = 1 if source.static else sum(1 for _ in source.frames(frames_needed))
+    timings["detection"] = 0.0
+    return [(y1, y2, x1, x2)] * n
+
+
+def _crop_rules(opts: InferenceOptions, source: FaceSource) -> CropRules:
+    return CropRules(
+        opts.missing_face,
+        max(1, int(round(source.fps))),
+        (source.height, source.width),
+        tuple(opts.pads),
+        opts.nosmooth,
+    )
+
+
+def _checked_coords(
+    opts: InferenceOptions, source: FaceSource, raw: list, first_outfile: str
+) -> tuple[list[Optional[Coords]], int]:
+    """Crop boxes of the whole run and the boxes filled in, or the run's UserError: no face at all, a missing
+    face with --missing_face error, pads that leave an empty box."""
     if not raw or all(b is None for b in raw):
         raise _no_face_error(source, 0, first_outfile, "no face in any frame")
-    filled = 0
     if opts.missing_face == "error":
         missing = next((i for i, b in enumerate(raw) if b is None), None)
         if missing is not None:
             raise _no_face_error(source, missing, first_outfile, "face not detected (--missing_face error)")
-    elif opts.missing_face == "interpolate":
-        raw, filled = fill_gaps(raw, max_gap=max(1, int(round(source.fps))))
-    shape = (source.height, source.width)
-    coords = crop_coords(raw, shape, opts.pads, opts.nosmooth)
+    coords, filled = _crop_rules(opts, source).whole(raw)
     empty = next((i for i, c in enumerate(coords) if c is not None and (c[1] <= c[0] or c[3] <= c[2])), None)
     if empty is not None:
         raise UserError.about(
@@ -117,7 +149,42 @@ def face_coords(
             f"box {raw[empty]} as x1 y1 x2 y2 in a {source.width}x{source.height} frame); use smaller "
             "negative pads",
         )
+    return coords, filled
+
+
+def face_coords(
+    opts: InferenceOptions, source: FaceSource, frames_needed: int, first_outfile: str, timings: dict
+) -> tuple[list[Optional[Coords]], int, bool]:
+    """Crop coordinates per distinct input frame, the number of frames filled, and whether the cache was hit."""
+    if opts.box[0] != -1:
+        return _fixed_box(opts, source, frames_needed, timings), 0, False
+    raw, hit = detect_boxes(opts, source, frames_needed, timings)
+    coords, filled = _checked_coords(opts, source, raw, first_outfile)
     return coords, filled, hit
+
+
+def face_boxes(
+    opts: InferenceOptions, source: FaceSource, frames_needed: int, first_outfile: str, timings: dict
+) -> Union[BoxList, BoxStream]:
+    """The run's crop boxes for the renderer: known in full (a fixed --box, a cache hit, a still, or
+    ``opts.stream_detection`` off), or streamed from a detection thread, each box as soon as it is final (the
+    same boxes either way)."""
+    if opts.box[0] != -1 or source.static or not opts.stream_detection:
+        return BoxList(*face_coords(opts, source, frames_needed, first_outfile, timings))
+    plan = _plan(opts, source, frames_needed)
+    start = time.perf_counter()
+    cached = plan.cache.load(opts.face, plan.key, plan.needed)
+    if cached is not None:
+        timings["detection"] = time.perf_counter() - start
+        return BoxList(*_checked_coords(opts, source, cached, first_outfile), hit=True)
+
+    def finish(raw: list) -> tuple[list[Optional[Coords]], int]:
+        plan.cache.store(opts.face, plan.key, raw, complete=len(raw) < plan.needed)
+        timings["detection"] = time.perf_counter() - start
+        return _checked_coords(opts, source, raw, first_outfile)
+
+    # The renderer's progress bar shows the pace; a second bar would overwrite it in the terminal.
+    return BoxStream(_boxes(plan, opts, source, bar=False), _crop_rules(opts, source), finish)
 
 
 def check_box(box: Sequence[int], height: int, width: int) -> Coords:

@@ -54,6 +54,7 @@ class InferenceOptions:
     precision: str = "auto"  # generator: auto (bf16 where native), fp32 (exact), fp32-cl, bf16, fp16, int8
     backend: str = "auto"  # generator and S3FD runtime: auto (OpenVINO on a CPU unless fp32), torch, openvino
     pipelined: bool = True  # overlap decode, generation and encoding (False: one stage after another)
+    stream_detection: bool = True  # generate while detection runs (False: detect every frame first); same frames
     encoder: str = "auto"  # auto (h264_nvenc on CUDA when ffmpeg has it, else libx264), libx264, h264_nvenc
     progress: bool = True
     on_progress: Optional[Callable[[str, int, int], None]] = None  # (stage, done, total), e.g. for a web page
@@ -111,12 +112,14 @@ def add_max_megapixels_argument(p: argparse.ArgumentParser) -> None:
 
 def options_from_args(args: argparse.Namespace, **fields: Any) -> InferenceOptions:
     """InferenceOptions from a parsed command line: every option named like a field is taken as it is, the
-    script-level switches are translated (--serial, --no_progress, --detection_cache_dir,
+    script-level switches are translated (--serial, --wait_for_detection, --no_progress, --detection_cache_dir,
     --no_detection_cache, --static), and ``fields`` set or override the rest."""
     names = {f.name for f in dataclasses.fields(InferenceOptions)}
     values = {k: v for k, v in vars(args).items() if k in names and v is not None}
     if "serial" in vars(args):
         values["pipelined"] = not args.serial
+    if "wait_for_detection" in vars(args):
+        values["stream_detection"] = not args.wait_for_detection
     if "no_progress" in vars(args):
         values["progress"] = not args.no_progress
     if "detection_cache_dir" in vars(args) or "no_detection_cache" in vars(args):

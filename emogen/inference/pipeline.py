@@ -1,8 +1,8 @@
 """Inference: an emotional lip-synced video from a face video or image and any speech, streamed in chunks.
 
-Two passes over the face video keep memory bounded whatever its length: the first only detects face boxes
-(or reads them from the detection cache), the second reads frames again, generates faces in batches and
-pipes the finished frames straight into ffmpeg.
+Two passes over the face video keep memory bounded whatever its length: one only detects face boxes (or reads
+them from the detection cache), on its own thread; the other reads frames again as their boxes become final,
+generates faces in batches and pipes the finished frames straight into ffmpeg.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from emogen.common.paths import refuse_overwriting_inputs
 from hparams import hparams
 
 from .enhance import load_enhancer
-from .face_boxes import face_coords
+from .face_boxes import face_boxes
 from .face_source import FaceSource
 from .generator import Generator, build_generator, default_batch_size, precision_label
 from .geometry import mel_chunk_starts
@@ -87,15 +87,17 @@ def run_inference(opts: InferenceOptions, model: Optional[Generator] = None) -> 
         source = FaceSource(opts)
         starts = mel_chunk_starts(mel.shape[1], source.fps)
         timings["audio"] = time.perf_counter() - t
-        coords, filled, hit = face_coords(opts, source, len(starts), outfiles[emotions[0]], timings)
+        # Streamed boxes: detection runs on its own thread while the model loads and the frames are generated.
+        boxes = face_boxes(opts, source, len(starts), outfiles[emotions[0]], timings)
         if model is None:
-            # After the inputs were read and checked: a first OpenVINO conversion takes seconds, and a mistake in
-            # the speech or the face should not wait for it.
+            # After the speech was read and checked: a first OpenVINO conversion takes seconds, and a mistake in
+            # the speech should not wait for it.
             t = time.perf_counter()
             model = build_generator(opts.checkpoint_path, device, precision, backend)
             timings["load model"] = time.perf_counter() - t
         t = time.perf_counter()
         with contextlib.ExitStack() as stack:
+            stack.callback(boxes.close)
             outputs = []
             try:
                 for emotion in emotions:
@@ -115,9 +117,10 @@ def run_inference(opts: InferenceOptions, model: Optional[Generator] = None) -> 
                         outputs.append(RenderOutput(emotion, outfiles[emotion], writer))
                     if opts.on_output:
                         opts.on_output(emotion, tmp)
+                # The input frames detection reads (at most one per output frame), repeated while speech lasts.
                 batches = make_batches(
-                    source.cycle(len(coords), len(starts)),
-                    coords,
+                    source.cycle(len(starts), len(starts)),
+                    boxes,
                     source.static,
                     mel,
                     starts,
@@ -125,6 +128,7 @@ def run_inference(opts: InferenceOptions, model: Optional[Generator] = None) -> 
                     settings,
                 )
                 render(model, batches, outputs, len(starts), settings, timings, started)
+                _, filled = boxes.result()  # a check that failed after the last frame still fails the run
                 for out in outputs:
                     out.writer.close()
             except BaseException:
@@ -144,7 +148,7 @@ def run_inference(opts: InferenceOptions, model: Optional[Generator] = None) -> 
     }
     return [
         InferenceResult(
-            out.path, out.emotion, n, source.fps, n / source.fps, filled, out.passed, hit, dict(timings), info
+            out.path, out.emotion, n, source.fps, n / source.fps, filled, out.passed, boxes.hit, dict(timings), info
         )
         for out in outputs
     ]

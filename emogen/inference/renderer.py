@@ -13,7 +13,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence, Union
 
 import numpy as np
 from tqdm import tqdm
@@ -23,6 +23,7 @@ from emogen.common.media import VideoWriter
 from emogen.common.openvino_runtime import OpenVINONetwork
 from emogen.common.precision import autocast
 
+from .box_stream import BoxList, BoxStream
 from .geometry import generator_inputs, paste
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ def _to_gpu(array: np.ndarray, device: torch.device, channels_last: bool) -> tor
 
 def make_batches(
     frames: Iterator[np.ndarray],
-    coords: Sequence[Optional[Coords]],
+    coords: Union[Sequence[Optional[Coords]], BoxList, BoxStream],
     static: bool,
     mel: np.ndarray,
     starts: Sequence[int],
@@ -103,9 +104,12 @@ def make_batches(
                 b.mel, b.face = _to_gpu(b.mel, settings.device, False), _to_gpu(b.face, settings.device, True)
         return b
 
+    # A list is indexed as the input frames cycle; a BoxList or BoxStream says itself (the stream waits until
+    # the box is final).
+    box_at = getattr(coords, "at", None) or (lambda i: coords[0 if static else i % len(coords)])
     batch, first = Batch([], [], []), 0
     for i, frame in enumerate(frames):
-        c = coords[0 if static else i % len(coords)]
+        c = box_at(i)
         if c is not None:
             batch.with_face.append(len(batch.frames))
         batch.frames.append(frame)

@@ -42,12 +42,13 @@ class GeneratorTrainConfig:
 
 @dataclass
 class Critics:
-    """The frozen lip-sync expert, the emotion discriminator with its optimizer, and the perceptual loss."""
+    """The frozen lip-sync expert, the emotion discriminator with its optimizer, and the perceptual loss (None
+    when its VGG19 weights are missing: the term is then left out)."""
 
     syncnet: nn.Module
     disc_emo: nn.Module
     disc_optimizer: torch.optim.Optimizer
-    perceptual: nn.Module
+    perceptual: Optional[nn.Module]
 
 
 def set_requires_grad(module: nn.Module, flag: bool) -> None:
@@ -90,13 +91,27 @@ def generator_losses(
     g = model(indiv_mels, x, emotion)
     labels = emotion.argmax(dim=1)
     zero = torch.zeros((), device=device)
-    terms = {
-        "l1": nn.functional.l1_loss(g.float(), gt),
-        "perceptual": critics.perceptual(g, gt) if hp.pl_wt or not weighted_only else zero,
-        "emotion": nn.functional.cross_entropy(critics.disc_emo(g), labels) if hp.emo_wt or not weighted_only else zero,
-    }
+    terms = {"l1": nn.functional.l1_loss(g.float(), gt)}
+    if critics.perceptual is not None:
+        terms["perceptual"] = critics.perceptual(g, gt) if hp.pl_wt or not weighted_only else zero
+    terms["emotion"] = (
+        nn.functional.cross_entropy(critics.disc_emo(g), labels) if hp.emo_wt or not weighted_only else zero
+    )
     terms["sync"] = sync_loss(critics.syncnet, mel, g) if with_sync else zero
+    if hp.emo_swap_wt and weighted_only:
+        terms["emotion_swap"] = swapped_label_loss(model, critics.disc_emo, indiv_mels, x, labels)
     return g, gt, x, labels, terms
+
+
+def swapped_label_loss(
+    model: nn.Module, disc_emo: nn.Module, indiv_mels: torch.Tensor, x: torch.Tensor, labels: torch.Tensor
+) -> torch.Tensor:
+    """The emotion discriminator's cross-entropy on the same inputs generated with another label, drawn at random
+    for each sample (no ground truth exists for that face, so only the discriminator judges it)."""
+    n = disc_emo.cls[-1].out_features
+    other = (labels + torch.randint(1, n, labels.shape, device=labels.device)) % n
+    g = model(indiv_mels, x, nn.functional.one_hot(other, n).to(x.dtype))
+    return nn.functional.cross_entropy(disc_emo(g), other)
 
 
 def evaluate_generator(

@@ -47,13 +47,13 @@ def sync_loss(syncnet: nn.Module, mel: torch.Tensor, g: torch.Tensor) -> torch.T
 
 
 def total_loss(terms: dict, hp: HParams) -> torch.Tensor:
-    """syncnet_wt*sync + pl_wt*perceptual + emo_wt*emotion + (1 - the three weights)*L1."""
-    return (
-        hp.syncnet_wt * terms["sync"]
-        + hp.pl_wt * terms["perceptual"]
-        + hp.emo_wt * terms["emotion"]
-        + (1 - hp.syncnet_wt - hp.emo_wt - hp.pl_wt) * terms["l1"]
-    )
+    """syncnet_wt*sync + pl_wt*perceptual + emo_wt*emotion + (1 - the three weights)*L1 (+ emo_swap_wt times
+    the swapped-label term when present); a term of weight 0 may be absent from ``terms``."""
+    weighted = ((hp.syncnet_wt, "sync"), (hp.pl_wt, "perceptual"), (hp.emo_wt, "emotion"))
+    loss = sum(w * terms[k] for w, k in weighted if w)
+    if "emotion_swap" in terms:  # an extra term (emo_swap_wt, 0 in the original): L1's share stays as it was
+        loss = loss + hp.emo_swap_wt * terms["emotion_swap"]
+    return loss + (1 - hp.syncnet_wt - hp.emo_wt - hp.pl_wt) * terms["l1"]
 
 
 FEATURE_LAYERS = (4, 9, 18, 27, 36)  # outputs of the five max-pool layers of vgg19.features
@@ -71,6 +71,18 @@ def vgg19_features() -> nn.Sequential:
             layers += [nn.Conv2d(cin, v, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
             cin = v
     return nn.Sequential(*layers)
+
+
+def vgg_weights_present(vgg_path: Optional[str] = None) -> bool:
+    """Whether the VGG19 ImageNet weights the perceptual loss needs are at ``vgg_path`` (or torchvision's cache)."""
+    return os.path.isfile(WEIGHTS["vgg19"].path(vgg_path))
+
+
+def vgg_missing_line(vgg_path: Optional[str] = None) -> str:
+    """The one line train.py prints when it leaves the perceptual term out for want of VGG19 weights."""
+    return "note: the perceptual term (pl_wt) is left out: " + WEIGHTS["vgg19"].missing_message(
+        WEIGHTS["vgg19"].path(vgg_path), "--vgg_path"
+    )
 
 
 class PerceptualLoss(nn.Module):

@@ -1,0 +1,69 @@
+"""demo.py --dataset on the six genuine CREMA-D clips: every stage, the six renders, their scores, the grid."""
+
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+
+import demo
+from emogen.apps.emotion_demo import (
+    GRID_FRAMES,
+    HOLDOUT_SECONDS,
+    DatasetDemoConfig,
+    crema_clips,
+    format_dataset_report,
+    run_dataset_demo,
+)
+from emogen.common.contract import EMOTIONS
+from emogen.common.errors import UserError, run_cli
+from emogen.common.media import iter_frames
+
+
+def test_a_folder_without_six_emotions_of_one_actor_is_refused(shared, tmp_path, capsys):
+    for e in EMOTIONS[:5]:
+        shutil.copy(shared / f"data/crema-d/1001_DFA_{e}_XX.flv", tmp_path / f"1001_DFA_{e}_XX.flv")
+    with pytest.raises(UserError, match="no actor with all six emotions"):
+        crema_clips(str(tmp_path))
+    assert run_cli(demo.main, ["--dataset", str(tmp_path / "missing")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+    assert run_cli(demo.main, ["--dataset", str(tmp_path), "--face", "x.mp4"]) == 2
+    assert "--face: not used by a --dataset run" in capsys.readouterr().err
+    assert run_cli(demo.main, ["--reference", "other_emotion"]) == 2
+    assert "apply to a --dataset run only" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_dataset_demo_runs_every_stage_on_the_real_clips(shared, tmp_path):
+    cfg = DatasetDemoConfig(
+        str(shared / "data/crema-d"), work_dir=str(tmp_path / "run"), warmup_steps=2, train_steps=2, disc_steps=3
+    )
+    report = run_dataset_demo(cfg)
+    text = format_dataset_report(report)
+    assert [j.requested for j in report.judgements] == list(EMOTIONS)
+    assert "reference windows other_emotion" in text and "emo_wt=0.01" in text
+    numbers = report.numbers
+    assert 0 <= numbers["renders the classifier assigns to the requested emotion (of 6)"] <= 6
+    assert numbers["upper-face distance between the six renders (0-255 levels)"] > 0  # two steps already differ
+    assert numbers["the same distance between the six real clips"] > 2  # six real expressions
+    assert 5 < numbers["held-out face PSNR, NEU (dB)"] < 60
+
+    # The training parts end HOLDOUT_SECONDS before each clip does; the whole clips are scored.
+    run = tmp_path / "run"
+    for e in EMOTIONS:
+        whole = len(list((run / "whole" / f"1001_DFA_{e}_XX").glob("*.jpg")))
+        part = len(list((run / "preprocessed" / f"1001_DFA_{e}_XX").glob("*.jpg")))
+        assert whole - part == pytest.approx(HOLDOUT_SECONDS * 25, abs=1)
+
+    grid = cv2.imread(report.artifacts["grid"])
+    assert grid.shape == (24 + 6 * 96, 48 + 2 * GRID_FRAMES * 96 + 6, 3)
+    # The left half of each row shows that emotion's real crops: the first tile is the clip's first frame.
+    first_sad = cv2.resize(cv2.imread(str(run / "whole" / "1001_DFA_SAD_XX" / "0.jpg")), (96, 96))
+    assert np.abs(grid[24 + 5 * 96 : 24 + 6 * 96, 48 : 48 + 96].astype(int) - first_sad).mean() < 1
+
+    neu_frames = sum(1 for _ in iter_frames(str(run / "fps25" / "1001_DFA_NEU_XX.mp4")))
+    videos = report.artifacts["videos"].split(", ")
+    assert len(videos) == 6 and all(f"_{e}.mp4" in v for e, v in zip(EMOTIONS, videos))
+    counts = {sum(1 for _ in iter_frames(video)) for video in videos}
+    # One length for all six: the speech's mel windows, which end a few frames before the picture.
+    assert len(counts) == 1 and neu_frames - 4 <= counts.pop() <= neu_frames
