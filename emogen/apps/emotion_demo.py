@@ -65,27 +65,33 @@ class DatasetDemoReport:
 
 
 def crema_clips(folder: str) -> dict[str, str]:
-    """CREMA-D-named media files of ``folder`` by stem; refuses a folder without all six emotions of one actor."""
+    """The clip of each emotion the demo scores, by emotion: the first actor in ``folder`` with all six, its NEU
+    clip's sentence where that actor says it in the emotion; refuses a folder without such an actor."""
     if not os.path.isdir(folder):
         raise UserError(
             f"--dataset {folder} is not a folder; give a folder of CREMA-D clips (e.g. 1001_DFA_NEU_XX.flv)"
         )
-    clips = {}
-    for name in sorted(os.listdir(folder)):
-        stem = os.path.splitext(name)[0]
-        if parse_crema_name(stem) and os.path.isfile(os.path.join(folder, name)):
-            clips[stem] = os.path.join(folder, name)
-    by_actor: dict[str, set] = {}
-    for stem in clips:
-        parsed = parse_crema_name(stem)
-        by_actor.setdefault(parsed.actor, set()).add(parsed.emotion)
-    complete = sorted(a for a, emotions in by_actor.items() if emotions == set(EMOTIONS))
-    if not complete:
+    names = [
+        parsed
+        for name in sorted(os.listdir(folder))
+        if os.path.isfile(os.path.join(folder, name))
+        for parsed in [parse_crema_name(os.path.splitext(name)[0])]
+        if parsed
+    ]
+    actors = sorted({n.actor for n in names if {m.emotion for m in names if m.actor == n.actor} == set(EMOTIONS)})
+    if not actors:
         raise UserError(
             f"--dataset {folder} has no actor with all six emotions ({', '.join(EMOTIONS)}) in CREMA-D names "
             "such as 1001_DFA_NEU_XX.flv; the demo renders one actor's NEU clip with each label"
         )
-    return clips
+    own = [n for n in names if n.actor == actors[0]]
+    sentence = next(n.sentence for n in own if n.emotion == RENDERED_CLIP)
+    chosen = {}
+    for e in EMOTIONS:
+        of_emotion = [n for n in own if n.emotion == e]
+        pick = next((n for n in of_emotion if n.sentence == sentence), of_emotion[0])
+        chosen[e] = f"{pick.actor}_{pick.sentence}_{pick.emotion}_{pick.intensity}"
+    return chosen
 
 
 def cut_training_parts(fps25: str, out_dir: str) -> dict[str, float]:
@@ -193,7 +199,7 @@ def run_dataset_demo(cfg: DatasetDemoConfig) -> DatasetDemoReport:
 
     require_tool("ffmpeg")
     clips = crema_clips(cfg.dataset)
-    neu = next(s for s in clips if parse_crema_name(s).emotion == RENDERED_CLIP)
+    neu = clips[RENDERED_CLIP]
     actor = parse_crema_name(neu).actor
     work = os.path.abspath(cfg.work_dir)
     ensure_writable_dir(work, f"--work_dir {cfg.work_dir}")
@@ -334,7 +340,7 @@ def run_dataset_demo(cfg: DatasetDemoConfig) -> DatasetDemoReport:
     classifier = DISCEMO()
     load_weights(classifier, judge, "emotion classifier")
     classifier.eval()
-    whole = {parse_crema_name(s).emotion: read_clip_faces(os.path.join(d["whole"], s), 25.0) for s in clips}
+    whole = {e: read_clip_faces(os.path.join(d["whole"], stem), 25.0) for e, stem in clips.items()}
     renders = {e: render_faces(model, whole[RENDERED_CLIP], e) for e in EMOTIONS}
     scores = score_labels(classifier, renders)
     real_scores = score_labels(classifier, {e: whole[e].faces for e in EMOTIONS})
