@@ -90,11 +90,15 @@ class BoxStream:
         boxes: Iterable[Optional[Box]],
         rules: CropRules,
         finish: Callable[[list[Optional[Box]]], tuple[list[Optional[Coords]], int]],
+        check: Callable[[int, Optional[Coords], list[Optional[Box]]], None] = lambda i, c, raw: None,
     ) -> None:
         """``finish(raw)`` turns the complete list into (crop boxes, boxes filled), raising the run's UserError
-        (no face, an empty box) as it would without streaming, and stores it (the detection cache); it runs on
-        the detection thread, and its crop boxes must be ``rules.whole``'s."""
+        (no face, an empty box) as it would without streaming, and stores it (the detection cache); its crop
+        boxes must be ``rules.whole``'s. ``check(index, box, raw)`` raises that error for a published box as
+        soon as it is out (boxes come in order, so the first one it names is the whole list's first). Both run
+        on the detection thread."""
         self.rules = rules
+        self._check = check
         self.coords: list[Optional[Coords]] = []
         self.filled = 0
         self._raw: list[Optional[Box]] = []
@@ -117,7 +121,9 @@ class BoxStream:
                 missed = missed or (box is None and self.rules.missing_face == "error")
                 if missed:
                     continue
-                _, coords = final_prefix(self._raw, len(self.coords), self.rules)
+                first, coords = final_prefix(self._raw, len(self.coords), self.rules)
+                for k, c in enumerate(coords):
+                    self._check(first - len(coords) + k, c, self._raw)
                 if coords:
                     with self._changed:
                         self.coords.extend(coords)

@@ -141,15 +141,19 @@ def _checked_coords(
         if missing is not None:
             raise _no_face_error(source, missing, first_outfile, "face not detected (--missing_face error)")
     coords, filled = _crop_rules(opts, source).whole(raw)
-    empty = next((i for i, c in enumerate(coords) if c is not None and (c[1] <= c[0] or c[3] <= c[2])), None)
-    if empty is not None:
+    for i, c in enumerate(coords):
+        _check_not_empty(opts, source, i, c, raw)
+    return coords, filled
+
+
+def _check_not_empty(opts: InferenceOptions, source: FaceSource, index: int, c: Optional[Coords], raw: list) -> None:
+    if c is not None and (c[1] <= c[0] or c[3] <= c[2]):
         raise UserError.about(
             "pads",
-            f"{' '.join(map(str, opts.pads))} leave an empty face box in frame {empty} (detected "
-            f"box {raw[empty]} as x1 y1 x2 y2 in a {source.width}x{source.height} frame); use smaller "
+            f"{' '.join(map(str, opts.pads))} leave an empty face box in frame {index} (detected "
+            f"box {raw[index]} as x1 y1 x2 y2 in a {source.width}x{source.height} frame); use smaller "
             "negative pads",
         )
-    return coords, filled
 
 
 def face_coords(
@@ -184,7 +188,12 @@ def face_boxes(
         return _checked_coords(opts, source, raw, first_outfile)
 
     # The renderer's progress bar shows the pace; a second bar would overwrite it in the terminal.
-    return BoxStream(_boxes(plan, opts, source, bar=False), _crop_rules(opts, source), finish)
+    return BoxStream(
+        _boxes(plan, opts, source, bar=False),
+        _crop_rules(opts, source),
+        finish,
+        lambda i, c, raw: _check_not_empty(opts, source, i, c, raw),
+    )
 
 
 def check_box(box: Sequence[int], height: int, width: int) -> Coords:

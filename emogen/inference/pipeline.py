@@ -90,8 +90,10 @@ def run_inference(opts: InferenceOptions, model: Optional[Generator] = None) -> 
         # Streamed boxes: detection runs on its own thread while the model loads and the frames are generated.
         boxes = face_boxes(opts, source, len(starts), outfiles[emotions[0]], timings)
         if model is None:
-            # After the speech was read and checked: a first OpenVINO conversion takes seconds, and a mistake in
-            # the speech should not wait for it.
+            # After the inputs were read and checked: a first OpenVINO conversion takes seconds, and a mistake in
+            # the speech or the face (no face at all, pads leaving no box) should not wait for it. The first box
+            # is final after a few frames' detection, so the rest of detection still overlaps the conversion.
+            boxes.at(0)
             t = time.perf_counter()
             model = build_generator(opts.checkpoint_path, device, precision, backend)
             timings["load model"] = time.perf_counter() - t
