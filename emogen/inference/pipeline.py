@@ -93,9 +93,13 @@ def run_inference(opts: InferenceOptions, model: Optional[Generator] = None) -> 
             # After the inputs were read and checked: a first OpenVINO conversion takes seconds, and a mistake in
             # the speech or the face (no face at all, pads leaving no box) should not wait for it. The first box
             # is final after a few frames' detection, so the rest of detection still overlaps the conversion.
-            boxes.at(0)
-            t = time.perf_counter()
-            model = build_generator(opts.checkpoint_path, device, precision, backend)
+            try:
+                boxes.at(0)
+                t = time.perf_counter()
+                model = build_generator(opts.checkpoint_path, device, precision, backend)
+            except BaseException:
+                boxes.close()
+                raise
             timings["load model"] = time.perf_counter() - t
         t = time.perf_counter()
         with contextlib.ExitStack() as stack:
