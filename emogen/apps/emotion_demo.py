@@ -139,13 +139,10 @@ def grid_picture(real: dict[str, np.ndarray], renders: dict[str, np.ndarray], ou
     return out_path
 
 
-def heldout_psnr(model, clip, first_heldout: int) -> float:
-    """Mean PSNR (dB) of the generator's NEU faces against the real crops on the frames kept out of training."""
+def heldout_psnr(clip, faces: np.ndarray, first_heldout: int) -> float:
+    """Mean PSNR (dB) of rendered NEU ``faces`` against the clip's real crops on the frames kept out of training."""
     from evaluation.metrics.image_quality import psnr
 
-    from .emotion_scores import render_faces
-
-    faces = render_faces(model, clip, RENDERED_CLIP)
     pairs = [(a, b) for n, a, b in zip(clip.frames, clip.faces, faces) if n >= first_heldout]
     if not pairs:
         raise UserError("no held-out frame of the NEU clip has a face; the clip may be too short")
@@ -341,7 +338,8 @@ def run_dataset_demo(cfg: DatasetDemoConfig) -> DatasetDemoReport:
     load_weights(classifier, judge, "emotion classifier")
     classifier.eval()
     whole = {e: read_clip_faces(os.path.join(d["whole"], stem), 25.0) for e, stem in clips.items()}
-    renders = {e: render_faces(model, whole[RENDERED_CLIP], e) for e in EMOTIONS}
+    neu_clip = whole[RENDERED_CLIP]
+    renders = {e: render_faces(model, neu_clip, e) for e in EMOTIONS}
     scores = score_labels(classifier, renders)
     real_scores = score_labels(classifier, {e: whole[e].faces for e in EMOTIONS})
     report.judgements = scores.judgements
@@ -354,8 +352,11 @@ def run_dataset_demo(cfg: DatasetDemoConfig) -> DatasetDemoReport:
             "the same classifier on the real clips (of 6)": real_scores.correct,
             "upper-face distance between the six renders (0-255 levels)": scores.upper_face_distance,
             "the same distance between the six real clips": real_scores.upper_face_distance,
-            "held-out face PSNR, NEU (dB)": heldout_psnr(model, whole[RENDERED_CLIP], first_heldout),
-            "held-out face PSNR, untrained (dB)": heldout_psnr(untrained, whole[RENDERED_CLIP], first_heldout),
+            # The NEU label's render is the held-out one: the same faces the judge saw, not drawn again.
+            "held-out face PSNR, NEU (dB)": heldout_psnr(neu_clip, renders[RENDERED_CLIP], first_heldout),
+            "held-out face PSNR, untrained (dB)": heldout_psnr(
+                neu_clip, render_faces(untrained, neu_clip, RENDERED_CLIP), first_heldout
+            ),
         }
     )
     picture = grid_picture({e: whole[e].faces for e in EMOTIONS}, renders, os.path.join(d["results"], "grid.png"))

@@ -91,13 +91,20 @@ def _boxes(plan: _Detection, opts: InferenceOptions, source: FaceSource, bar: bo
     progress.close()
 
 
+def _cached(plan: _Detection, opts: InferenceOptions, start: float, timings: dict) -> Optional[list]:
+    """The run's raw boxes from the detection cache (timed as its detection), or None."""
+    cached = plan.cache.load(opts.face, plan.key, plan.needed)
+    if cached is not None:
+        timings["detection"] = time.perf_counter() - start
+    return cached
+
+
 def detect_boxes(opts: InferenceOptions, source: FaceSource, frames_needed: int, timings: dict) -> tuple[list, bool]:
     """Raw face boxes for the distinct input frames (cached by file content and settings); (boxes, cache hit)."""
     plan = _plan(opts, source, frames_needed)
     start = time.perf_counter()
-    cached = plan.cache.load(opts.face, plan.key, plan.needed)
+    cached = _cached(plan, opts, start, timings)
     if cached is not None:
-        timings["detection"] = time.perf_counter() - start
         return cached, True
     boxes = list(_boxes(plan, opts, source, bar=True))
     plan.cache.store(opts.face, plan.key, boxes, complete=len(boxes) < plan.needed)
@@ -177,9 +184,8 @@ def face_boxes(
         return BoxList(*face_coords(opts, source, frames_needed, first_outfile, timings))
     plan = _plan(opts, source, frames_needed)
     start = time.perf_counter()
-    cached = plan.cache.load(opts.face, plan.key, plan.needed)
+    cached = _cached(plan, opts, start, timings)
     if cached is not None:
-        timings["detection"] = time.perf_counter() - start
         return BoxList(*_checked_coords(opts, source, cached, first_outfile), hit=True)
 
     def finish(raw: list) -> tuple[list[Optional[Coords]], int]:
