@@ -175,6 +175,8 @@ hparams = HParams(
     checkpoint_interval=10000,
     eval_interval=3000,
     save_optimizer_state=True,
+    # The original also saves right after step 1; short runs (the demos) turn it off to halve their disk use.
+    checkpoint_at_step_one=True,
     syncnet_wt=0.0,
     # Lip-sync expert training.
     syncnet_batch_size=128,

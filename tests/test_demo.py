@@ -60,7 +60,9 @@ def test_demo_end_to_end(shared, tmp_path, capsys, monkeypatch):
         assert (work / "filelists" / f"{split}.txt").exists()
     assert (work / "checkpoints/expert/checkpoint_step000000001.pth").exists()
     assert (work / "checkpoints/emotion/disc_emo_0.pth").exists()
-    assert any((work / "checkpoints/generator").glob("checkpoint_step*.pth"))
+    # checkpoint_at_step_one=False: only the last step's checkpoint, not the original's extra one after step 1.
+    saved = sorted(p.name for p in (work / "checkpoints/generator").glob("*checkpoint_step*.pth"))
+    assert saved == ["checkpoint_step000000020.pth", "disc_emo_checkpoint_step000000020.pth"]
     for emotion in EMOTIONS:
         video = work / "results" / f"demo_{emotion}.mp4"
         info = probe(str(video))
@@ -78,6 +80,7 @@ def test_web_page_serves_the_demos_generator_with_a_note(tmp_path, monkeypatch):
 
     monkeypatch.setattr(quickstart, "RELEASED_GENERATOR", str(tmp_path / "none" / "emogen_generator.pth"))
     monkeypatch.setattr(quickstart, "DEFAULT_WORK_DIR", str(tmp_path / "demo_run"))
+    monkeypatch.setattr(quickstart, "DATASET_WORK_DIR", str(tmp_path / "demo_crema_d"))
     monkeypatch.setattr(quickstart, "wav2lip_generator", lambda: None)
     assert quickstart.choose_generator(None) == (str(tmp_path / "none" / "emogen_generator.pth"), "")
     # With Wav2Lip's generator in checkpoints/ and nothing else, the page serves it (it says so itself).
@@ -90,7 +93,6 @@ def test_web_page_serves_the_demos_generator_with_a_note(tmp_path, monkeypatch):
     assert path == str(trained) and "example face only" in notice and "checkpoints/README.md" in notice
     assert quickstart.choose_generator("/my/gen.pth") == ("/my/gen.pth", "")
     # demo.py --dataset trained one later: the newer is served, saying what it learned.
-    monkeypatch.setattr(quickstart, "DATASET_WORK_DIR", str(tmp_path / "demo_crema_d"))
     on_crema = tmp_path / "demo_crema_d" / "checkpoints" / "generator" / "checkpoint_step000000007.pth"
     on_crema.parent.mkdir(parents=True)
     on_crema.write_bytes(b"x")

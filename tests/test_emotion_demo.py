@@ -55,6 +55,11 @@ def test_the_dataset_demo_runs_every_stage_on_the_real_clips(shared, tmp_path):
         part = len(list((run / "preprocessed" / f"1001_DFA_{e}_XX").glob("*.jpg")))
         assert whole - part == pytest.approx(HOLDOUT_SECONDS * 25, abs=1)
 
+    # Each phase keeps its last step's checkpoints only (checkpoint_at_step_one=False).
+    for phase in ("generator_warmup", "generator"):
+        saved = sorted(p.name for p in (run / "checkpoints" / phase).glob("*.pth"))
+        assert saved == ["checkpoint_step000000002.pth", "disc_emo_checkpoint_step000000002.pth"]
+
     grid = cv2.imread(report.artifacts["grid"])
     assert grid.shape == (24 + 6 * 96, 48 + 2 * GRID_FRAMES * 96 + 6, 3)
     # The left half of each row shows that emotion's real crops: the first tile is the clip's first frame.

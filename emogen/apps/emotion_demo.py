@@ -288,6 +288,8 @@ def run_dataset_demo(cfg: DatasetDemoConfig) -> DatasetDemoReport:
                 "eval_interval=1000000",
                 "--hparams",
                 "checkpoint_interval=1000000",
+                "--hparams",
+                "checkpoint_at_step_one=False",
                 "--eval_batches",
                 "1",
                 "--reference",

@@ -437,6 +437,8 @@ def run_demo(cfg: DemoConfig) -> DemoReport:
             "eval_interval=1000000",
             "--hparams",
             "checkpoint_interval=1000000",
+            "--hparams",
+            "checkpoint_at_step_one=False",
             "--eval_batches",
             "1",
             "--split",

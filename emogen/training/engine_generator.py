@@ -233,7 +233,7 @@ def train_generator(
     def after(losses: dict[str, float]) -> None:
         for k, v in losses.items():
             log.add(f"train/{k}", v, state.global_step)
-        if state.global_step == 1 or state.global_step % hp.checkpoint_interval == 0:
+        if (hp.checkpoint_at_step_one and state.global_step == 1) or state.global_step % hp.checkpoint_interval == 0:
             save()
         if val_loader is not None and (state.global_step == 1 or state.global_step % hp.eval_interval == 0):
             val = evaluate_generator(model, critics, val_loader, hp, device, cfg.eval_batches)
