@@ -46,6 +46,7 @@ def test_the_dataset_demo_runs_every_stage_on_the_real_clips(shared, tmp_path):
     assert 0 <= numbers["renders the classifier assigns to the requested emotion (of 6)"] <= 6
     assert numbers["upper-face distance between the six renders (0-255 levels)"] > 0  # two steps already differ
     assert numbers["the same distance between the six real clips"] > 2  # six real expressions
+    assert 0 <= numbers["each clip rendered from its own faces with its own label, assigned to it (of 6)"] <= 6
     assert 5 < numbers["held-out face PSNR, NEU (dB)"] < 60
 
     # The training parts end HOLDOUT_SECONDS before each clip does; the whole clips are scored.

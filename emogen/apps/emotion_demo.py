@@ -344,6 +344,9 @@ def run_dataset_demo(cfg: DatasetDemoConfig) -> DatasetDemoReport:
     renders = {e: render_faces(model, neu_clip, e) for e in EMOTIONS}
     scores = score_labels(classifier, renders)
     real_scores = score_labels(classifier, {e: whole[e].faces for e in EMOTIONS})
+    # Each clip drawn again from its own faces and label: what the generator can draw at all, with no label to
+    # switch, so a low count here says the faces are not yet good enough for the classifier, whatever the label.
+    own_scores = score_labels(classifier, {e: render_faces(model, whole[e], e) for e in EMOTIONS})
     report.judgements = scores.judgements
     first_heldout = int(round(cuts[neu] * 25.0))
     torch.manual_seed(0)
@@ -352,6 +355,7 @@ def run_dataset_demo(cfg: DatasetDemoConfig) -> DatasetDemoReport:
         {
             "renders the classifier assigns to the requested emotion (of 6)": scores.correct,
             "the same classifier on the real clips (of 6)": real_scores.correct,
+            "each clip rendered from its own faces with its own label, assigned to it (of 6)": own_scores.correct,
             "upper-face distance between the six renders (0-255 levels)": scores.upper_face_distance,
             "the same distance between the six real clips": real_scores.upper_face_distance,
             # The NEU label's render is the held-out one: the same faces the judge saw, not drawn again.
