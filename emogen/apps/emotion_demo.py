@@ -78,7 +78,10 @@ def crema_clips(folder: str) -> dict[str, str]:
         for parsed in [parse_crema_name(os.path.splitext(name)[0])]
         if parsed
     ]
-    actors = sorted({n.actor for n in names if {m.emotion for m in names if m.actor == n.actor} == set(EMOTIONS)})
+    emotions_of: dict[str, set] = {}
+    for n in names:
+        emotions_of.setdefault(n.actor, set()).add(n.emotion)
+    actors = sorted(a for a, emotions in emotions_of.items() if emotions == set(EMOTIONS))
     if not actors:
         raise UserError(
             f"--dataset {folder} has no actor with all six emotions ({', '.join(EMOTIONS)}) in CREMA-D names "
