@@ -5,10 +5,13 @@ and the 5-frame smoothing, so the ``fast`` strategy spends detections where they
 
 - the first frame is searched whole (on a copy of at most ``full_max_side`` pixels; a detector with its own
   search scale, dlib or Haar, gets it as it would get any frame);
-- every ``key_interval``-th frame (and the last) is searched in a crop around the previous key frame's box,
-  ``context`` face sizes wide: S3FD sees it resized so the face is about ``face_px`` pixels, far fewer pixels
-  than the frame; dlib and Haar see it cut from the very copy they would search whole (the same pixels);
-- the frames between two key frames get boxes interpolated between theirs;
+- every ``key_interval``-th frame (and the last) is searched near the previous key frame's box: S3FD in a crop
+  ``context`` face sizes wide, resized so the face is about ``face_px`` pixels, far fewer pixels than the frame;
+  dlib and Haar on the whole frame as they search any frame (a crop moves their cells and pyramid levels, and
+  their boxes with them);
+- the frames between two key frames get boxes interpolated between theirs; for dlib and Haar only where the two
+  agree (IoU at least ``refine_iou``), else each frame between is detected near the box before it: their boxes
+  move in steps (a HOG cell, a pyramid level), and an interpolation between two steps matches no frame;
 - the whole frame is searched again when the crop loses the face, the box jumps (its centre moves more than
   ``max_shift`` of its size, or its size changes more than ``max_scale`` times) or the picture cuts (the mean
   grey-level change of two consecutive thumbnails passes ``cut_level``); then every frame between the two key
@@ -28,7 +31,7 @@ from typing import Callable, Iterable, Iterator, Optional
 import cv2
 import numpy as np
 
-from emogen.common.contract import Box, interpolate_box
+from emogen.common.contract import Box, box_iou, interpolate_box
 from emogen.common.errors import UserError
 
 from .detection.core import FaceDetector
@@ -45,6 +48,10 @@ class TrackSettings:
     max_shift: float = 0.35  # centre move between key frames, as a share of the face size, that counts as a jump
     max_scale: float = 1.4  # size change between key frames that counts as a jump
     cut_level: float = 30.0  # mean grey-level change of consecutive 32x32 thumbnails that counts as a cut
+    # Two key boxes with a lower IoU get the frames between detected, not interpolated (0: always interpolate).
+    # None: 0.9 for detectors that search a pyramid of fixed windows (dlib, Haar: their boxes move in steps),
+    # 0 for S3FD (its boxes are regressed, so they move smoothly).
+    refine_iou: Optional[float] = None
 
     def __post_init__(self) -> None:
         if self.key_interval < 1:
@@ -97,22 +104,16 @@ def crop_window(box: Box, width: int, height: int, context: float) -> tuple[int,
 
 
 def detect_near(detector: FaceDetector, frame: np.ndarray, box: Box, settings: TrackSettings) -> Optional[Box]:
-    """The best face in a crop around ``box``. A detector with a search scale sees the crop cut from the very copy
-    it would search for the whole frame (the same pixels, so the same boxes); any other sees a crop from the
-    full frame scaled so the face is about ``settings.face_px``."""
+    """The best face near ``box``. S3FD (no search scale) sees a crop around it, scaled so the face is about
+    ``settings.face_px``. A detector with a search scale (dlib, Haar) searches the whole frame as it always does:
+    on the CREMA-D clips a crop of its own search copy gave a box equal to the whole frame's for none of 69 frames
+    (its cells and pyramid levels fall on other pixels), and its whole-frame search is cheap."""
     h, w = frame.shape[:2]
-    native = detector.search_scale(h, w)
-    if native is not None:
-        image = _scaled(frame, native)
-        scale = min(1.0, native)
-        near = tuple(int(round(v * scale)) for v in box)
-        x1, y1, x2, y2 = crop_window(near, image.shape[1], image.shape[0], settings.context)
-        crop, corner = image[y1:y2, x1:x2], (x1 / scale, y1 / scale)
-    else:
-        x1, y1, x2, y2 = crop_window(box, w, h, settings.context)
-        scale = min(1.0, settings.face_px / max(1, box[2] - box[0], box[3] - box[1]))
-        crop, corner = _scaled(frame[y1:y2, x1:x2], scale), (x1, y1)
-    return _best(detector.detect_from_image(crop), scale, corner[0], corner[1], w, h)
+    if detector.search_scale(h, w) is not None:
+        return detect_whole(detector, frame, settings.full_max_side)
+    x1, y1, x2, y2 = crop_window(box, w, h, settings.context)
+    scale = min(1.0, settings.face_px / max(1, box[2] - box[0], box[3] - box[1]))
+    return _best(detector.detect_from_image(_scaled(frame[y1:y2, x1:x2], scale)), scale, x1, y1, w, h)
 
 
 def jumped(a: Box, b: Box, settings: TrackSettings) -> bool:
@@ -126,6 +127,26 @@ def thumbnail(frame: np.ndarray) -> np.ndarray:
     """A 32x32 grey copy, to notice cuts."""
     grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
     return cv2.resize(grey, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def refine_level(detector: FaceDetector, frame: np.ndarray, settings: TrackSettings) -> float:
+    """The IoU below which two key boxes get the frames between them detected (see TrackSettings.refine_iou)."""
+    if settings.refine_iou is not None:
+        return settings.refine_iou
+    return 0.9 if detector.search_scale(*frame.shape[:2]) is not None else 0.0
+
+
+def _detect_each(detector: FaceDetector, between: list, last: Box, settings: TrackSettings) -> list[Optional[Box]]:
+    """Each frame of ``between`` detected near the box before it (the whole frame where that finds nothing or
+    jumps)."""
+    boxes: list[Optional[Box]] = []
+    for frame, _ in between:
+        found = detect_near(detector, frame, last, settings)
+        if found is None or jumped(last, found, settings):
+            found = detect_whole(detector, frame, settings.full_max_side)
+        boxes.append(found)
+        last = found or last
+    return boxes
 
 
 def _resolve_key(
@@ -144,6 +165,8 @@ def _resolve_key(
     between = window[1:-1]
     if last is not None and key_box is not None and not cut and not jumped(last, key_box, settings):
         n = len(between) + 1
+        if box_iou(last, key_box) < refine_level(detector, frame, settings):
+            return _detect_each(detector, between, last, settings) + [key_box]
         return [interpolate_box(last, key_box, j / n) for j in range(1, n)] + [key_box]
     # A cut, a jump or a face missing at either end: each frame between is searched whole, on its own.
     return [detect_whole(detector, f, settings.full_max_side) for f, _ in between] + [key_box]

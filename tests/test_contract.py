@@ -9,6 +9,7 @@ from emogen.common.contract import (
     EMOTIONS,
     MEL_STEP_SIZE,
     WINDOW,
+    box_iou,
     emotion_index,
     emotion_one_hot,
     interpolate_box,
@@ -47,3 +48,10 @@ def test_interpolate_box_rounds_to_pixels():
     assert interpolate_box((0, 0, 10, 10), (10, 20, 30, 40), 0.5) == (5, 10, 20, 25)
     assert interpolate_box((0, 0, 10, 10), (10, 20, 30, 40), 0.0) == (0, 0, 10, 10)
     assert interpolate_box((0, 0, 10, 10), (3, 3, 13, 13), 1 / 3) == (1, 1, 11, 11)
+
+
+def test_box_iou():
+    assert box_iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
+    assert box_iou((0, 0, 10, 10), (5, 0, 15, 10)) == pytest.approx(50 / 150)
+    assert box_iou((0, 0, 10, 10), (20, 20, 30, 30)) == 0.0
+    assert box_iou((0, 0, 0, 0), (0, 0, 0, 0)) == 0.0

@@ -45,8 +45,8 @@ def square_video(boxes, size=(480, 640), cut_at=None):
 
 
 def test_boxes_from_crops_and_downscaled_frames_map_back_to_the_frame():
-    # A 200 px square moving right 4 px a frame: crops are scaled by 112/200, whole frames by 640/1280.
-    truth = [(100 + 4 * i, 150, 300 + 4 * i, 350) for i in range(23)]
+    # A 200 px square moving right 1 px a frame: crops are scaled by 112/200, whole frames by 640/1280.
+    truth = [(100 + i, 150, 300 + i, 350) for i in range(23)]
     detector = BrightSquare()
     found = list(track_video_boxes(square_video(truth, (720, 1280)), detector, TrackSettings(full_max_side=640)))
     assert len(found) == len(truth)
@@ -55,6 +55,33 @@ def test_boxes_from_crops_and_downscaled_frames_map_back_to_the_frame():
     # Key frames only (0, 5, 10, 15, 20 and the last), each on a crop far smaller than the 720p frame.
     assert detector.calls == 6
     assert detector.pixels < 640 * 360 + 5 * 300 * 300
+
+
+class SteppingSquare(BrightSquare):
+    """BrightSquare with a search scale, as dlib and Haar have: it searches whole frames only."""
+
+    def search_scale(self, height, width):
+        return 1.0
+
+
+def test_key_boxes_that_disagree_get_the_frames_between_detected():
+    # The box grows 1.2 times at frame 7 (a dlib pyramid step; not a jump): interpolating from key frame 5 to 10
+    # would put frames 6-9 between the two steps, where no frame is.
+    small, large = (200, 200, 300, 300), (190, 190, 310, 310)
+    truth = [small] * 7 + [large] * 9
+    detector = SteppingSquare()
+    assert list(track_video_boxes(square_video(truth), detector, TrackSettings())) == truth
+    assert detector.calls == 1 + 2 + 4 + 1  # frame 0, key frames 5 and 10, frames 6-9, the last (15)
+    assert detector.pixels == detector.calls * 480 * 640  # dlib and Haar search whole frames
+    interpolated = list(track_video_boxes(square_video(truth), SteppingSquare(), TrackSettings(refine_iou=0)))
+    assert interpolated[6:10] != truth[6:10] and interpolated[:6] == truth[:6]
+    # A detector without a search scale (S3FD: regressed boxes, found in scaled crops, so within a pixel) is
+    # interpolated unless refine_iou is set.
+    def off(found, want):
+        return max(abs(a - b) for f, w in zip(found, want) for a, b in zip(f, w))
+
+    assert off(track_video_boxes(square_video(truth), BrightSquare(), TrackSettings()), interpolated) <= 1
+    assert off(track_video_boxes(square_video(truth), BrightSquare(), TrackSettings(refine_iou=0.9)), truth) <= 1
 
 
 def test_a_cut_or_a_jump_is_detected_frame_by_frame():
@@ -110,3 +137,15 @@ def test_fast_agrees_with_exact_on_real_video(shared):
         union = (ay2 - ay1) * (ax2 - ax1) + (by2 - by1) * (bx2 - bx1) - inter
         ious.append(inter / union)
     assert np.mean(ious) >= 0.95 and min(ious) >= 0.85, (np.mean(ious), min(ious))
+
+
+def test_auto_detection_is_fast_only_where_it_was_measured_to_agree():
+    from face_detection.registry import resolve_detection
+
+    assert resolve_detection("auto", "dlib", "cpu") == "fast"
+    assert resolve_detection("auto", "dlib", "cuda") == "exact"
+    assert resolve_detection("auto", "dlib", "cpu", stride=3) == "exact"  # a stride asked for is kept
+    for name in ("s3fd", "opencv"):
+        assert resolve_detection("auto", name, "cpu") == "exact"
+    assert resolve_detection("exact", "dlib", "cpu") == "exact"
+    assert resolve_detection("fast", "s3fd", "cuda") == "fast"

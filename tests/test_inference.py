@@ -229,7 +229,8 @@ def test_fast_detection_sees_the_cut_and_keeps_its_own_cache_entry(media, splice
     assert len(frames) == 37 and frames[12].mean() < 3 and frames[9].mean() > 5 and frames[15].mean() > 5
     code, _ = run(media, *argv, face=str(spliced), tmp=tmp_path, out="fast2.mp4")
     assert code == 0 and "face detection from cache" in capsys.readouterr().out
-    code, _ = run(media, "--missing_face", "passthrough", *cache, face=str(spliced), tmp=tmp_path, out="exact.mp4")
+    argv = ["--detection", "exact", "--missing_face", "passthrough", *cache]
+    code, _ = run(media, *argv, face=str(spliced), tmp=tmp_path, out="exact.mp4")
     assert code == 0 and "from cache" not in capsys.readouterr().out
 
 

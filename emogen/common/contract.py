@@ -79,3 +79,12 @@ def mel_index(frame: int, fps: float) -> int:
 def interpolate_box(a: Sequence[float], b: Sequence[float], t: float) -> Box:
     """The box a fraction ``t`` of the way from ``a`` to ``b``, rounded to pixels."""
     return tuple(int(round((1 - t) * p + t * q)) for p, q in zip(a, b))  # type: ignore[return-value]
+
+
+def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two boxes (x1, y1, x2, y2); 0 when both are empty."""
+    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
+    x2, y2 = min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0

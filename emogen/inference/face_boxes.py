@@ -12,9 +12,10 @@ import cv2
 from tqdm import tqdm
 
 from emogen.common.contract import Box, Coords
+from emogen.common.device import choose_device
 from emogen.common.errors import UserError
 from face_detection import DetectionSettings, create_detector, iter_video_boxes, resolve_detector_name
-from face_detection.registry import DETECTORS
+from face_detection.registry import DETECTORS, resolve_detection
 from face_detection.tracking import TrackSettings, track_video_boxes
 
 from .box_stream import BoxList, BoxStream, CropRules
@@ -54,7 +55,10 @@ def _plan(opts: InferenceOptions, source: FaceSource, frames_needed: int) -> _De
     settings = DetectionSettings(
         max_side=opts.det_max_side, stride=opts.det_stride, batch_size=opts.face_det_batch_size
     )
-    strategy = "exact" if source.static else opts.detection
+    device_type = choose_device(opts.device).type
+    strategy = (
+        "exact" if source.static else resolve_detection(opts.detection, detector_name, device_type, opts.det_stride)
+    )
     tracking = TrackSettings(full_max_side=opts.det_max_side or TrackSettings.full_max_side)
     key = {
         "detector": detector_name,

@@ -47,7 +47,7 @@ class InferenceOptions:
     face_detector: str = "auto"
     device: Optional[str] = None
     missing_face: str = "interpolate"
-    detection: str = "exact"  # exact (the original: every full frame) or fast (key frames near the face, tracking)
+    detection: str = "auto"  # auto (fast for dlib on a CPU, else exact), exact (the original), fast (key frames)
     det_max_side: Optional[int] = None
     det_stride: int = 1
     cache_dir: Optional[str] = field(default_factory=default_cache_dir)
@@ -82,7 +82,7 @@ def resolve_runtime(opts: InferenceOptions) -> Runtime:
     return Runtime(device, precision, resolve_backend(opts.backend, device, precision.name))
 
 
-DETECTION_STRATEGIES = ("exact", "fast")
+DETECTION_STRATEGIES = ("auto", "exact", "fast")
 
 
 def add_detection_argument(p: argparse.ArgumentParser) -> None:
@@ -90,10 +90,11 @@ def add_detection_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--detection",
         choices=DETECTION_STRATEGIES,
-        default="exact",
-        help="how faces are found: exact (default) = the original, the detector on every full frame; fast = the "
-        "detector on every 5th frame near the last face, boxes interpolated between, the whole frame searched "
-        "again on a cut or a jump (4-5x faster with dlib or Haar; docs/inference.md has its accuracy)",
+        default="auto",
+        help="how faces are found: exact = the original, the detector on every full frame; fast = the detector on "
+        "every 5th frame near the last face, boxes interpolated between (dlib and Haar: detected where two key "
+        "boxes disagree), the whole frame searched again on a cut or a jump; auto (default) = fast with dlib on "
+        "a CPU (measured to agree with exact), exact otherwise (docs/inference.md has the accuracy)",
     )
 
 

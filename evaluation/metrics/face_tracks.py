@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from scipy import signal
 
-Box = tuple[int, int, int, int]
+from emogen.common.contract import Box, box_iou
 
 
 @dataclass(frozen=True)
@@ -37,15 +37,6 @@ class Track:
 
     frames: np.ndarray
     boxes: np.ndarray  # (n, 4) x1 y1 x2 y2
-
-
-def iou(a: Sequence[float], b: Sequence[float]) -> float:
-    """Intersection over union of two boxes (x1, y1, x2, y2)."""
-    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
-    x2, y2 = min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def track_faces(
@@ -72,7 +63,7 @@ def track_faces(
                     track.append(face)
                     faces.remove(face)
                 elif face[0] - track[-1][0] <= settings.num_failed_det:
-                    if iou(face[1], track[-1][1]) > settings.iou_threshold:
+                    if box_iou(face[1], track[-1][1]) > settings.iou_threshold:
                         track.append(face)
                         faces.remove(face)
                         continue
