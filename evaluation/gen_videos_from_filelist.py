@@ -38,7 +38,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="emotions to generate: labels (ANG DIS FEA HAP NEU SAD, or comma lists) or all (default)",
     )
     add_face_detector_argument(p)
-    add_detection_argument(p)
+    add_detection_argument(p, default="exact")  # the paper's videos: the original's detection
     p.add_argument(
         "--missing_face",
         default="interpolate",

@@ -75,6 +75,7 @@ def test_key_boxes_that_disagree_get_the_frames_between_detected():
     assert detector.pixels == detector.calls * 480 * 640  # dlib and Haar search whole frames
     interpolated = list(track_video_boxes(square_video(truth), SteppingSquare(), TrackSettings(refine_iou=0)))
     assert interpolated[6:10] != truth[6:10] and interpolated[:6] == truth[:6]
+
     # A detector without a search scale (S3FD: regressed boxes, found in scaled crops, so within a pixel) is
     # interpolated unless refine_iou is set.
     def off(found, want):

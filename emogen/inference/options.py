@@ -85,16 +85,16 @@ def resolve_runtime(opts: InferenceOptions) -> Runtime:
 DETECTION_STRATEGIES = ("auto", "exact", "fast")
 
 
-def add_detection_argument(p: argparse.ArgumentParser) -> None:
+def add_detection_argument(p: argparse.ArgumentParser, default: str = "auto") -> None:
     """The --detection option of the scripts that detect faces in a run (read back by options_from_args)."""
     p.add_argument(
         "--detection",
         choices=DETECTION_STRATEGIES,
-        default="auto",
-        help="how faces are found: exact = the original, the detector on every full frame; fast = the detector on "
-        "every 5th frame near the last face, boxes interpolated between (dlib and Haar: detected where two key "
-        "boxes disagree), the whole frame searched again on a cut or a jump; auto (default) = fast with dlib on "
-        "a CPU (measured to agree with exact), exact otherwise (docs/inference.md has the accuracy)",
+        default=default,
+        help=f"how faces are found (default {default}): exact = the original, the detector on every full frame; "
+        "fast = the detector on every 5th frame near the last face, boxes interpolated between (dlib and Haar: "
+        "detected where two key boxes disagree), the whole frame searched again on a cut or a jump; auto = fast "
+        "with dlib on a CPU (measured to agree with exact), exact otherwise (docs/inference.md has the accuracy)",
     )
 
 
