@@ -90,6 +90,7 @@ DETECTORS: dict[str, DetectorEntry] = {
             aliases=("haar",),
             available=_haar_cascade_present,
             download_free=True,
+            fast_by_default=True,
         ),
         DetectorEntry(
             "syncnet_s3fd",
@@ -130,8 +131,8 @@ def add_face_detector_argument(
 
 
 def resolve_detection(strategy: str, detector_name: str, device_type: str, stride: int = 1) -> str:
-    """'exact' or 'fast' for a run: 'auto' is fast for a detector measured to agree with exact (dlib) on a CPU,
-    unless a detection stride was asked for; exact otherwise (S3FD's real weights are not here to measure)."""
+    """'exact' or 'fast' for a run: 'auto' is fast for a detector measured to agree with exact (dlib, Haar) on a
+    CPU, unless a detection stride was asked for; exact otherwise (S3FD's real weights are not here to measure)."""
     if strategy != "auto":
         return strategy
     entry = DETECTORS.get(detector_name)

@@ -9,9 +9,10 @@ and the 5-frame smoothing, so the ``fast`` strategy spends detections where they
   ``context`` face sizes wide, resized so the face is about ``face_px`` pixels, far fewer pixels than the frame;
   dlib and Haar on the whole frame as they search any frame (a crop moves their cells and pyramid levels, and
   their boxes with them);
-- the frames between two key frames get boxes interpolated between theirs; for dlib and Haar only where the two
-  agree (IoU at least ``refine_iou``), else each frame between is detected near the box before it: their boxes
-  move in steps (a HOG cell, a pyramid level), and an interpolation between two steps matches no frame;
+- the frames between two key frames get boxes interpolated between theirs where the two agree (IoU at least the
+  detector's ``refine_iou``: dlib 0.9, Haar 0.95), else each frame between is detected near the box before it:
+  dlib's boxes move in steps (a HOG cell, a pyramid level) and Haar's by a pixel or two on every frame, which
+  no interpolation follows; S3FD's are interpolated always (its real weights are not here to measure);
 - the whole frame is searched again when the crop loses the face, the box jumps (its centre moves more than
   ``max_shift`` of its size, or its size changes more than ``max_scale`` times) or the picture cuts (the mean
   grey-level change of two consecutive thumbnails passes ``cut_level``); then every frame between the two key
@@ -49,8 +50,7 @@ class TrackSettings:
     max_scale: float = 1.4  # size change between key frames that counts as a jump
     cut_level: float = 30.0  # mean grey-level change of consecutive 32x32 thumbnails that counts as a cut
     # Two key boxes with a lower IoU get the frames between detected, not interpolated (0: always interpolate).
-    # None: 0.9 for detectors that search a pyramid of fixed windows (dlib, Haar: their boxes move in steps),
-    # 0 for S3FD (its boxes are regressed, so they move smoothly).
+    # None: the detector's own level (FaceDetector.refine_iou: dlib 0.9, Haar 0.95, S3FD 0).
     refine_iou: Optional[float] = None
 
     def __post_init__(self) -> None:
@@ -129,11 +129,9 @@ def thumbnail(frame: np.ndarray) -> np.ndarray:
     return cv2.resize(grey, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
 
 
-def refine_level(detector: FaceDetector, frame: np.ndarray, settings: TrackSettings) -> float:
+def refine_level(detector: FaceDetector, settings: TrackSettings) -> float:
     """The IoU below which two key boxes get the frames between them detected (see TrackSettings.refine_iou)."""
-    if settings.refine_iou is not None:
-        return settings.refine_iou
-    return 0.9 if detector.search_scale(*frame.shape[:2]) is not None else 0.0
+    return detector.refine_iou if settings.refine_iou is None else settings.refine_iou
 
 
 def _detect_each(detector: FaceDetector, between: list, last: Box, settings: TrackSettings) -> list[Optional[Box]]:
@@ -165,7 +163,7 @@ def _resolve_key(
     between = window[1:-1]
     if last is not None and key_box is not None and not cut and not jumped(last, key_box, settings):
         n = len(between) + 1
-        if box_iou(last, key_box) < refine_level(detector, frame, settings):
+        if box_iou(last, key_box) < refine_level(detector, settings):
             return _detect_each(detector, between, last, settings) + [key_box]
         return [interpolate_box(last, key_box, j / n) for j in range(1, n)] + [key_box]
     # A cut, a jump or a face missing at either end: each frame between is searched whole, on its own.

@@ -15,6 +15,9 @@ class FaceDetector(ABC):
     ``cls(device, weights_path=None, verbose=False)`` (detectors without weight files ignore the path)."""
 
     name = "base"
+    # The fast strategy (face_detection.tracking) interpolates between two key boxes only when their IoU is at
+    # least this; below it, the frames between are detected. 0 for a detector whose boxes move smoothly.
+    refine_iou = 0.0
 
     def __init__(self, device: str = "cpu", weights_path: Optional[str] = None, verbose: bool = False) -> None:
         self.device = str(device)
@@ -30,8 +33,9 @@ class FaceDetector(ABC):
 
     def search_scale(self, height: int, width: int) -> Optional[float]:
         """The scale at which this detector searches a whole frame of this size, for detectors whose boxes
-        depend on it (an image pyramid of fixed windows, as HOG and Haar use), so a search near the face can look
-        at the same pixels; None for a detector that finds faces over a range of sizes alike (S3FD)."""
+        depend on it (an image pyramid of fixed windows, as HOG and Haar use; the fast strategy searches their
+        key frames whole, since a crop moves the windows); None for a detector that finds faces over a range of
+        sizes alike (S3FD)."""
         return None
 
     def best_boxes(self, images: Sequence[np.ndarray]) -> list[Optional[Box]]:

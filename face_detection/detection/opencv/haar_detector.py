@@ -40,6 +40,9 @@ class HaarDetector(FaceDetector):
     """Frontal-face Haar cascade; returns the largest faces first, with boxes reshaped to S3FD's extent."""
 
     name = "opencv"
+    # Its box moves by a pixel or two on every frame; fast matched exact's output to 30 dB only at 0.95
+    # (bench/bench_face_detection.py).
+    refine_iou = 0.95
 
     def __init__(
         self, device: str = "cpu", weights_path: Optional[str] = None, verbose: bool = False, min_neighbors: int = 5
