@@ -52,6 +52,7 @@ class DatasetDemoConfig:
     emo_swap_wt: float = DEFAULT_EMO_SWAP_WT
     disc_steps: int = DISC_STEPS  # of each emotion classifier
     seed: int = 0
+    generator_augment: bool = True  # the original's colour augmentation of the generator's windows
 
 
 @dataclass
@@ -300,6 +301,7 @@ def run_dataset_demo(cfg: DatasetDemoConfig) -> DatasetDemoReport:
                 "--precision",
                 "auto",
                 "--no_sync_switch",
+                *([] if cfg.generator_augment else ["--no_augment"]),
                 "--seed",
                 str(cfg.seed),
                 *(["--max_steps", str(steps)] if steps else []),
