@@ -140,7 +140,8 @@ def _detect_each(detector: FaceDetector, between: list, last: Box, settings: Tra
     boxes: list[Optional[Box]] = []
     for frame, _ in between:
         found = detect_near(detector, frame, last, settings)
-        if found is None or jumped(last, found, settings):
+        cropped = detector.search_scale(*frame.shape[:2]) is None  # else detect_near searched the whole frame
+        if cropped and (found is None or jumped(last, found, settings)):
             found = detect_whole(detector, frame, settings.full_max_side)
         boxes.append(found)
         last = found or last
@@ -153,12 +154,13 @@ def _resolve_key(
     """Boxes of window[1:] (the frames after the previous key frame, ending with the new key frame)."""
     frame = window[-1][0]
     cut = any(float(np.abs(b[1] - a[1]).mean()) > settings.cut_level for a, b in zip(window, window[1:]))
-    key_box = None
+    key_box, whole = None, False
     if last is not None and not cut:
         key_box = detect_near(detector, frame, last, settings)
-        if key_box is not None and jumped(last, key_box, settings):
+        whole = detector.search_scale(*frame.shape[:2]) is not None  # detect_near searched the whole frame
+        if key_box is not None and jumped(last, key_box, settings) and not whole:
             key_box = None  # confirm on the whole frame
-    if key_box is None:
+    if key_box is None and not whole:
         key_box = detect_whole(detector, frame, settings.full_max_side)
     between = window[1:-1]
     if last is not None and key_box is not None and not cut and not jumped(last, key_box, settings):
