@@ -11,6 +11,7 @@ from emogen.apps.emotion_demo import (
     GRID_FRAMES,
     HOLDOUT_SECONDS,
     DatasetDemoConfig,
+    DatasetDemoReport,
     crema_clips,
     format_dataset_report,
     run_dataset_demo,
@@ -31,6 +32,19 @@ def test_a_folder_without_six_emotions_of_one_actor_is_refused(shared, tmp_path,
     assert "--face: not used by a --dataset run" in capsys.readouterr().err
     assert run_cli(demo.main, ["--reference", "other_emotion"]) == 2
     assert "apply to a --dataset run only" in capsys.readouterr().err
+    assert run_cli(demo.main, ["--no_augment"]) == 2
+    assert "--no_augment apply to a --dataset run only" in capsys.readouterr().err
+
+
+def test_no_augment_reaches_the_dataset_demo_config(shared, tmp_path, monkeypatch):
+    import emogen.apps.emotion_demo as emotion_demo
+
+    configs = []
+    monkeypatch.setattr(emotion_demo, "run_dataset_demo", lambda cfg: configs.append(cfg) or DatasetDemoReport())
+    monkeypatch.setattr(emotion_demo, "format_dataset_report", lambda report: "")
+    assert run_cli(demo.main, ["--dataset", str(shared / "data/crema-d"), "--no_augment"]) == 0
+    assert run_cli(demo.main, ["--dataset", str(shared / "data/crema-d")]) == 0
+    assert [c.generator_augment for c in configs] == [False, True]
 
 
 @pytest.mark.slow

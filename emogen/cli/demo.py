@@ -95,6 +95,14 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="with --dataset: generator steps with same-clip references before the --reference phase "
         "(default 180; 0: none)",
     )
+    p.add_argument(
+        "--no_augment",
+        action="store_const",
+        const=True,
+        default=None,
+        help="with --dataset: train the generator without the original's colour augmentation (train.py "
+        "--no_augment; the two emotion classifiers keep it)",
+    )
     return p
 
 
@@ -119,7 +127,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 f"{', '.join(given)}: not used by a --dataset run, which renders the set's own NEU clip; leave it out"
             )
         return dataset_demo(args)
-    only_dataset = ("reference", "emo_wt", "emo_swap_wt", "warmup_steps")
+    only_dataset = ("reference", "emo_wt", "emo_swap_wt", "warmup_steps", "no_augment")
     if any(getattr(args, k) is not None for k in only_dataset):
         from emogen.common.errors import UserError
 
@@ -164,6 +172,7 @@ def dataset_demo(args) -> int:
             ("emo_swap_wt", args.emo_swap_wt),
             ("warmup_steps", args.warmup_steps),
             ("disc_steps", args.steps),
+            ("generator_augment", None if args.no_augment is None else False),
         )
         if v is not None
     }
