@@ -227,11 +227,17 @@ def test_fast_detection_sees_the_cut_and_keeps_its_own_cache_entry(media, splice
     assert "frames passed through without a face" in captured.out and "from cache" not in captured.out
     _, _, frames = video_info(out)
     assert len(frames) == 37 and frames[12].mean() < 3 and frames[9].mean() > 5 and frames[15].mean() > 5
+    assert "faces: opencv, fast" in captured.out
     code, _ = run(media, *argv, face=str(spliced), tmp=tmp_path, out="fast2.mp4")
     assert code == 0 and "face detection from cache" in capsys.readouterr().out
+    # auto, the default, is fast with Haar on a CPU: the same boxes, so the same cache entry
+    code, _ = run(media, *argv[2:], face=str(spliced), tmp=tmp_path, out="auto.mp4")
+    printed = capsys.readouterr().out
+    assert code == 0 and "face detection from cache" in printed and "faces: opencv, fast" in printed
     argv = ["--detection", "exact", "--missing_face", "passthrough", *cache]
     code, _ = run(media, *argv, face=str(spliced), tmp=tmp_path, out="exact.mp4")
-    assert code == 0 and "from cache" not in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert code == 0 and "from cache" not in printed and "faces: opencv, exact" in printed
 
 
 def test_errors_are_one_line(media, tmp_path, capsys):

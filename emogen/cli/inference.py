@@ -191,7 +191,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"timings: {steps}")
         print(
             f"generator {used['precision']} on {used['backend']}, encoder {used['encoder']}, "
-            f"{'pipelined' if used['pipelined'] else 'serial'}"
+            f"{'pipelined' if used['pipelined'] else 'serial'}; faces: {used['faces']}"
         )
     return 0
 

@@ -49,16 +49,28 @@ class _Detection:
     tracking: TrackSettings
 
 
+def _strategy(opts: InferenceOptions, source: FaceSource, detector_name: str) -> str:
+    """'exact' or 'fast': a still is one frame; otherwise --detection, with 'auto' resolved for this detector."""
+    if source.static:
+        return "exact"
+    return resolve_detection(opts.detection, detector_name, choose_device(opts.device).type, opts.det_stride)
+
+
+def detection_label(opts: InferenceOptions, source: FaceSource) -> str:
+    """How the run's faces were found, for its report: 'fixed box', or the detector and strategy ('dlib, fast')."""
+    if opts.box[0] != -1:
+        return "fixed box"
+    name = resolve_detector_name(opts.face_detector, warn=False)  # the detection step warned already
+    return f"{name}, {_strategy(opts, source, name)}"
+
+
 def _plan(opts: InferenceOptions, source: FaceSource, frames_needed: int) -> _Detection:
     detector_name = resolve_detector_name(opts.face_detector)
     backend = detection_backend(opts, detector_name)
     settings = DetectionSettings(
         max_side=opts.det_max_side, stride=opts.det_stride, batch_size=opts.face_det_batch_size
     )
-    device_type = choose_device(opts.device).type
-    strategy = (
-        "exact" if source.static else resolve_detection(opts.detection, detector_name, device_type, opts.det_stride)
-    )
+    strategy = _strategy(opts, source, detector_name)
     tracking = TrackSettings(full_max_side=opts.det_max_side or TrackSettings.full_max_side)
     key = {
         "detector": detector_name,

@@ -23,7 +23,7 @@ from emogen.common.paths import refuse_overwriting_inputs
 from hparams import hparams
 
 from .enhance import load_enhancer
-from .face_boxes import face_boxes
+from .face_boxes import detection_label, face_boxes
 from .face_source import FaceSource
 from .generator import Generator, build_generator, default_batch_size, precision_label
 from .geometry import mel_chunk_starts
@@ -45,7 +45,7 @@ class InferenceResult:
     passed_through: int  # output frames left unchanged for lack of a face
     detection_cached: bool
     timings: dict
-    settings: dict = field(default_factory=dict)  # precision, encoder, pipelined: what the run used
+    settings: dict = field(default_factory=dict)  # precision, encoder, pipelined, faces: what the run used
 
 
 def run_inference(opts: InferenceOptions, model: Optional[Generator] = None) -> list[InferenceResult]:
@@ -150,6 +150,7 @@ def run_inference(opts: InferenceOptions, model: Optional[Generator] = None) -> 
         "encoder": encoder,
         "pipelined": opts.pipelined,
         "blend": opts.blend,
+        "faces": detection_label(opts, source),
         "enhance": settings.enhancer.name if settings.enhancer else None,
     }
     return [
