@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from common import machine_line, shared_dir
 
-from emogen.common.contract import emotion_one_hot
+from emogen.common.contract import box_iou, emotion_one_hot
 from emogen.inference.geometry import crop_coords, fill_gaps, generator_inputs, paste
 from evaluation.metrics.image_quality import psnr
 from face_detection import DetectionSettings, create_detector, detect_video_boxes
@@ -67,10 +67,8 @@ def crops(raw: list, shape: tuple, fps: float) -> list:
 
 
 def iou(a, b) -> float:
-    ay1, ay2, ax1, ax2 = a
-    by1, by2, bx1, bx2 = b
-    inter = max(0, min(ay2, by2) - max(ay1, by1)) * max(0, min(ax2, bx2) - max(ax1, bx1))
-    return inter / ((ay2 - ay1) * (ax2 - ax1) + (by2 - by1) * (bx2 - bx1) - inter)
+    """IoU of two crops (y1, y2, x1, x2)."""
+    return box_iou((a[2], a[0], a[3], a[1]), (b[2], b[0], b[3], b[1]))
 
 
 def centre_error(a, b) -> float:

@@ -134,15 +134,20 @@ def refine_level(detector: FaceDetector, settings: TrackSettings) -> float:
     return detector.refine_iou if settings.refine_iou is None else settings.refine_iou
 
 
+def _near_or_whole(detector: FaceDetector, frame: np.ndarray, box: Box, settings: TrackSettings) -> Optional[Box]:
+    """The face near ``box``, confirmed on the whole frame where a crop finds none or one that jumped."""
+    found = detect_near(detector, frame, box, settings)
+    cropped = detector.search_scale(*frame.shape[:2]) is None  # else detect_near searched the whole frame
+    if cropped and (found is None or jumped(box, found, settings)):
+        return detect_whole(detector, frame, settings.full_max_side)
+    return found
+
+
 def _detect_each(detector: FaceDetector, between: list, last: Box, settings: TrackSettings) -> list[Optional[Box]]:
-    """Each frame of ``between`` detected near the box before it (the whole frame where that finds nothing or
-    jumps)."""
+    """Each frame of ``between`` detected near the box before it."""
     boxes: list[Optional[Box]] = []
     for frame, _ in between:
-        found = detect_near(detector, frame, last, settings)
-        cropped = detector.search_scale(*frame.shape[:2]) is None  # else detect_near searched the whole frame
-        if cropped and (found is None or jumped(last, found, settings)):
-            found = detect_whole(detector, frame, settings.full_max_side)
+        found = _near_or_whole(detector, frame, last, settings)
         boxes.append(found)
         last = found or last
     return boxes
@@ -154,13 +159,9 @@ def _resolve_key(
     """Boxes of window[1:] (the frames after the previous key frame, ending with the new key frame)."""
     frame = window[-1][0]
     cut = any(float(np.abs(b[1] - a[1]).mean()) > settings.cut_level for a, b in zip(window, window[1:]))
-    key_box, whole = None, False
     if last is not None and not cut:
-        key_box = detect_near(detector, frame, last, settings)
-        whole = detector.search_scale(*frame.shape[:2]) is not None  # detect_near searched the whole frame
-        if key_box is not None and jumped(last, key_box, settings) and not whole:
-            key_box = None  # confirm on the whole frame
-    if key_box is None and not whole:
+        key_box = _near_or_whole(detector, frame, last, settings)
+    else:
         key_box = detect_whole(detector, frame, settings.full_max_side)
     between = window[1:-1]
     if last is not None and key_box is not None and not cut and not jumped(last, key_box, settings):
