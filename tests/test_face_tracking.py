@@ -146,6 +146,8 @@ def test_auto_detection_is_fast_only_where_it_was_measured_to_agree():
     assert resolve_detection("auto", "dlib", "cuda") == "exact"
     assert resolve_detection("auto", "dlib", "cpu", stride=3) == "exact"  # a stride asked for is kept
     assert resolve_detection("auto", "opencv", "cpu") == "fast"
-    assert resolve_detection("auto", "s3fd", "cpu") == "exact"
+    assert resolve_detection("auto", "s3fd", "cpu") == "fast"
+    assert resolve_detection("auto", "s3fd", "cuda") == "exact"
+    assert resolve_detection("auto", "syncnet_s3fd", "cpu") == "exact"  # LSE's reference protocol stays exact
     assert resolve_detection("exact", "dlib", "cpu") == "exact"
     assert resolve_detection("fast", "s3fd", "cuda") == "fast"

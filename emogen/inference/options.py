@@ -47,7 +47,7 @@ class InferenceOptions:
     face_detector: str = "auto"
     device: Optional[str] = None
     missing_face: str = "interpolate"
-    detection: str = "auto"  # auto (fast for dlib or Haar on a CPU, else exact), exact (the original), fast
+    detection: str = "auto"  # auto (fast on a CPU, exact on a GPU), exact (the original), fast
     det_max_side: Optional[int] = None
     det_stride: int = 1
     cache_dir: Optional[str] = field(default_factory=default_cache_dir)
@@ -92,9 +92,10 @@ def add_detection_argument(p: argparse.ArgumentParser, default: str = "auto") ->
         choices=DETECTION_STRATEGIES,
         default=default,
         help=f"how faces are found (default {default}): exact = the original, the detector on every full frame; "
-        "fast = the detector on every 5th frame near the last face, boxes interpolated between (dlib and Haar: "
-        "detected where two key boxes disagree), the whole frame searched again on a cut or a jump; auto = fast "
-        "with dlib or Haar on a CPU (measured to agree with exact), exact otherwise (docs/inference.md: accuracy)",
+        "fast = the detector on every 5th frame near the last face, boxes interpolated between where two key "
+        "boxes agree and detected where they do not, the whole frame searched again on a cut or a jump; auto = "
+        "fast on a CPU (measured against exact with dlib and Haar), exact on a GPU or with --det_stride above 1 "
+        "(docs/inference.md: accuracy)",
     )
 
 

@@ -38,4 +38,4 @@ class WebConfig:
     notice: str = ""  # a line the page shows above everything (e.g. which generator this is)
     live: LiveLimits = field(default_factory=LiveLimits)
     blend: str = DEFAULT_BLEND  # how faces go back into frames (videos and the Live tab)
-    detection: str = "auto"  # face detection: auto (fast for dlib or Haar on a CPU), exact (the original), fast
+    detection: str = "auto"  # face detection: auto (fast on a CPU, exact on a GPU), exact (the original), fast
