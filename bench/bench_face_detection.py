@@ -169,7 +169,6 @@ class S3FDCostDlibBoxes(FaceDetector):
     def __init__(self, s3fd: FaceDetector) -> None:
         super().__init__("cpu")
         self.s3fd, self.dlib = s3fd, create_detector("dlib")
-        self.refine_iou = s3fd.refine_iou  # S3FD's refinement rule, applied to dlib's (stepping) boxes
 
     def detect_from_batch(self, images):
         self.s3fd.detect_from_batch(images)

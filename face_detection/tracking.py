@@ -10,9 +10,9 @@ and the 5-frame smoothing, so the ``fast`` strategy spends detections where they
   dlib and Haar on the whole frame as they search any frame (a crop moves their cells and pyramid levels, and
   their boxes with them);
 - the frames between two key frames get boxes interpolated between theirs where the two agree (IoU at least the
-  detector's ``refine_iou``: S3FD and dlib 0.9, Haar 0.95), else each frame between is detected near the box
-  before it: dlib's boxes move in steps (a HOG cell, a pyramid level) and Haar's by a pixel or two on every
-  frame, which no interpolation follows; for S3FD it guards against fast motion between key frames;
+  detector's ``refine_iou``: dlib 0.9, Haar 0.95), else each frame between is detected near the box before it:
+  dlib's boxes move in steps (a HOG cell, a pyramid level) and Haar's by a pixel or two on every frame, which
+  no interpolation follows; S3FD's regressed boxes are interpolated always (refine_iou 0);
 - the whole frame is searched again when the crop loses the face, the box jumps (its centre moves more than
   ``max_shift`` of its size, or its size changes more than ``max_scale`` times) or the picture cuts (the mean
   grey-level change of two consecutive thumbnails passes ``cut_level``); then every frame between the two key
@@ -50,7 +50,7 @@ class TrackSettings:
     max_scale: float = 1.4  # size change between key frames that counts as a jump
     cut_level: float = 30.0  # mean grey-level change of consecutive 32x32 thumbnails that counts as a cut
     # Two key boxes with a lower IoU get the frames between detected, not interpolated (0: always interpolate).
-    # None: the detector's own level (FaceDetector.refine_iou: S3FD and dlib 0.9, Haar 0.95).
+    # None: the detector's own level (FaceDetector.refine_iou: dlib 0.9, Haar 0.95, S3FD 0).
     refine_iou: Optional[float] = None
 
     def __post_init__(self) -> None:

@@ -1,6 +1,7 @@
 import os
 import shutil
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -75,7 +76,7 @@ def test_reference_window_source(tiny_dataset, reference):
     ds = GeneratorDataset(str(tiny_dataset / "pre"), NAMES, seed=0, augment=False, reference=reference)
     by_name = {c.name: c for c in ds.clips}
     # 1001 says ANG and HAP; 1002 has SAD only, so its reference stays in its own clip either way.
-    assert ds.clips_without_partner == ["1002_TIE_SAD_LO"]
+    assert ds.clips_without_partner == (["1002_TIE_SAD_LO"] if reference == "other_emotion" else NAMES)
     for name in NAMES:
         clip = by_name[name]
         x, _, _, gt, emo = ds.build(clip)
@@ -90,6 +91,30 @@ def test_reference_window_source(tiny_dataset, reference):
     assert ds.same_clip_fallbacks == (1 if reference == "other_emotion" else 0)
 
 
+def test_neutral_references_come_from_the_actors_neu_clip(tiny_dataset, tmp_path):
+    root = tmp_path / "pre"
+    shutil.copytree(tiny_dataset / "pre", root)
+    # a NEU clip for actor 1001: another clip's frames mirrored, so its windows differ from every other clip's
+    neu = root / "1001_DFA_NEU_XX"
+    shutil.copytree(root / "1002_TIE_SAD_LO", neu)
+    for jpg in neu.glob("*.jpg"):
+        cv2.imwrite(str(jpg), cv2.flip(cv2.imread(str(jpg)), 1))
+    names = [*NAMES, "1001_DFA_NEU_XX"]
+    ds = GeneratorDataset(str(root), names, seed=0, augment=False, reference="neutral")
+    by_name = {c.name: c for c in ds.clips}
+    # the NEU clip is 1001's only one, and 1002 has none: both keep references in their own clip
+    assert sorted(ds.clips_without_partner) == ["1001_DFA_NEU_XX", "1002_TIE_SAD_LO"]
+    neutral_windows = windows_of(ds, by_name["1001_DFA_NEU_XX"])
+    for name in names:
+        x, _, _, _, emo = ds.build(by_name[name])
+        from_neu = any(torch.equal(x[3:], w) for w in neutral_windows)
+        assert from_neu == name.startswith("1001"), name  # 1002 has no NEU clip: its own windows
+        if name.startswith("1001") and name != "1001_DFA_NEU_XX":
+            assert not any(torch.equal(x[3:], w) for w in windows_of(ds, by_name[name]))
+        assert int(emo.argmax()) == by_name[name].emotion
+    assert ds.same_clip_fallbacks == 2
+
+
 def test_unknown_reference_mode_is_refused(tiny_dataset):
-    with pytest.raises(UserError, match="same_clip, other_emotion"):
+    with pytest.raises(UserError, match="same_clip, other_emotion, neutral"):
         GeneratorDataset(str(tiny_dataset / "pre"), NAMES, reference="elsewhere")

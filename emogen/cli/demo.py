@@ -70,10 +70,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--reference",
-        choices=["same_clip", "other_emotion"],
+        choices=["same_clip", "other_emotion", "neutral"],
         default=None,
         help="with --dataset: where the generator's reference windows come from (train.py --reference); "
-        "default other_emotion, which the measurements chose; same_clip is the original's",
+        "default other_emotion, which the measurements chose; same_clip is the original's, neutral the "
+        "actor's NEU clip",
     )
     p.add_argument(
         "--emo_wt",

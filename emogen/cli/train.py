@@ -61,12 +61,13 @@ def get_args_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--reference",
-        choices=["same_clip", "other_emotion"],
+        choices=["same_clip", "other_emotion", "neutral"],
         default="same_clip",
         help="where each sample's reference window comes from: same_clip (default, as the original: "
-        "another window of the target's clip, whose expression already matches the label) or "
+        "another window of the target's clip, whose expression already matches the label), "
         "other_emotion (a clip of the same actor with another emotion, so the expression has to "
-        "come from the label; docs/training.md has the measurement)",
+        "come from the label) or neutral (the same actor's NEU clips: a neutral face made emotional, as a "
+        "user's face usually is at inference); docs/training.md has the measurements",
     )
     p.add_argument("--disc_lr", type=positive_float, default=1e-6, help="emotion discriminator learning rate (1e-6)")
     p.add_argument(
@@ -144,8 +145,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     train_set, train_loader, val_loader = split_loaders(dataset, args, hp, hp.batch_size, info)
     if args.reference != "same_clip" and train_set.clips_without_partner and is_main_process():
         print(
-            f"note: {len(train_set.clips_without_partner)} training clips have no clip of the same actor with "
-            "another emotion; their reference window stays in their own clip"
+            f"note: {len(train_set.clips_without_partner)} training clips have no clip to draw --reference "
+            f"{args.reference} windows from (the same actor, "
+            + ("another emotion" if args.reference == "other_emotion" else "a NEU clip other than the target")
+            + "); their reference window stays in their own clip"
         )
 
     model = Wav2Lip().to(device)

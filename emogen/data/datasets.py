@@ -27,9 +27,11 @@ from .crema_d import emotion_of, parse_crema_name
 from .layout import MEL_FILE
 
 T = WINDOW
-REFERENCE_MODES = ("same_clip", "other_emotion")
-"""Where the generator's reference window comes from: the target's own clip (the original), or a clip of the same
-actor with another emotion, so that the expression has to come from the label."""
+REFERENCE_MODES = ("same_clip", "other_emotion", "neutral")
+"""Where the generator's reference window comes from: the target's own clip (the original); a clip of the same
+actor with another emotion, so that the expression has to come from the label; or the same actor's neutral clips,
+the case of a user's own (often neutral) face at inference."""
+NEUTRAL = EMOTIONS.index("NEU")
 MAX_ATTEMPTS = 100  # tries per sample before giving up with a clear message
 
 
@@ -220,7 +222,9 @@ class GeneratorDataset(WindowDataset):
 
     ``reference="same_clip"`` draws the reference window from the target's clip, as the original; the label is
     then redundant with the reference's expression. ``"other_emotion"`` draws it from a clip of the same actor
-    with a different emotion (the target's clip where the actor has none; counted in ``same_clip_fallbacks``)."""
+    with a different emotion; ``"neutral"`` from another NEU clip of the same actor (for a NEU target too). Where
+    the actor has no such clip the reference stays in the target's clip (counted in ``same_clip_fallbacks``;
+    for ``"neutral"`` that is the original's NEU-from-NEU case)."""
 
     augment_p = 0.4
 
@@ -230,27 +234,30 @@ class GeneratorDataset(WindowDataset):
             raise UserError(f"reference window {reference!r} is not one of {', '.join(REFERENCE_MODES)}")
         self.reference = reference
         self.partners: dict[str, list[Clip]] = {
-            clip.name: [
-                other
-                for other in self.clips
-                if other.emotion != clip.emotion and actor_of(other.name) == actor_of(clip.name)
-            ]
-            for clip in self.clips
+            clip.name: [other for other in self.clips if self._partner(clip, other)] for clip in self.clips
         }
         self.same_clip_fallbacks = 0
 
+    def _partner(self, clip: Clip, other: Clip) -> bool:
+        """Whether ``other`` may give ``clip``'s reference windows under this dataset's reference mode."""
+        if self.reference == "same_clip" or actor_of(other.name) != actor_of(clip.name):
+            return False
+        if self.reference == "neutral":
+            return other.emotion == NEUTRAL and other.name != clip.name
+        return other.emotion != clip.emotion
+
     @property
     def clips_without_partner(self) -> list[str]:
-        """Clips whose actor has no other emotion in this set (their reference stays in the clip)."""
+        """Clips with no clip to draw references from under this reference mode (theirs stay in the clip)."""
         return [name for name, others in self.partners.items() if not others]
 
     def reference_window(self, clip: Clip, start: int) -> np.ndarray:
         """The reference window for a target window of ``clip`` starting at ``start``."""
-        others = self.partners[clip.name] if self.reference == "other_emotion" else []
+        others = self.partners[clip.name]
         if others:
             source = self.rng.choice(others)
             return self.read_window(source, self.rng.choice(source.starts))
-        if self.reference == "other_emotion":
+        if self.reference != "same_clip":
             self.same_clip_fallbacks += 1
         return self.read_window(clip, self.other_start(clip, start))
 
