@@ -43,6 +43,7 @@ from emogen.inference.geometry import crop_coords, fill_gaps, generator_inputs, 
 from evaluation.metrics.image_quality import psnr
 from face_detection import DetectionSettings, create_detector, detect_video_boxes
 from face_detection.detection.core import FaceDetector
+from face_detection.registry import resolve_detection
 from face_detection.tracking import TrackSettings, track_video_boxes
 
 PADS = (0, 10, 0, 0)
@@ -234,10 +235,12 @@ def end_to_end(workdir: str, backend: str) -> None:
     real_create = face_boxes.create_detector
     print("| strategy | generation | frames | total s | frames/s overall | first frame after s | detection s |")
     print("|---|---|---|---|---|---|---|")
-    for strategy, stream in (("fast", True), ("fast", False), ("exact", True), ("exact", False)):
+    # auto: what inference.py does by default with S3FD on this machine
+    for strategy, stream in (("auto", True), ("fast", True), ("fast", False), ("exact", True), ("exact", False)):
         # The run's detector: seeded S3FD itself for exact (its boxes are noise, its cost is real); the stand-in
         # for fast, whose key-frame searches need a face to follow.
-        detector = S3FDCostDlibBoxes(s3fd) if strategy == "fast" else s3fd
+        fast = resolve_detection(strategy, "s3fd", "cpu") == "fast"
+        detector = S3FDCostDlibBoxes(s3fd) if fast else s3fd
         face_boxes.create_detector = lambda *a, _d=detector, **k: _d
         opts = InferenceOptions(
             generator,
@@ -256,8 +259,10 @@ def end_to_end(workdir: str, backend: str) -> None:
         result = run_inference(opts)[0]
         total = time.perf_counter() - start
         t = result.timings
+        ran = result.settings["faces"].split(", ")[-1]
         print(
-            f"| {strategy} | {'while detecting' if stream else 'after detection'} | {result.frames} | "
+            f"| {strategy if strategy == ran else f'{strategy} ({ran})'} | "
+            f"{'while detecting' if stream else 'after detection'} | {result.frames} | "
             f"{total:.1f} | {result.frames / total:.1f} | "
             f"{t.get('first frame', float('nan')):.1f} | {t.get('detection', float('nan')):.1f} |",
             flush=True,

@@ -118,3 +118,12 @@ def test_neutral_references_come_from_the_actors_neu_clip(tiny_dataset, tmp_path
 def test_unknown_reference_mode_is_refused(tiny_dataset):
     with pytest.raises(UserError, match="same_clip, other_emotion, neutral"):
         GeneratorDataset(str(tiny_dataset / "pre"), NAMES, reference="elsewhere")
+
+
+def test_the_scripts_offer_every_reference_mode():
+    from emogen.cli import demo, train
+    from emogen.data.datasets import REFERENCE_MODES
+
+    for parser in (train.get_args_parser(), demo.get_args_parser()):
+        (action,) = [a for a in parser._actions if a.dest == "reference"]
+        assert tuple(action.choices) == REFERENCE_MODES

@@ -55,7 +55,7 @@ def test_the_dataset_demo_runs_every_stage_on_the_real_clips(shared, tmp_path):
     report = run_dataset_demo(cfg)
     text = format_dataset_report(report)
     assert [j.requested for j in report.judgements] == list(EMOTIONS)
-    assert "reference windows other_emotion" in text and "emo_wt=0.01" in text
+    assert "reference windows neutral" in text and "emo_wt=0.01" in text and "emo_swap_wt=0;" in text
     numbers = report.numbers
     assert 0 <= numbers["renders the classifier assigns to the requested emotion (of 6)"] <= 6
     assert numbers["upper-face distance between the six renders (0-255 levels)"] > 0  # two steps already differ

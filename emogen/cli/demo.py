@@ -47,7 +47,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         default=None,
         help="also stop the generator after this many steps, whichever of the two limits comes first "
         "(default 120: on the example, the face on unseen frames was best there and got worse with "
-        "more steps; 0 = no step limit); with --dataset, the steps of the --reference phase (default 210)",
+        "more steps; 0 = no step limit); with --dataset, the steps of the --reference phase (default 500)",
     )
     p.add_argument(
         "--audio_seconds",
@@ -73,8 +73,8 @@ def get_args_parser() -> argparse.ArgumentParser:
         choices=["same_clip", "other_emotion", "neutral"],
         default=None,
         help="with --dataset: where the generator's reference windows come from (train.py --reference); "
-        "default other_emotion, which the measurements chose; same_clip is the original's, neutral the "
-        "actor's NEU clip",
+        "default neutral (the actor's NEU clips), which the measurements chose; same_clip is the original's, "
+        "other_emotion a clip of the same actor with another emotion",
     )
     p.add_argument(
         "--emo_wt",
@@ -94,7 +94,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         type=int_range(0, 10000000),
         default=None,
         help="with --dataset: generator steps with same-clip references before the --reference phase "
-        "(default 180; 0: none)",
+        "(default 0: none)",
     )
     p.add_argument(
         "--no_augment",
