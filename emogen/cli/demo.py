@@ -93,8 +93,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         "--warmup_steps",
         type=int_range(0, 10000000),
         default=None,
-        help="with --dataset: generator steps with same-clip references before the --reference phase "
-        "(default 0: none)",
+        help="with --dataset: generator steps with same-clip references before the --reference phase (default 0: none)",
     )
     p.add_argument(
         "--no_augment",

@@ -39,9 +39,10 @@ class SFDDetector(FaceDetector):
     """S3FD with the original pre- and post-processing (frames in BGR, as OpenCV reads them)."""
 
     name = "s3fd"
-    # refine_iou stays 0: S3FD regresses its boxes rather than stepping them over a fixed grid, so the frames between
-    # key frames are interpolated (large jumps and cuts are still detected frame by frame). A guard at 0.7-0.9 was
-    # timed with the bench's stand-in (dlib's boxes on S3FD's crops): 37-15 frames/s against 52 on face6.mp4.
+    # S3FD regresses its boxes rather than stepping them over a fixed grid, so the frames between key frames are
+    # interpolated (large jumps and cuts are still detected frame by frame). dlib's guard at 0.7-0.9, timed with
+    # the bench's stand-in (dlib's boxes on S3FD's crops), ran 37-15 frames/s against 52 on face6.mp4.
+    refine_iou = 0.0
 
     def __init__(
         self, device: str = "cpu", weights_path: Optional[str] = None, verbose: bool = False, backend: str = "torch"
