@@ -4,9 +4,9 @@ The command line is ``emogen.cli.inference`` (also installed as a console script
 script name.
 """
 
-from emogen.cli.inference import get_args_parser, main, str2bool_flag
+from emogen.cli.inference import get_args_parser, main
 
-__all__ = ["str2bool_flag", "get_args_parser", "main"]
+__all__ = ["get_args_parser", "main"]
 
 if __name__ == "__main__":
     from emogen.cli.inference import cli

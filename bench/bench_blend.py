@@ -27,6 +27,7 @@ from emogen.common.media import iter_frames
 from emogen.inference.blending import BLENDS, DEFAULT_BLEND, blend_into
 from emogen.inference.options import InferenceOptions
 from emogen.inference.pipeline import generator_for, run_inference
+from emogen.inference.plan import resolve_runtime
 from emogen.training.checkpoint_files import latest_checkpoint
 from evaluation.metrics.blend_quality import laplacian_variance, seam_ratio
 from evaluation.metrics.image_quality import psnr, ssim
@@ -74,7 +75,7 @@ def render(generator, model, face: str, blend: str, box, detector: str, cache: s
         face,
         "NEU",
         outfile=out,
-        box=box or (-1, -1, -1, -1),
+        box=box,
         face_detector=detector,
         cache_dir=cache,
         blend=blend,
@@ -113,7 +114,7 @@ def main() -> None:
     print(f"generator {os.path.relpath(generator, ROOT) if generator.startswith(str(ROOT)) else generator}")
     with tempfile.TemporaryDirectory(prefix="emogen-bench-blend-") as work:
         cache = os.path.join(work, "cache")
-        model = generator_for(InferenceOptions(generator, "", "", "NEU", progress=False))
+        model = generator_for(generator, resolve_runtime(InferenceOptions(generator, "", "", "NEU", progress=False)))
         cases = [("face3.mp4, fixed box", str(shared_dir() / "data/video/face3.mp4"), FACE3_BOX)]
         if os.path.isfile(heldout):
             cases.append(("demo held-out frames", heldout, None))

@@ -12,11 +12,21 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["EMOTIONS", "EmoGen", "GeneratedVideo", "LiveSession", "LiveSettings", "UserError", "__version__"]
+__all__ = [
+    "EMOTIONS",
+    "EmoGen",
+    "FaceSettings",
+    "GeneratedVideo",
+    "LiveSession",
+    "LiveSettings",
+    "UserError",
+    "__version__",
+]
 
 _LAZY = {
     "EmoGen": "emogen.apps.api",
     "GeneratedVideo": "emogen.apps.api",
+    "FaceSettings": "emogen.apps.api",
     "LiveSession": "emogen.inference.streaming",
     "LiveSettings": "emogen.inference.streaming",
     "UserError": "emogen.common.errors",

@@ -17,13 +17,9 @@ if __package__ in (None, ""):
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of gen_videos_from_filelist.py."""
-    from emogen.common.backends import add_backend_argument
     from emogen.common.cli import ArgumentParser
-    from emogen.common.device import add_device_argument
-    from emogen.common.precision import add_precision_argument
+    from emogen.inference.arguments import add_detection_arguments, add_missing_face_argument, add_runtime_arguments
     from emogen.inference.blending import add_blend_argument
-    from emogen.inference.options import add_detection_argument
-    from face_detection.registry import add_face_detector_argument
 
     p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--filelist", required=True, help="clip names, one per line (e.g. filelists/test.txt)")
@@ -37,20 +33,11 @@ def get_args_parser() -> argparse.ArgumentParser:
         default=["all"],
         help="emotions to generate: labels (ANG DIS FEA HAP NEU SAD, or comma lists) or all (default)",
     )
-    add_face_detector_argument(p)
-    add_detection_argument(p, default="exact")  # the paper's videos: the original's detection
-    p.add_argument(
-        "--missing_face",
-        default="interpolate",
-        choices=["interpolate", "passthrough", "error"],
-        help="frames without a face (see inference.py)",
-    )
-    p.add_argument("--detection_cache_dir", default=None, help="detection cache folder (default as inference.py)")
+    add_detection_arguments(p, default="exact", tuning=False)  # the paper's videos: the original's detection
+    add_missing_face_argument(p)
     # The paper's metrics were computed on hard-pasted frames, so scoring keeps the original paste by default.
     add_blend_argument(p, default="hard")
-    add_precision_argument(p)
-    add_backend_argument(p)
-    add_device_argument(p)
+    add_runtime_arguments(p, encoder=False)
     p.add_argument("--no_progress", action="store_true", help="hide progress bars")
     return p
 
@@ -65,8 +52,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from emogen.common.generator_kind import LIPSYNC, WAV2LIP, generator_kind
     from emogen.common.paths import child_path
     from emogen.data.filelists import read_filelist
-    from emogen.inference.options import emotions_for, options_from_args
+    from emogen.inference.arguments import options_from_args
+    from emogen.inference.options import emotions_for
     from emogen.inference.pipeline import generator_for, run_inference
+    from emogen.inference.plan import prepare, resolve_runtime
 
     names = read_filelist(args.filelist)
     for name in names:  # before any work: an entry such as ../x would write outside --out_dir
@@ -80,7 +69,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     else:
         emotions = emotions_for(args.checkpoint_path, ",".join(args.emotions))
     device = resolve_device(args.device)
-    model = generator_for(options_from_args(args, face="", audio="", emotion="NEU", device=str(device)))
+    runtime = resolve_runtime(options_from_args(args, face="", audio="", emotion="NEU", device=str(device)))
+    model = generator_for(args.checkpoint_path, runtime)
     done = skipped = 0
     failed = []
     for name in tqdm(names, desc="clips", unit="clip", disable=args.no_progress):
@@ -103,7 +93,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             progress=False,
         )
         try:
-            run_inference(opts, model=model)
+            run_inference(prepare(opts, runtime), model=model)
             done += len(todo)
         except UserError as exc:
             failed.append(f"{name} {','.join(todo)}: {exc}")

@@ -179,13 +179,17 @@ def resolve_detector_name(name: str = "auto", weights_path: Optional[str] = None
         return "s3fd"
     candidate = download_free_detector()
     if warn:
-        what = "OpenCV Haar" if candidate == "opencv" else "dlib HOG"
-        print(
-            f"warning: S3FD weights not found at {WEIGHTS['s3fd'].path(weights_path)}; using the {what} detector "
-            "instead (see checkpoints/README.md for s3fd.pth)",
-            file=sys.stderr,
-        )
+        print(fallback_warning(candidate, weights_path), file=sys.stderr)
     return candidate
+
+
+def fallback_warning(candidate: str, weights_path: Optional[str] = None) -> str:
+    """The line that says 'auto' took a download-free detector because S3FD's weights are missing."""
+    what = "OpenCV Haar" if candidate == "opencv" else "dlib HOG"
+    return (
+        f"warning: S3FD weights not found at {WEIGHTS['s3fd'].path(weights_path)}; using the {what} detector "
+        "instead (see checkpoints/README.md for s3fd.pth)"
+    )
 
 
 def create_detector(

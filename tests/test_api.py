@@ -114,7 +114,7 @@ def test_errors_use_the_api_names(media, tmp_path, capsys):
     with pytest.raises(UserError) as err:
         EmoGen.from_checkpoint(str(tmp_path / "missing.pth"))
     assert "weights not found" in str(err.value) and "--checkpoint_path" not in str(err.value)
-    with pytest.raises(TypeError, match="unknown setting"):
+    with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):
         g.generate(face=media / "face.mp4", audio=media / "speech.wav", emotion="HAP", colour="red")
     # The command line shows the same error with its flag.
     argv = [
@@ -131,6 +131,19 @@ def test_errors_use_the_api_names(media, tmp_path, capsys):
     ]
     assert run_cli(inference.main, argv) == 2
     assert capsys.readouterr().err.strip().startswith(f"error: --face {tmp_path / 'nope.mp4'}: file not found")
+
+
+def test_generate_names_every_argument_in_its_signature():
+    """No **settings: each keyword a call may pass is in the signature, so a typo fails at the call and help()
+    lists them all."""
+    import inspect
+
+    for method in (EmoGen.generate, EmoGen.generate_each, EmoGen.live):
+        kinds = {p.kind for p in inspect.signature(method).parameters.values()}
+        assert inspect.Parameter.VAR_KEYWORD not in kinds, method.__name__
+    assert {"box", "pads", "static", "fps", "settings", "enhance", "on_progress"} <= set(
+        inspect.signature(EmoGen.generate).parameters
+    )
 
 
 def test_live_session_through_the_api(media):

@@ -66,7 +66,8 @@ def test_capped_cpu_runs_the_default_generator_in_int8(tmp_path):
     torch.save({"state_dict": seeded_state_dict("emogen_generator")}, ckpt)
     code = (
         "import torch, numpy as np\n"
-        "from emogen.inference.options import InferenceOptions, resolve_runtime\n"
+        "from emogen.inference.options import InferenceOptions\n"
+        "from emogen.inference.plan import resolve_runtime\n"
         "from emogen.inference.generator import build_generator, precision_label\n"
         f"rt = resolve_runtime(InferenceOptions(checkpoint_path={str(ckpt)!r}, face='', audio='', "
         "emotion='HAP', device='cpu'))\n"

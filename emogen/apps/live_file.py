@@ -15,13 +15,15 @@ import numpy as np
 
 import audio
 from emogen.common.atomic import atomic_path, ensure_writable_dir
+from emogen.common.contract import parse_emotions
 from emogen.common.device import peak_rss_mib
 from emogen.common.errors import UserError, interrupts_held
-from emogen.common.media import VideoWriter, choose_encoder, extract_audio, nonfinite_audio
+from emogen.common.media import VideoWriter, extract_audio, nonfinite_audio
 from emogen.common.paths import refuse_overwriting_inputs
-from emogen.common.weights import WEIGHTS
-from emogen.inference.generator import build_generator, precision_label
-from emogen.inference.options import InferenceOptions, check_outfile, resolve_runtime, validate
+from emogen.inference.generator import precision_label
+from emogen.inference.options import InferenceOptions
+from emogen.inference.pipeline import generator_for
+from emogen.inference.plan import prepare
 from emogen.inference.streaming import SAMPLE_RATE, LiveFace, LiveSession, LiveSettings
 
 
@@ -59,29 +61,23 @@ def _feed(session: LiveSession, wav: np.ndarray, chunk: int, pace: float, stop: 
 def run_live_file(opts: LiveFileOptions) -> dict:
     """Run the file through the live core; write the video and the report; return the report."""
     inf = opts.inference
-    emotions = validate(inf)
-    if len(emotions) != 1:
-        raise UserError(
-            "--emotion: live mode speaks one emotion at a time (the web page's Live tab switches it while you speak)"
+    if inf.emotion and len(parse_emotions(inf.emotion)) != 1:
+        raise UserError.about(
+            "emotion", "live mode speaks one emotion at a time (the web page's Live tab switches it while you speak)"
         )
-    emotion = emotions[0]
-    check_outfile(inf.outfile)
+    plan = prepare(inf)
+    [emotion] = plan.emotions
     if nonfinite_audio(inf.audio):
         raise UserError.about("audio", f"{inf.audio} holds NaN or infinite samples; re-export the recording")
-    refuse_overwriting_inputs("outfile", inf.outfile, {"face": inf.face, "audio": inf.audio})
     if opts.report:
         if os.path.isdir(opts.report):
             raise UserError.about("report", f"{opts.report} is a folder; give a file name for the JSON report")
         refuse_overwriting_inputs("report", opts.report, {"face": inf.face, "audio": inf.audio, "outfile": inf.outfile})
         ensure_writable_dir(os.path.dirname(os.path.abspath(opts.report)), f"--report {opts.report}")
-    ensure_writable_dir(os.path.dirname(os.path.abspath(inf.outfile)), f"--outfile {inf.outfile}")
-    if not os.path.isfile(inf.checkpoint_path):
-        raise UserError(WEIGHTS["emogen_generator"].missing_message(inf.checkpoint_path, "--checkpoint_path"))
-    runtime = resolve_runtime(inf)
-    device, precision, backend = runtime.device, runtime.precision, runtime.backend
-    encoder = choose_encoder(inf.encoder, device.type)
-    generator = build_generator(inf.checkpoint_path, device, precision, backend)
-    face = LiveFace.from_options(inf)
+    device, precision, backend = plan.runtime.device, plan.runtime.precision, plan.runtime.backend
+    generator = generator_for(inf.checkpoint_path, plan.runtime)
+    face = LiveFace.from_options(inf, plan.faces)
+    encoder = plan.encoder
     with tempfile.TemporaryDirectory(prefix="emogen-live-") as workdir:
         wav_path = os.path.join(workdir, "speech_16k.wav")
         extract_audio(inf.audio, wav_path, SAMPLE_RATE)

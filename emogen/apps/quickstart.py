@@ -204,11 +204,12 @@ def heldout_boxes(video: str, detector: str, cache: str) -> list:
     from emogen.inference.face_boxes import face_coords
     from emogen.inference.face_source import FaceSource
     from emogen.inference.options import InferenceOptions
+    from emogen.inference.plan import plan_faces, resolve_runtime
 
     opts = InferenceOptions("", video, video, HOLDOUT_EMOTION, face_detector=detector, cache_dir=cache, progress=False)
     source = FaceSource(opts)
     frames = sum(1 for _ in source.frames(10**9))
-    coords, _, _ = face_coords(opts, source, frames, os.path.join(os.path.dirname(video), "x.mp4"), {})
+    coords, _, _ = face_coords(opts, plan_faces(opts, resolve_runtime(opts)), source, frames, {})
     return coords
 
 

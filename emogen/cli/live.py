@@ -12,13 +12,14 @@ from typing import Optional, Sequence
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of live.py."""
-    from emogen.common.backends import add_backend_argument
     from emogen.common.cli import ArgumentParser, float_range, int_range
-    from emogen.common.device import add_device_argument
-    from emogen.common.precision import add_precision_argument
+    from emogen.inference.arguments import (
+        add_detection_arguments,
+        add_face_arguments,
+        add_limit_arguments,
+        add_runtime_arguments,
+    )
     from emogen.inference.blending import add_blend_argument
-    from emogen.inference.options import add_detection_argument, add_max_megapixels_argument
-    from face_detection.registry import add_face_detector_argument
 
     p = ArgumentParser(description=__doc__)
     p.add_argument(
@@ -63,39 +64,11 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="ready windows allowed to wait for the generator; older ones are dropped beyond this "
         "(default 10, 0.4 s at 25 fps)",
     )
-    p.add_argument(
-        "--fps",
-        type=float_range(1, 240),
-        default=25.0,
-        help="frame rate for a still image (a video keeps its own)",
-    )
-    p.add_argument("--static", action="store_true", help="use only the first frame of the face video")
-    p.add_argument(
-        "--pads",
-        nargs=4,
-        type=int_range(-10000, 10000),
-        default=[0, 10, 0, 0],
-        help="padding around the detected face: top bottom left right (default 0 10 0 0)",
-    )
-    p.add_argument(
-        "--box",
-        nargs=4,
-        type=int_range(-1, 100000),
-        default=[-1, -1, -1, -1],
-        help="a fixed face box (top bottom left right) instead of detection",
-    )
-    p.add_argument("--nosmooth", action="store_true", help="do not smooth face boxes over 5 frames")
-    add_face_detector_argument(p)
-    add_detection_argument(p)
+    add_face_arguments(p)
+    add_detection_arguments(p)
     add_blend_argument(p)
-    add_max_megapixels_argument(p)
-    add_precision_argument(p)
-    add_backend_argument(p)
-    add_device_argument(p)
-    p.add_argument(
-        "--encoder", default="auto", choices=["auto", "libx264", "h264_nvenc"], help="video encoder (see inference.py)"
-    )
-    p.add_argument("--detection_cache_dir", default=None, help="detection cache folder (default as inference.py)")
+    add_limit_arguments(p)
+    add_runtime_arguments(p)
     return p
 
 
@@ -104,7 +77,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = get_args_parser().parse_args(argv)
     from emogen.apps.live_file import LiveFileOptions, run_live_file
     from emogen.common.weights import WEIGHTS
-    from emogen.inference.options import options_from_args
+    from emogen.inference.arguments import options_from_args
 
     checkpoint = args.checkpoint_path or WEIGHTS["emogen_generator"].path()
     inference = options_from_args(args, checkpoint_path=checkpoint, progress=False)

@@ -13,13 +13,9 @@ from typing import Optional, Sequence
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of app.py."""
-    from emogen.common.backends import add_backend_argument
     from emogen.common.cli import ArgumentParser, float_range, int_range
-    from emogen.common.device import add_device_argument
-    from emogen.common.precision import add_precision_argument
+    from emogen.inference.arguments import add_detection_arguments, add_limit_arguments, add_runtime_arguments
     from emogen.inference.blending import add_blend_argument
-    from emogen.inference.options import add_detection_argument
-    from face_detection.registry import add_face_detector_argument
 
     p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument(
@@ -48,12 +44,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         default=30,
         help="minutes a request's files are kept after it ends (30; at most 10080, a week)",
     )
-    p.add_argument(
-        "--max_megapixels",
-        type=float_range(0, 100, low_open=True),
-        default=8.3,
-        help="largest face frame in megapixels, checked before decoding (default 8.3: 3840x2160; at most 100)",
-    )
+    add_limit_arguments(p)
     p.add_argument(
         "--max_queued", type=int_range(1, 10000), default=20, help="requests allowed to wait in all (20; at most 10000)"
     )
@@ -90,13 +81,9 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="connections served at once (default 64; more are closed at once); each connection also times out "
         "after 30 s without sending",
     )
-    add_face_detector_argument(p)
-    add_detection_argument(p)
+    add_detection_arguments(p, tuning=False)
     add_blend_argument(p)
-    add_precision_argument(p)
-    add_backend_argument(p)
-    add_device_argument(p)
-    p.add_argument("--detection_cache_dir", default=None, help="detection cache (default as inference.py)")
+    add_runtime_arguments(p, encoder=False)
     return p
 
 

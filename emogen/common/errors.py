@@ -31,12 +31,15 @@ class UserError(Exception):
 
     exit_code = 2
     option: Optional[str] = None
+    try_options: tuple = ()  # settings that may fix it, named as the API or the command line names them
 
     @classmethod
-    def about(cls, option: str, message: str) -> UserError:
-        """An error about the setting ``option`` (a library name, or a flag such as ``-i`` as it is)."""
+    def about(cls, option: Optional[str], message: str, try_options: Sequence[str] = ()) -> UserError:
+        """An error about the setting ``option`` (a library name, or a flag such as ``-i`` as it is; None for
+        none), and the settings worth trying (``try_options``), which each surface names its own way."""
         error = cls(message)
         error.option = option
+        error.try_options = tuple(try_options)
         return error
 
     @property
@@ -44,16 +47,22 @@ class UserError(Exception):
         """What is wrong, without the setting's name."""
         return super().__str__()
 
+    def _worded(self, name: Callable[[str], str]) -> str:
+        text = f"{name(self.option)} {self.message}" if self.option else self.message
+        if self.try_options:
+            names = [name(o) for o in self.try_options]
+            text += "; try " + (", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0])
+        return text
+
     def __str__(self) -> str:
-        return f"{self.option} {self.message}" if self.option else self.message
+        return self._worded(lambda option: option)
 
     def for_command_line(self, flags: Optional[Mapping[str, str]] = None) -> str:
-        """The message as a command line shows it: the setting as its flag (``flags`` maps the names that are not
-        simply ``--`` + name)."""
-        if not self.option:
-            return self.message
-        flag = (flags or {}).get(self.option) or (self.option if self.option.startswith("-") else f"--{self.option}")
-        return f"{flag} {self.message}"
+        """The message as a command line shows it: each setting as its flag (``flags`` maps the names that are
+        not simply ``--`` + name)."""
+        return self._worded(
+            lambda option: (flags or {}).get(option) or (option if option.startswith("-") else f"--{option}")
+        )
 
 
 def require_file(path: str, option: str, expected: str) -> None:

@@ -4,6 +4,7 @@ missing-face policy, then the original's pads and 5-frame smoothing."""
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import dataclass
 from typing import Iterator, Optional, Sequence, Union
@@ -11,27 +12,31 @@ from typing import Iterator, Optional, Sequence, Union
 import cv2
 from tqdm import tqdm
 
+from emogen.common.atomic import atomic_path
 from emogen.common.contract import Box, Coords
-from emogen.common.device import choose_device
 from emogen.common.errors import UserError
-from face_detection import DetectionSettings, create_detector, iter_video_boxes, resolve_detector_name
-from face_detection.registry import DETECTORS, resolve_detection
+from face_detection import DetectionSettings, create_detector, iter_video_boxes
 from face_detection.tracking import TrackSettings, track_video_boxes
 
 from .box_stream import BoxList, BoxStream, CropRules
 from .detection_cache import DetectionCache
 from .face_source import FaceSource
-from .options import InferenceOptions, resolve_runtime
+from .options import InferenceOptions
+from .plan import FacePlan
 
 
-def _no_face_error(source: FaceSource, index: int, outfile: str, reason: str) -> UserError:
-    stem = os.path.splitext(outfile)[0]
-    saved = f"{stem}_no_face_frame{index}.jpg"
-    os.makedirs(os.path.dirname(os.path.abspath(saved)), exist_ok=True)
-    cv2.imwrite(saved, source.frame_at(index))
-    return UserError(
-        f"{reason}: no face found in frame {index} (t={index / source.fps:.2f} s), saved as {saved}; "
-        "try --pads, --box, --resize_factor or --missing_face interpolate|passthrough"
+def _no_face_error(source: FaceSource, faces: FacePlan, index: int, reason: str) -> UserError:
+    where = ""
+    if faces.no_face_frame:
+        saved = f"{faces.no_face_frame}_no_face_frame{index}.jpg"
+        os.makedirs(os.path.dirname(os.path.abspath(saved)), exist_ok=True)
+        with atomic_path(saved, suffix=".jpg") as tmp:
+            cv2.imwrite(tmp, source.frame_at(index))
+        where = f", saved as {saved}"
+    return UserError.about(
+        None,
+        f"{reason}: no face found in frame {index} (t={index / source.fps:.2f} s){where}",
+        try_options=("pads", "box", "resize_factor", "missing_face"),
     )
 
 
@@ -42,38 +47,22 @@ class _Detection:
     cache: DetectionCache
     key: dict
     needed: int
-    detector_name: str
-    backend: str
+    faces: FacePlan
     strategy: str
     settings: DetectionSettings
     tracking: TrackSettings
 
 
-def _strategy(opts: InferenceOptions, source: FaceSource, detector_name: str) -> str:
-    """'exact' or 'fast': a still is one frame; otherwise --detection, with 'auto' resolved for this detector."""
-    if source.static:
-        return "exact"
-    return resolve_detection(opts.detection, detector_name, choose_device(opts.device).type, opts.det_stride)
-
-
-def detection_label(opts: InferenceOptions, source: FaceSource) -> str:
-    """How the run's faces were found, for its report: 'fixed box', or the detector and strategy ('dlib, fast')."""
-    if opts.box[0] != -1:
-        return "fixed box"
-    name = resolve_detector_name(opts.face_detector, warn=False)  # the detection step warned already
-    return f"{name}, {_strategy(opts, source, name)}"
-
-
-def _plan(opts: InferenceOptions, source: FaceSource, frames_needed: int) -> _Detection:
-    detector_name = resolve_detector_name(opts.face_detector)
-    backend = detection_backend(opts, detector_name)
+def _plan(opts: InferenceOptions, faces: FacePlan, source: FaceSource, frames_needed: int) -> _Detection:
+    if faces.warning:
+        print(faces.warning, file=sys.stderr)
     settings = DetectionSettings(
         max_side=opts.det_max_side, stride=opts.det_stride, batch_size=opts.face_det_batch_size
     )
-    strategy = _strategy(opts, source, detector_name)
+    strategy = faces.strategy_for(source.static)
     tracking = TrackSettings(full_max_side=opts.det_max_side or TrackSettings.full_max_side)
     key = {
-        "detector": detector_name,
+        "detector": faces.detector,
         "max_side": settings.max_side,
         "stride": settings.stride,
         "transform": source.transform.key(),
@@ -81,15 +70,15 @@ def _plan(opts: InferenceOptions, source: FaceSource, frames_needed: int) -> _De
     }
     if strategy == "fast":
         key.update(tracking.key())
-    if backend != "torch":  # the same boxes up to float rounding; kept apart all the same
-        key["backend"] = backend
+    if faces.backend != "torch":  # the same boxes up to float rounding; kept apart all the same
+        key["backend"] = faces.backend
     needed = 1 if source.static else frames_needed
-    return _Detection(DetectionCache(opts.cache_dir), key, needed, detector_name, backend, strategy, settings, tracking)
+    return _Detection(DetectionCache(opts.cache_dir), key, needed, faces, strategy, settings, tracking)
 
 
 def _boxes(plan: _Detection, opts: InferenceOptions, source: FaceSource, bar: bool) -> Iterator[Optional[Box]]:
     """The raw boxes of the run's frames, in order, as the detector finds them."""
-    detector = create_detector(plan.detector_name, device=opts.device, backend=plan.backend)
+    detector = create_detector(plan.faces.detector, device=plan.faces.device, backend=plan.faces.backend)
     progress = tqdm(total=plan.needed, desc="face detection", unit="frame", disable=not (opts.progress and bar))
     done = [0]  # tqdm does not count when disabled
 
@@ -115,9 +104,11 @@ def _cached(plan: _Detection, opts: InferenceOptions, start: float, timings: dic
     return cached
 
 
-def detect_boxes(opts: InferenceOptions, source: FaceSource, frames_needed: int, timings: dict) -> tuple[list, bool]:
+def detect_boxes(
+    opts: InferenceOptions, faces: FacePlan, source: FaceSource, frames_needed: int, timings: dict
+) -> tuple[list, bool]:
     """Raw face boxes for the distinct input frames (cached by file content and settings); (boxes, cache hit)."""
-    plan = _plan(opts, source, frames_needed)
+    plan = _plan(opts, faces, source, frames_needed)
     start = time.perf_counter()
     cached = _cached(plan, opts, start, timings)
     if cached is not None:
@@ -128,15 +119,8 @@ def detect_boxes(opts: InferenceOptions, source: FaceSource, frames_needed: int,
     return boxes, False
 
 
-def detection_backend(opts: InferenceOptions, detector_name: str) -> str:
-    """The runtime of the run's detector: the generator's rule (emogen.common.backends), detection in float32."""
-    if "openvino" not in DETECTORS[detector_name].backends:
-        return "torch"
-    return resolve_runtime(opts).backend
-
-
-def _fixed_box(opts: InferenceOptions, source: FaceSource, frames_needed: int, timings: dict) -> list[Coords]:
-    y1, y2, x1, x2 = check_box(opts.box, source.height, source.width)
+def _fixed_box(faces: FacePlan, source: FaceSource, frames_needed: int, timings: dict) -> list[Coords]:
+    y1, y2, x1, x2 = check_box(faces.box, source.height, source.width)
     n = 1 if source.static else sum(1 for _ in source.frames(frames_needed))
     timings["detection"] = 0.0
     return [(y1, y2, x1, x2)] * n
@@ -153,16 +137,16 @@ def _crop_rules(opts: InferenceOptions, source: FaceSource) -> CropRules:
 
 
 def _checked_coords(
-    opts: InferenceOptions, source: FaceSource, raw: list, first_outfile: str
+    opts: InferenceOptions, faces: FacePlan, source: FaceSource, raw: list
 ) -> tuple[list[Optional[Coords]], int]:
     """Crop boxes of the whole run and the boxes filled in, or the run's UserError: no face at all, a missing
     face with --missing_face error, pads that leave an empty box."""
     if not raw or all(b is None for b in raw):
-        raise _no_face_error(source, 0, first_outfile, "no face in any frame")
+        raise _no_face_error(source, faces, 0, "no face in any frame")
     if opts.missing_face == "error":
         missing = next((i for i, b in enumerate(raw) if b is None), None)
         if missing is not None:
-            raise _no_face_error(source, missing, first_outfile, "face not detected (--missing_face error)")
+            raise _no_face_error(source, faces, missing, "face not detected (missing_face error)")
     coords, filled = _crop_rules(opts, source).whole(raw)
     for i, c in enumerate(coords):
         _check_not_empty(opts, source, i, c, raw)
@@ -180,34 +164,34 @@ def _check_not_empty(opts: InferenceOptions, source: FaceSource, index: int, c: 
 
 
 def face_coords(
-    opts: InferenceOptions, source: FaceSource, frames_needed: int, first_outfile: str, timings: dict
+    opts: InferenceOptions, faces: FacePlan, source: FaceSource, frames_needed: int, timings: dict
 ) -> tuple[list[Optional[Coords]], int, bool]:
     """Crop coordinates per distinct input frame, the number of frames filled, and whether the cache was hit."""
-    if opts.box[0] != -1:
-        return _fixed_box(opts, source, frames_needed, timings), 0, False
-    raw, hit = detect_boxes(opts, source, frames_needed, timings)
-    coords, filled = _checked_coords(opts, source, raw, first_outfile)
+    if faces.box is not None:
+        return _fixed_box(faces, source, frames_needed, timings), 0, False
+    raw, hit = detect_boxes(opts, faces, source, frames_needed, timings)
+    coords, filled = _checked_coords(opts, faces, source, raw)
     return coords, filled, hit
 
 
 def face_boxes(
-    opts: InferenceOptions, source: FaceSource, frames_needed: int, first_outfile: str, timings: dict
+    opts: InferenceOptions, faces: FacePlan, source: FaceSource, frames_needed: int, timings: dict
 ) -> Union[BoxList, BoxStream]:
     """The run's crop boxes for the renderer: known in full (a fixed --box, a cache hit, a still, or
     ``opts.stream_detection`` off), or streamed from a detection thread, each box as soon as it is final (the
     same boxes either way)."""
-    if opts.box[0] != -1 or source.static or not opts.stream_detection:
-        return BoxList(*face_coords(opts, source, frames_needed, first_outfile, timings))
-    plan = _plan(opts, source, frames_needed)
+    if faces.box is not None or source.static or not opts.stream_detection:
+        return BoxList(*face_coords(opts, faces, source, frames_needed, timings))
+    plan = _plan(opts, faces, source, frames_needed)
     start = time.perf_counter()
     cached = _cached(plan, opts, start, timings)
     if cached is not None:
-        return BoxList(*_checked_coords(opts, source, cached, first_outfile), hit=True)
+        return BoxList(*_checked_coords(opts, faces, source, cached), hit=True)
 
     def finish(raw: list) -> tuple[list[Optional[Coords]], int]:
         plan.cache.store(opts.face, plan.key, raw, complete=len(raw) < plan.needed)
         timings["detection"] = time.perf_counter() - start
-        return _checked_coords(opts, source, raw, first_outfile)
+        return _checked_coords(opts, faces, source, raw)
 
     # The renderer's progress bar shows the pace; a second bar would overwrite it in the terminal.
     return BoxStream(

@@ -6,7 +6,6 @@ checks the quantized model against float32."""
 from __future__ import annotations
 
 import functools
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +20,7 @@ from .face_boxes import face_coords
 from .face_source import FaceSource
 from .geometry import generator_inputs, mel_chunk_starts
 from .options import InferenceOptions
+from .plan import plan_faces, resolve_runtime
 from .speech import load_audio_mel
 
 CALIBRATION_BATCHES = 24
@@ -44,12 +44,13 @@ def load_clip_inputs(face: str, speech: str, max_frames: int, face_detector: str
 
     # No detection cache: quantizing is rare, and it should leave nothing in the user's cache of their own faces.
     opts = InferenceOptions("", face, speech, "NEU", face_detector=face_detector, progress=False, cache_dir=None)
+    faces = plan_faces(opts, resolve_runtime(opts))
     source = FaceSource(opts)
     with tempfile.TemporaryDirectory(prefix="emogen-calib-") as workdir:
         mel, _ = load_audio_mel(speech, workdir)
         starts = mel_chunk_starts(mel.shape[1], source.fps)
         frames = list(source.frames(min(len(starts), max_frames)))
-        coords, _, _ = face_coords(opts, source, len(frames), os.path.join(workdir, "calibration.mp4"), {})
+        coords, _, _ = face_coords(opts, faces, source, len(frames), {})
     return ClipInputs(frames, coords, mel, starts)
 
 

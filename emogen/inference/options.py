@@ -1,20 +1,15 @@
-"""What one inference run is asked to do: the options dataclass, its checks, and its construction from any
-script's parsed command line (inference.py, gen_videos_from_filelist.py and app.py share it)."""
+"""What one inference run is asked to do: the options dataclass and its checks (emogen.inference.arguments builds it
+from a command line; emogen.inference.plan resolves it into what the run will do)."""
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence
 
-from emogen.common.backends import resolve_backend
 from emogen.common.contract import EMOTIONS, parse_emotions
-from emogen.common.device import Device, choose_device
 from emogen.common.errors import UserError, require_file
 from emogen.common.generator_kind import EMOGEN, LIPSYNC, WAV2LIP, generator_kind
-from emogen.common.precision import Precision, resolve_precision
 
 from .blending import BLENDS, DEFAULT_BLEND
 from .detection_cache import default_cache_dir
@@ -41,7 +36,7 @@ class InferenceOptions:
     wav2lip_batch_size: Optional[int] = None
     resize_factor: int = 1
     crop: Sequence[int] = (0, -1, 0, -1)
-    box: Sequence[int] = (-1, -1, -1, -1)
+    box: Optional[Sequence[int]] = None  # a fixed face box (top, bottom, left, right) instead of detection
     rotate: bool = False
     nosmooth: bool = False
     face_detector: str = "auto"
@@ -58,84 +53,16 @@ class InferenceOptions:
     encoder: str = "auto"  # auto (h264_nvenc on CUDA when ffmpeg has it, else libx264), libx264, h264_nvenc
     progress: bool = True
     on_progress: Optional[Callable[[str, int, int], None]] = None  # (stage, done, total), e.g. for a web page
-    live: bool = False  # fragmented MP4 that can be played while it is written (the web page streams it)
+    fragmented_mp4: bool = False  # an MP4 that plays while it is written (the web page streams it)
     on_output: Optional[Callable[[str, str], None]] = None  # (emotion, file being written) once encoding starts
     max_seconds: Optional[float] = None  # refuse speech longer than this, measured on the decoded audio
     max_pixels: Optional[int] = MAX_PIXELS  # largest face frame (width x height, after --resize_factor); None: any
     blend: str = DEFAULT_BLEND  # how faces go back into frames: hard (the original), feather, feather-color
     enhance: Optional[str] = None  # a face restoration / super-resolution weight file run on each generated face
-
-
-@dataclass(frozen=True)
-class Runtime:
-    """Where and how a run's networks execute: the device, the generator's precision and the runtime."""
-
-    device: Device  # a device name that knows its type (torch takes it as is)
-    precision: Precision
-    backend: str
-
-
-def resolve_runtime(opts: InferenceOptions) -> Runtime:
-    """--device, --precision and --backend of a run resolved together (one line for an impossible mix)."""
-    device = choose_device(opts.device)
-    precision = resolve_precision(opts.precision, device)
-    return Runtime(device, precision, resolve_backend(opts.backend, device, precision.name))
+    save_no_face_frame: bool = True  # where no face is found, save that frame beside the output for a look
 
 
 DETECTION_STRATEGIES = ("auto", "exact", "fast")
-
-
-def add_detection_argument(p: argparse.ArgumentParser, default: str = "auto") -> None:
-    """The --detection option of the scripts that detect faces in a run (read back by options_from_args)."""
-    p.add_argument(
-        "--detection",
-        choices=DETECTION_STRATEGIES,
-        default=default,
-        help=f"how faces are found (default {default}): exact = the original, the detector on every full frame; "
-        "fast = the detector on every 5th frame near the last face, boxes interpolated between where two key "
-        "boxes agree and detected where they do not, the whole frame searched again on a cut or a jump; auto = "
-        "fast on a CPU (measured against exact with dlib and Haar), exact on a GPU or with --det_stride above 1 "
-        "(docs/inference.md: accuracy)",
-    )
-
-
-def add_max_megapixels_argument(p: argparse.ArgumentParser) -> None:
-    """The --max_megapixels option of the scripts that read a face (read back by options_from_args)."""
-    from emogen.common.cli import float_range
-
-    p.add_argument(
-        "--max_megapixels",
-        type=float_range(0, 1000, low_open=True),
-        default=MAX_PIXELS / 1e6,
-        help=f"largest face frame in megapixels after --resize_factor (default {MAX_PIXELS / 1e6:.1f}: 3840x2160; at "
-        "most 1000); memory grows with the frame size",
-    )
-
-
-def options_from_args(args: argparse.Namespace, **fields: Any) -> InferenceOptions:
-    """InferenceOptions from a parsed command line: every option named like a field is taken as it is, the
-    script-level switches are translated (--serial, --wait_for_detection, --no_progress, --detection_cache_dir,
-    --no_detection_cache, --static), and ``fields`` set or override the rest."""
-    names = {f.name for f in dataclasses.fields(InferenceOptions)}
-    values = {k: v for k, v in vars(args).items() if k in names and v is not None}
-    if "serial" in vars(args):
-        values["pipelined"] = not args.serial
-    if "wait_for_detection" in vars(args):
-        values["stream_detection"] = not args.wait_for_detection
-    if "no_progress" in vars(args):
-        values["progress"] = not args.no_progress
-    if "detection_cache_dir" in vars(args) or "no_detection_cache" in vars(args):
-        values["cache_dir"] = (
-            None
-            if getattr(args, "no_detection_cache", False)
-            else (getattr(args, "detection_cache_dir", None) or default_cache_dir())
-        )
-    if getattr(args, "max_megapixels", None) is not None:
-        values["max_pixels"] = int(args.max_megapixels * 1e6)
-    if "static" in values:
-        values["static"] = bool(values["static"])
-    values.update(fields)
-    return InferenceOptions(**values)
 
 
 def emotions_for(checkpoint_path: str, requested: Optional[str]) -> list[str]:
@@ -174,8 +101,8 @@ def validate(opts: InferenceOptions) -> list[str]:
         raise UserError.about("fps", f"must be between 1 and {MAX_FPS:g}, got {opts.fps}")
     if opts.max_pixels is not None and opts.max_pixels < 1:
         raise UserError.about("max_pixels", f"must be positive, got {opts.max_pixels}")
-    if len(opts.pads) != 4 or len(opts.crop) != 4 or len(opts.box) != 4:
-        raise UserError("--pads, --crop and --box take four integers: top bottom left right")
+    if len(opts.pads) != 4 or len(opts.crop) != 4 or (opts.box is not None and len(opts.box) != 4):
+        raise UserError("pads, crop and box take four integers: top bottom left right")
     return emotions
 
 

@@ -8,26 +8,24 @@ generates faces in batches and pipes the finished frames straight into ffmpeg.
 from __future__ import annotations
 
 import contextlib
-import os
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Union
 
-from emogen.common.atomic import atomic_path, ensure_writable_dir
-from emogen.common.checkpoint_io import check_checkpoint_path
+from emogen.common.atomic import atomic_path
 from emogen.common.errors import UserError, interrupts_held
 from emogen.common.generator_kind import WAV2LIP, generator_kind
-from emogen.common.media import VideoWriter, choose_encoder
-from emogen.common.paths import refuse_overwriting_inputs
+from emogen.common.media import VideoWriter
 from hparams import hparams
 
 from .enhance import load_enhancer
-from .face_boxes import detection_label, face_boxes
+from .face_boxes import face_boxes
 from .face_source import FaceSource
 from .generator import Generator, build_generator, default_batch_size, precision_label
 from .geometry import mel_chunk_starts
-from .options import InferenceOptions, output_paths, resolve_runtime, validate
+from .options import InferenceOptions
+from .plan import RunPlan, Runtime, prepare
 from .renderer import RenderOutput, RenderSettings, make_batches, render
 from .speech import load_audio_mel
 
@@ -48,22 +46,17 @@ class InferenceResult:
     settings: dict = field(default_factory=dict)  # precision, encoder, pipelined, faces: what the run used
 
 
-def run_inference(opts: InferenceOptions, model: Optional[Generator] = None) -> list[InferenceResult]:
+def run_inference(opts: Union[InferenceOptions, RunPlan], model: Optional[Generator] = None) -> list[InferenceResult]:
     """Run the whole pipeline for one or several emotions; every output is written atomically.
 
-    ``model`` lets callers that generate many videos build the generator once (``generator_for(opts)``).
+    ``opts`` may be a plan ``prepare`` made already; ``model`` lets callers that generate many videos build the
+    generator once (``generator_for(plan)``).
     """
-    emotions = validate(opts)
-    outfiles = output_paths(opts.outfile, emotions)
-    for outfile in outfiles.values():  # fail now, not after all the work
-        refuse_overwriting_inputs("outfile", outfile, {"face": opts.face, "audio": opts.audio})
-        ensure_writable_dir(os.path.dirname(os.path.abspath(outfile)), f"--outfile {outfile}")
-    runtime = resolve_runtime(opts)
-    device, precision, backend = runtime.device, runtime.precision, runtime.backend
-    encoder = choose_encoder(opts.encoder, device.type)
+    plan = opts if isinstance(opts, RunPlan) else prepare(opts)
+    opts, emotions, outfiles, encoder = plan.options, plan.emotions, plan.outfiles, plan.encoder
+    device, precision, backend = plan.runtime.device, plan.runtime.precision, plan.runtime.backend
     timings: dict = {}
     started = time.perf_counter()
-    check_checkpoint_path(opts.checkpoint_path)
     if model is None and backend == "torch":  # fast, and a wrong checkpoint is reported before any other work
         model = build_generator(opts.checkpoint_path, device, precision, backend)
         timings["load model"] = time.perf_counter() - started
@@ -88,7 +81,7 @@ def run_inference(opts: InferenceOptions, model: Optional[Generator] = None) -> 
         starts = mel_chunk_starts(mel.shape[1], source.fps)
         timings["audio"] = time.perf_counter() - t
         # Streamed boxes: detection runs on its own thread while the model loads and the frames are generated.
-        boxes = face_boxes(opts, source, len(starts), outfiles[emotions[0]], timings)
+        boxes = face_boxes(opts, plan.faces, source, len(starts), timings)
         if model is None:
             # After the inputs were read and checked: a first OpenVINO conversion takes seconds, and a mistake in
             # the speech or the face (no face at all, pads leaving no box) should not wait for it. The first box
@@ -118,7 +111,7 @@ def run_inference(opts: InferenceOptions, model: Optional[Generator] = None) -> 
                             source.fps,
                             audio_path=opts.audio,
                             encoder=encoder,
-                            fragmented=opts.live,
+                            fragmented=opts.fragmented_mp4,
                         )
                         outputs.append(RenderOutput(emotion, outfiles[emotion], writer))
                     if opts.on_output:
@@ -150,7 +143,7 @@ def run_inference(opts: InferenceOptions, model: Optional[Generator] = None) -> 
         "encoder": encoder,
         "pipelined": opts.pipelined,
         "blend": opts.blend,
-        "faces": detection_label(opts, source),
+        "faces": plan.faces.label(source.static),
         "enhance": settings.enhancer.name if settings.enhancer else None,
     }
     return [
@@ -161,7 +154,6 @@ def run_inference(opts: InferenceOptions, model: Optional[Generator] = None) -> 
     ]
 
 
-def generator_for(opts: InferenceOptions) -> Generator:
-    """The generator ``run_inference(opts)`` would build, for callers that run many jobs with one model."""
-    runtime = resolve_runtime(opts)
-    return build_generator(opts.checkpoint_path, runtime.device, runtime.precision, runtime.backend)
+def generator_for(checkpoint_path: str, runtime: Runtime) -> Generator:
+    """The generator a run on ``runtime`` would build, for callers that run many jobs with one model."""
+    return build_generator(checkpoint_path, runtime.device, runtime.precision, runtime.backend)

@@ -31,6 +31,7 @@ from .face_boxes import face_coords
 from .face_source import FaceSource
 from .geometry import generator_inputs, mel_chunk_starts, paste
 from .options import InferenceOptions
+from .plan import FacePlan, plan_faces, resolve_runtime
 from .renderer import Batch, generate
 from .streaming_mel import StreamingMel
 
@@ -77,10 +78,12 @@ class LiveFace:
         self.height, self.width = first.shape[:2]
 
     @classmethod
-    def from_options(cls, opts: InferenceOptions) -> LiveFace:
-        """Read the face and its boxes as inference.py does (detection cached; --box, --pads, --static...)."""
+    def from_options(cls, opts: InferenceOptions, faces: Optional[FacePlan] = None) -> LiveFace:
+        """Read the face and its boxes as inference.py does (detection cached; box, pads, static...); ``faces``
+        is the run's face plan (planned here from ``opts`` when not given)."""
+        faces = faces or plan_faces(opts, resolve_runtime(opts))
         source = FaceSource(opts)
-        coords, _, _ = face_coords(opts, source, 10**9, opts.outfile or "live.mp4", {})
+        coords, _, _ = face_coords(opts, faces, source, 10**9, {})
         return cls(source.path, source.transform, source.static, source.first, source.fps, coords)
 
     def reader(self) -> FaceReader:
@@ -191,7 +194,7 @@ class LiveSession:
             if emotion not in (None, "", LIPSYNC):
                 raise UserError.about("emotion", f"{emotion}: a Wav2Lip generator does lip sync only (no emotion)")
             return LIPSYNC
-        chosen = parse_emotions(emotion)
+        chosen = parse_emotions(emotion) if isinstance(emotion, str) else []
         if len(chosen) != 1:
             raise UserError("a live session speaks one emotion at a time; switch it with set_emotion")
         return chosen[0]
@@ -203,6 +206,12 @@ class LiveSession:
     def push(self, pcm: np.ndarray, arrived: Optional[float] = None) -> None:
         """Add speech: float samples in [-1, 1] at 16 kHz (int16 samples are scaled)."""
         pcm = np.asarray(pcm)
+        if pcm.ndim != 1 or not (np.issubdtype(pcm.dtype, np.floating) or np.issubdtype(pcm.dtype, np.integer)):
+            raise UserError.about(
+                "pcm",
+                f"must be a 1-D array of 16 kHz mono samples (float in [-1, 1] or int16), got {pcm.dtype} "
+                f"with shape {pcm.shape}",
+            )
         if pcm.dtype == np.int16:
             pcm = pcm.astype(np.float32) / 32768.0
         arrived = time.perf_counter() if arrived is None else arrived

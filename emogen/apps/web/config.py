@@ -7,6 +7,7 @@ from typing import Optional
 
 from emogen.common.examples import EXAMPLE_FACE, EXAMPLE_SPEECH
 from emogen.inference.blending import DEFAULT_BLEND
+from emogen.inference.options import MAX_PIXELS
 
 from .live import LiveLimits
 
@@ -31,7 +32,7 @@ class WebConfig:
     examples: dict = field(default_factory=lambda: EXAMPLES)
     precision: str = "auto"
     backend: str = "auto"
-    max_pixels: int = 3840 * 2160  # largest face frame (width x height), checked before decoding
+    max_pixels: int = MAX_PIXELS  # largest face frame (width x height), checked before decoding
     max_queued: int = 20  # jobs waiting in all
     max_per_client: int = 3  # jobs waiting or running per client address
     allowed_hosts: tuple = ()  # extra Host names accepted (besides the address it listens on)

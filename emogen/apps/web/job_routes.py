@@ -84,9 +84,9 @@ def status(job_id: str):
 def live(job_id: str, emotion: str):
     """The emotion's fragmented MP4 as it is written, streamed until it is complete."""
     job = current_state().queue.get(job_id)
-    if job is None or emotion not in job.live:
+    if job is None or emotion not in job.partial:
         return jsonify(error="no such video"), 404
-    path = job.outputs.get(emotion) or job.live[emotion]
+    path = job.outputs.get(emotion) or job.partial[emotion]
     try:
         handle = open(path, "rb")  # an open file survives the rename that completes it
     except OSError:

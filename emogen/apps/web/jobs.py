@@ -39,7 +39,7 @@ class Job:
     error: str = ""
     started: list = field(default_factory=list)  # emotions whose video has begun, in generation order
     finished: list = field(default_factory=list)  # emotions whose video is complete
-    live: dict = field(default_factory=dict)  # emotion -> file being written (fragmented MP4)
+    partial: dict = field(default_factory=dict)  # emotion -> file being written (a fragmented MP4 that plays)
     outputs: dict = field(default_factory=dict)  # emotion -> finished file
     timings: dict = field(default_factory=dict)
     detection_cached: bool = False

@@ -25,7 +25,8 @@ from simple_websocket import ConnectionClosed
 from emogen.common.contract import EMOTIONS
 from emogen.common.errors import UserError
 from emogen.common.generator_kind import LIPSYNC
-from emogen.inference.options import InferenceOptions, resolve_runtime
+from emogen.inference.options import InferenceOptions
+from emogen.inference.plan import Runtime, plan_faces
 from emogen.inference.streaming import SAMPLE_RATE, LiveFace, LiveSession, LiveSettings
 
 MAX_AUDIO_MESSAGE = 32000  # bytes: one second of 16-bit audio
@@ -80,12 +81,13 @@ class LiveRegistry:
         with self._lock:
             self._clients.discard(client)
 
-    def face(self, path: str, base: InferenceOptions) -> LiveFace:
+    def face(self, path: str, base: InferenceOptions, runtime: Runtime) -> LiveFace:
         """The prepared face for ``path`` (detection runs once; later sessions reuse it)."""
         with self._lock:
             face = self._faces.get(path)
         if face is None:
-            face = LiveFace.from_options(dataclasses.replace(base, face=path, audio=path, emotion="NEU"))
+            opts = dataclasses.replace(base, face=path, audio=path, emotion="NEU")
+            face = LiveFace.from_options(opts, plan_faces(opts, runtime))
             with self._lock:
                 self._faces[path] = face
         return face
@@ -139,12 +141,12 @@ def encode_jpeg(frame: np.ndarray) -> bytes:
 
 
 def run_live_socket(
-    ws, face: LiveFace, generator, emotion: str, base: InferenceOptions, limits: LiveLimits, device
+    ws, face: LiveFace, generator, emotion: str, base: InferenceOptions, limits: LiveLimits, runtime: Runtime
 ) -> None:
     """Serve one live session on ``ws`` (a simple_websocket connection) until stop, close, a refusal or the end."""
     settings = LiveSettings(
-        device,
-        resolve_runtime(base).precision.dtype,
+        runtime.device,
+        runtime.precision.dtype,
         limits.max_batch,
         limits.max_waiting,
         max_ready=limits.max_waiting,
@@ -231,13 +233,15 @@ def refuse_live(ws, text: str) -> None:
         pass
 
 
-def open_live(registry: LiveRegistry, face_path: Optional[str], emotion: str, base: InferenceOptions) -> LiveFace:
+def open_live(
+    registry: LiveRegistry, face_path: Optional[str], emotion: str, base: InferenceOptions, runtime: Runtime
+) -> LiveFace:
     """The prepared face of a new session after checking its request, or LiveRefused with the reason."""
     if face_path is None:
         raise LiveRefused("unknown face: pick an example, or the face of one of your requests that has not expired")
     if emotion not in EMOTIONS and emotion != LIPSYNC:
         raise LiveRefused(f"unknown emotion; choose one of {', '.join(EMOTIONS)}")
     try:
-        return registry.face(face_path, base)
+        return registry.face(face_path, base, runtime)
     except UserError as exc:
         raise LiveRefused(str(exc)) from None

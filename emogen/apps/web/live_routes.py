@@ -46,8 +46,8 @@ def live_socket(ws):
             raise LiveRefused(state.missing)
         path = live_face_path(request.args.get("face", "0"), state.cfg, state.queue, client)
         emotion = LIPSYNC if state.lipsync_only else request.args.get("emotion", "NEU")
-        face = open_live(state.registry, path, emotion, state.base)
-        run_live_socket(ws, face, state.model, emotion, state.base, state.cfg.live, state.device)
+        face = open_live(state.registry, path, emotion, state.base, state.runtime)
+        run_live_socket(ws, face, state.model, emotion, state.base, state.cfg.live, state.runtime)
     except LiveRefused as exc:
         refuse_live(ws, str(exc))
     except ConnectionClosed:

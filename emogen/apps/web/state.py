@@ -12,10 +12,10 @@ from typing import Optional
 from flask import current_app
 
 from emogen.common.checkpoint_io import CheckpointError
-from emogen.common.device import Device, choose_device
 from emogen.inference.generator import Generator, has_emotion
 from emogen.inference.options import InferenceOptions
 from emogen.inference.pipeline import generator_for, run_inference
+from emogen.inference.plan import Runtime, prepare, resolve_runtime
 
 from .config import WebConfig
 from .jobs import Job, JobQueue
@@ -29,7 +29,7 @@ class WebState:
     """The running server's state; ``model`` is None when the generator is missing (``missing`` says why)."""
 
     cfg: WebConfig
-    device: Device
+    runtime: Runtime  # resolved once for the server: device, precision, backend
     base: InferenceOptions  # what every job shares; each job sets its inputs, emotion and output
     model: Optional[Generator]
     missing: Optional[str]
@@ -42,7 +42,7 @@ class WebState:
         return self.model is not None and not has_emotion(self.model)
 
 
-def load_generator(cfg: WebConfig, base: InferenceOptions) -> tuple[Optional[Generator], Optional[str]]:
+def load_generator(cfg: WebConfig, runtime: Runtime) -> tuple[Optional[Generator], Optional[str]]:
     """The generator once, or None and a line for the page saying which file is missing or wrong."""
     # The page names files, never the server's folders.
     name = os.path.basename(cfg.checkpoint_path)
@@ -54,14 +54,13 @@ def load_generator(cfg: WebConfig, base: InferenceOptions) -> tuple[Optional[Gen
             "one on the example face in a few minutes."
         )
     try:
-        return generator_for(base), None
+        return generator_for(cfg.checkpoint_path, runtime), None
     except CheckpointError as exc:
         return None, str(exc).replace(cfg.checkpoint_path, name)
 
 
 def build_state(cfg: WebConfig) -> WebState:
     """The server's state for ``cfg``: the generator loaded, the queue ready to run jobs."""
-    device = choose_device(cfg.device)
     base = InferenceOptions(
         cfg.checkpoint_path,
         "",
@@ -69,17 +68,18 @@ def build_state(cfg: WebConfig) -> WebState:
         "",
         face_detector=cfg.face_detector,
         detection=cfg.detection,
-        device=str(device),
+        device=cfg.device,
         cache_dir=cfg.cache_dir,
         precision=cfg.precision,
         backend=cfg.backend,
         progress=False,
-        live=True,
+        fragmented_mp4=True,
         max_seconds=cfg.max_seconds,
         blend=cfg.blend,
         max_pixels=cfg.max_pixels,
     )
-    model, missing = load_generator(cfg, base)
+    runtime = resolve_runtime(base)
+    model, missing = load_generator(cfg, runtime)
     holder: dict = {}
     queue = JobQueue(
         lambda job: run_job(holder["state"], job),
@@ -88,7 +88,7 @@ def build_state(cfg: WebConfig) -> WebState:
         max_queued=cfg.max_queued,
         max_per_client=cfg.max_per_client,
     )
-    state = WebState(cfg, device, base, model, missing, queue, LiveRegistry(cfg.live.max_sessions))
+    state = WebState(cfg, runtime, base, model, missing, queue, LiveRegistry(cfg.live.max_sessions))
     holder["state"] = state
     return state
 
@@ -103,7 +103,7 @@ def run_job(state: WebState, job: Job) -> None:
         job.stage, job.done, job.total = stage, done, total
 
     def started(emotion: str, path: str) -> None:
-        job.live[emotion] = path
+        job.partial[emotion] = path
         job.started.append(emotion)
 
     for emotion in job.emotions:
@@ -117,7 +117,7 @@ def run_job(state: WebState, job: Job) -> None:
             on_progress=progress,
             on_output=started,
         )
-        [result] = run_inference(opts, model=state.model)
+        [result] = run_inference(prepare(opts, state.runtime), model=state.model)
         job.outputs[emotion] = result.outfile
         job.finished.append(emotion)
         job.detection_cached = job.detection_cached or result.detection_cached
