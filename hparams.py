@@ -194,8 +194,3 @@ hparams = HParams(
     beta_1=0.999,
     beta_2=0.999,
 )
-
-
-def hparams_debug_string() -> str:
-    """The summary of the default hyper-parameters (name kept from the original code)."""
-    return "Hyperparameters:\n" + hparams.summary()

@@ -490,11 +490,11 @@ def test_frozen_expert_batchnorm_mode_in_a_generator_step(tiny_dataset, shared, 
 
 
 def test_train_script_sets_the_expert_mode(tiny_dataset, critic_files, tmp_path, monkeypatch):
-    import emogen.training.engine_generator as engine
+    import emogen.training.runs as runs
 
     seen = {}
     monkeypatch.setattr(
-        engine,
+        runs,
         "train_generator",
         lambda model, opt, critics, *a, **k: (
             seen.update(

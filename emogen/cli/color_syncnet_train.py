@@ -7,7 +7,6 @@ Several GPUs or processes: torchrun --nproc_per_node N color_syncnet_train.py (s
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Optional, Sequence
 
 
@@ -48,69 +47,11 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Build data, model and optimizer, then train."""
+    """Parse arguments, train the lip-sync expert; the run reports as it goes."""
     args = get_args_parser().parse_args(argv)
-    import torch
+    from emogen.training.runs import run_syncnet_training
 
-    from emogen.common.errors import UserError
-    from emogen.common.precision import resolve_training_precision
-    from emogen.data.datasets import SyncDataset
-    from emogen.training.checkpoint_files import checkpoint_to_resume, remove_stale_temporaries, resume
-    from emogen.training.distributed import is_main_process, wrap_ddp
-    from emogen.training.engine_syncnet import SyncTrainConfig, train_syncnet
-    from emogen.training.loaders import split_loaders, start_run
-    from emogen.training.loop import LoopConfig
-    from emogen.training.mixed_precision import MixedPrecision
-    from emogen.training.scalar_log import training_log
-    from emogen.training.state import TrainState
-    from models import SyncNet_color
-
-    hp, info = start_run(args)
-    amp = MixedPrecision(resolve_training_precision(args.precision, info.device), info.device)
-    train_set, train_loader, val_loader = split_loaders(SyncDataset, args, hp, hp.syncnet_batch_size, info)
-
-    model = SyncNet_color().to(info.device)
-    # EmoGen's expert uses betas (0.5, 0.999); Wav2Lip's used Adam's defaults.
-    optimizer = torch.optim.Adam(
-        [p for p in model.parameters() if p.requires_grad], lr=hp.syncnet_lr, betas=(0.5, 0.999)
-    )
-    state = TrainState()
-    os.makedirs(args.checkpoint_dir, exist_ok=True)
-    remove_stale_temporaries(args.checkpoint_dir)
-    path = checkpoint_to_resume(args.checkpoint_dir, args.checkpoint_path)
-    if path:
-        resume(path, model, optimizer, state, "lip-sync expert (SyncNet_color)", info.device)
-    amp.prepare(model)
-    model = wrap_ddp(model, info)
-    if is_main_process():
-        print(
-            f"training the lip-sync expert on {info.device} ({info.world_size} process(es)), "
-            f"{len(train_set)} clips, batch {hp.syncnet_batch_size}"
-        )
-    if args.save_every_epochs < 1:
-        raise UserError(f"--save_every_epochs must be at least 1, got {args.save_every_epochs}")
-    cfg = SyncTrainConfig(
-        args.checkpoint_dir,
-        hp.syncnet_checkpoint_interval,
-        hp.syncnet_eval_interval,
-        args.eval_batches,
-        hp.save_optimizer_state,
-        args.schedule,
-        args.save_every_epochs,
-    )
-    with training_log(args.log_dir or os.path.join(args.checkpoint_dir, "runs")) as log:
-        train_syncnet(
-            model,
-            optimizer,
-            train_loader,
-            val_loader,
-            state,
-            cfg,
-            LoopConfig(hp.nepochs, args.max_steps, not args.no_progress, "syncnet", args.max_minutes),
-            info.device,
-            log,
-            amp,
-        )
+    run_syncnet_training(args)  # the loop reports how it stopped; the summary goes beside the checkpoints
     return 0
 
 

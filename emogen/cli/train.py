@@ -7,7 +7,6 @@ Several GPUs or processes: torchrun --nproc_per_node N train.py (same flags).
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Optional, Sequence
 
 
@@ -91,126 +90,11 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Build data, networks and optimizers, then train."""
+    """Parse arguments, train the generator; the run reports as it goes."""
     args = get_args_parser().parse_args(argv)
-    import functools
+    from emogen.training.runs import run_generator_training
 
-    import torch
-
-    from emogen.common.checkpoint_io import load_weights
-    from emogen.common.generator_kind import WAV2LIP
-    from emogen.common.precision import resolve_training_precision
-    from emogen.data.datasets import GeneratorDataset
-    from emogen.training.checkpoint_files import (
-        DISC_PREFIX,
-        checkpoint_to_resume,
-        latest_with_partner,
-        remove_stale_temporaries,
-        resume,
-    )
-    from emogen.training.distributed import is_main_process, wrap_ddp
-    from emogen.training.engine_generator import Critics, GeneratorTrainConfig, set_requires_grad, train_generator
-    from emogen.training.loaders import split_loaders, start_run
-    from emogen.training.loop import SUMMARY_FILE, LoopConfig
-    from emogen.training.losses import PerceptualLoss, vgg_missing_line, vgg_weights_present
-    from emogen.training.mixed_precision import MixedPrecision
-    from emogen.training.scalar_log import training_log
-    from emogen.training.state import TrainState
-    from emogen.training.warm_start import warm_start
-    from models import SyncNet_color, Wav2Lip
-    from models.emo_disc import DISCEMO
-
-    hp, info = start_run(args)
-    amp = MixedPrecision(resolve_training_precision(args.precision, info.device), info.device)
-    device = info.device
-
-    syncnet = SyncNet_color()
-    load_weights(syncnet, args.syncnet_checkpoint_path, "lip-sync expert (SyncNet_color)")
-    syncnet = syncnet.to(device).train(args.expert_bn == "train")
-    set_requires_grad(syncnet, False)
-    disc_emo = DISCEMO()
-    load_weights(disc_emo, args.emotion_disc_path, "emotion discriminator")
-    disc_emo = disc_emo.to(device)
-    disc_optimizer = torch.optim.Adam(disc_emo.parameters(), lr=args.disc_lr, betas=(0.5, 0.999))
-    perceptual = None
-    if vgg_weights_present(args.vgg_path) or args.random_vgg:
-        perceptual = PerceptualLoss(args.vgg_path, args.random_vgg).to(device)
-    else:
-        hp.set_hparam("pl_wt", 0.0)
-        if is_main_process():
-            print(vgg_missing_line(args.vgg_path))
-    critics = Critics(syncnet, disc_emo, disc_optimizer, perceptual)
-
-    dataset = functools.partial(GeneratorDataset, reference=args.reference)
-    train_set, train_loader, val_loader = split_loaders(dataset, args, hp, hp.batch_size, info)
-    if args.reference != "same_clip" and train_set.clips_without_partner and is_main_process():
-        print(
-            f"note: {len(train_set.clips_without_partner)} training clips have no clip to draw --reference "
-            f"{args.reference} windows from (the same actor, "
-            + ("another emotion" if args.reference == "other_emotion" else "a NEU clip other than the target")
-            + "); their reference window stays in their own clip"
-        )
-
-    model = Wav2Lip().to(device)
-    optimizer = torch.optim.Adam(
-        [p for p in model.parameters() if p.requires_grad], lr=hp.initial_learning_rate, betas=(0.5, 0.999)
-    )
-    state = TrainState()
-    init_kind = None
-    os.makedirs(args.checkpoint_dir, exist_ok=True)
-    remove_stale_temporaries(args.checkpoint_dir)
-    path = checkpoint_to_resume(args.checkpoint_dir, args.checkpoint_path)
-    if path and args.checkpoint_path == "latest":
-        # The newest generator whose discriminator was saved too (a kill between the two saves leaves one alone).
-        paired = latest_with_partner(args.checkpoint_dir, DISC_PREFIX)
-        if paired and paired != path:
-            print(f"note: {os.path.basename(path)} has no {DISC_PREFIX} twin; resuming the newest complete pair")
-            path = paired
-    if path:
-        ckpt = resume(path, model, optimizer, state, "EmoGen generator", device)
-        if ckpt.get("syncnet_wt") is not None:
-            hp.set_hparam("syncnet_wt", float(ckpt["syncnet_wt"]))
-        disc_path = os.path.join(os.path.dirname(path), DISC_PREFIX + os.path.basename(path))
-        if os.path.isfile(disc_path):
-            resume(disc_path, disc_emo, disc_optimizer, TrainState(), "emotion discriminator", device)
-        elif is_main_process():
-            print(
-                f"note: no {os.path.basename(disc_path)} beside {path}; the emotion discriminator starts again "
-                f"from --emotion_disc_path ({args.emotion_disc_path}) with a fresh optimizer"
-            )
-    elif args.init_from:
-        # Weights only (a new run, a fresh optimizer); a Wav2Lip generator is widened to EmoGen's layout.
-        init_kind = warm_start(model, args.init_from)
-    amp.prepare(
-        model, syncnet, *([critics.perceptual] if critics.perceptual else [])
-    )  # not DISCEMO: its view needs NCHW
-    model = wrap_ddp(model, info)
-    if is_main_process():
-        start = f", starting from {args.init_from}" if args.init_from and not path else ""
-        if start and init_kind == WAV2LIP:
-            start += " (a Wav2Lip generator: its emotion half starts at zero, so the emotion is learned)"
-        print(
-            f"training the EmoGen generator on {device} ({info.world_size} process(es)), {len(train_set)} clips, "
-            f"batch {hp.batch_size}, syncnet_wt {hp.syncnet_wt}, {amp.precision.name}{start}"
-        )
-    with training_log(args.log_dir or os.path.join(args.checkpoint_dir, "runs")) as log:
-        summary = train_generator(
-            model,
-            optimizer,
-            critics,
-            train_loader,
-            val_loader,
-            state,
-            GeneratorTrainConfig(
-                args.checkpoint_dir, hp, args.eval_batches, not args.freeze_emotion_disc, not args.no_sync_switch
-            ),
-            LoopConfig(hp.nepochs, args.max_steps, not args.no_progress, "generator", args.max_minutes),
-            device,
-            log,
-            amp,
-        )
-    if is_main_process():  # what the run did, for programs (demo.py reads it) rather than for eyes
-        summary.save(os.path.join(args.checkpoint_dir, SUMMARY_FILE))
+    run_generator_training(args)  # the loop reports how it stopped; the summary goes beside the checkpoints
     return 0
 
 

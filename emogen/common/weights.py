@@ -77,9 +77,16 @@ def _m(*names: str) -> frozenset:
     return frozenset(names)
 
 
-_S3FD_HEADS = [f"conv{n}_norm_mbox_{k}" for n in ("3_3", "4_3", "5_3") for k in ("conf", "loc")] + [
-    f"{n}_mbox_{k}" for n in ("fc7", "conv6_2", "conv7_2") for k in ("conf", "loc")
-]
+# S3FD's layers in face-alignment's s3fd.pth: the VGG trunk, the extra layers, the three L2-normed taps and the
+# six heads' sources (each with a conf and a loc head).
+S3FD_VGG_LAYERS = (
+    "conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3_3",
+    "conv4_1", "conv4_2", "conv4_3", "conv5_1", "conv5_2", "conv5_3", "fc6", "fc7",
+)  # fmt: skip
+S3FD_EXTRA_LAYERS = ("conv6_1", "conv6_2", "conv7_1", "conv7_2")
+S3FD_NORM_LEVELS = ("3_3", "4_3", "5_3")
+S3FD_HEAD_SOURCES = ("conv3_3_norm", "conv4_3_norm", "conv5_3_norm", "fc7", "conv6_2", "conv7_2")
+_S3FD_HEADS = [f"{source}_mbox_{k}" for source in S3FD_HEAD_SOURCES for k in ("conf", "loc")]
 
 WEIGHTS: dict[str, WeightFile] = {
     w.name: w
@@ -138,28 +145,9 @@ WEIGHTS: dict[str, WeightFile] = {
             legacy=(os.path.join(CHECKOUT, "face_detection", "detection", "sfd", "s3fd.pth"),),
             keys=65,
             modules=_m(
-                "conv1_1",
-                "conv1_2",
-                "conv2_1",
-                "conv2_2",
-                "conv3_1",
-                "conv3_2",
-                "conv3_3",
-                "conv4_1",
-                "conv4_2",
-                "conv4_3",
-                "conv5_1",
-                "conv5_2",
-                "conv5_3",
-                "fc6",
-                "fc7",
-                "conv6_1",
-                "conv6_2",
-                "conv7_1",
-                "conv7_2",
-                "conv3_3_norm",
-                "conv4_3_norm",
-                "conv5_3_norm",
+                *S3FD_VGG_LAYERS,
+                *S3FD_EXTRA_LAYERS,
+                *(f"conv{level}_norm" for level in S3FD_NORM_LEVELS),
                 *_S3FD_HEADS,
             ),
         ),

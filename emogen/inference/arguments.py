@@ -34,7 +34,7 @@ def add_face_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--static",
         nargs="?",
-        const=None,
+        const=True,
         default=False,
         type=str2bool_flag,
         help="use only the first frame of the face video (--static alone, or --static True/False)",

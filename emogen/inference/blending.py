@@ -36,13 +36,6 @@ def add_blend_argument(p, default: str = DEFAULT_BLEND) -> None:
     )
 
 
-def check_blend(name: str) -> str:
-    """``name`` if it is a known blend, else a ValueError naming the choices."""
-    if name not in BLENDS:
-        raise ValueError(f"unknown blend {name!r}; choose one of {', '.join(BLENDS)}")
-    return name
-
-
 @lru_cache(maxsize=64)
 def feather_mask(height: int, width: int, share: float = FEATHER) -> np.ndarray:
     """(height, width, 1) float32 weights: 1 inside, a smoothstep to 0 across a border of ``share`` of the

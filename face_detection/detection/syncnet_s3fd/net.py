@@ -11,6 +11,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from emogen.common.weights import S3FD_EXTRA_LAYERS, S3FD_HEAD_SOURCES, S3FD_NORM_LEVELS, S3FD_VGG_LAYERS
+
 from ..s3fd.net_s3fd import L2Norm
 
 # (in, out) per 3x3 convolution of the VGG trunk; "M" a 2x2 max-pool, "C" the same rounding up.
@@ -103,30 +105,13 @@ class SyncnetS3FDNet(nn.Module):
 
 def from_face_alignment_layout(state_dict: dict) -> dict:
     """Rename the keys of a face-alignment ``s3fd.pth`` to this layout (same tensors)."""
-    convs = [
-        "conv1_1",
-        "conv1_2",
-        "conv2_1",
-        "conv2_2",
-        "conv3_1",
-        "conv3_2",
-        "conv3_3",
-        "conv4_1",
-        "conv4_2",
-        "conv4_3",
-        "conv5_1",
-        "conv5_2",
-        "conv5_3",
-        "fc6",
-        "fc7",
-    ]
     vgg_index = [0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28, 31, 33]
-    names = {f"{c}.{p}": f"vgg.{i}.{p}" for c, i in zip(convs, vgg_index) for p in ("weight", "bias")}
-    for i, c in enumerate(["conv6_1", "conv6_2", "conv7_1", "conv7_2"]):
+    names = {f"{c}.{p}": f"vgg.{i}.{p}" for c, i in zip(S3FD_VGG_LAYERS, vgg_index) for p in ("weight", "bias")}
+    for i, c in enumerate(S3FD_EXTRA_LAYERS):
         names.update({f"{c}.{p}": f"extras.{i}.{p}" for p in ("weight", "bias")})
-    for level in ("3_3", "4_3", "5_3"):
+    for level in S3FD_NORM_LEVELS:
         names[f"conv{level}_norm.weight"] = f"L2Norm{level}.weight"
-    for i, head in enumerate(["conv3_3_norm", "conv4_3_norm", "conv5_3_norm", "fc7", "conv6_2", "conv7_2"]):
+    for i, head in enumerate(S3FD_HEAD_SOURCES):
         for kind in ("loc", "conf"):
             names.update({f"{head}_mbox_{kind}.{p}": f"{kind}.{i}.{p}" for p in ("weight", "bias")})
     return {names.get(k, k): v for k, v in state_dict.items()}
