@@ -18,6 +18,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     """Command line of emotion_accuracy.py."""
     from emogen.common.cli import ArgumentParser
     from emogen.common.device import add_device_argument
+    from evaluation.metrics.summary import add_summary_argument
     from evaluation.metrics.video_lists import add_video_source_args
     from face_detection.registry import add_face_detector_argument
 
@@ -33,6 +34,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         "_<EMOTION>) instead of in the generated frames",
     )
     add_device_argument(p)
+    add_summary_argument(p)
     p.add_argument("--no_progress", action="store_true", help="hide the progress bar")
     return p
 
@@ -47,6 +49,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from emogen.common.errors import UserError
     from emogen.common.media import iter_frames
     from evaluation.metrics.emotion_accuracy import EmotionReport, classify, face_windows
+    from evaluation.metrics.summary import write_summary
     from evaluation.metrics.video_lists import collect_videos, intended_emotion, reference_video
     from face_detection import create_detector, detect_video_boxes
     from models.emo_disc import DISCEMO
@@ -87,6 +90,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if report.videos == 0:
         raise UserError("no video could be classified")
     print(report.table())
+    write_summary(
+        args.summary_json,
+        {
+            "clip_accuracy": report.clip_accuracy,
+            "accuracy": report.accuracy,
+            "videos": report.videos,
+            "per_emotion": report.per_emotion(),
+            "skipped": skipped,
+        },
+    )
     return 0
 
 

@@ -18,7 +18,12 @@ if __package__ in (None, ""):
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of gen_videos_from_filelist.py."""
     from emogen.common.cli import ArgumentParser
-    from emogen.inference.arguments import add_detection_arguments, add_missing_face_argument, add_runtime_arguments
+    from emogen.inference.arguments import (
+        add_detection_arguments,
+        add_missing_face_argument,
+        add_reference_argument,
+        add_runtime_arguments,
+    )
     from emogen.inference.blending import add_blend_argument
 
     p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -35,6 +40,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     )
     add_detection_arguments(p, default="exact", tuning=False)  # the paper's videos: the original's detection
     add_missing_face_argument(p)
+    add_reference_argument(p)
     # The paper's metrics were computed on hard-pasted frames, so scoring keeps the original paste by default.
     add_blend_argument(p, default="hard")
     add_runtime_arguments(p, encoder=False)

@@ -19,6 +19,7 @@ if __package__ in (None, ""):
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of img_eval.py."""
     from emogen.common.cli import ArgumentParser, positive_int
+    from evaluation.metrics.summary import add_summary_argument
 
     p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--real_dir", required=True, help="folder of ground-truth videos")
@@ -29,6 +30,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="compute PSNR with the original script's uint8 wrap-around (to compare with its numbers)",
     )
+    add_summary_argument(p)
     p.add_argument("--no_progress", action="store_true", help="hide the progress bar")
     return p
 
@@ -41,6 +43,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from emogen.common.errors import UserError
     from emogen.common.media import iter_frames
     from evaluation.metrics.image_quality import PairMetrics
+    from evaluation.metrics.summary import write_summary
     from evaluation.metrics.video_lists import collect_videos, reference_video
 
     generated = collect_videos(args.generated_dir)
@@ -66,6 +69,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(f"{'video':<{width}}  frames    PSNR    SSIM    CPBD")
     for name, frames, m in rows + [("mean", total.frames, total.means())]:
         print(f"{name:<{width}}  {frames:6d} {m['PSNR']:7.3f} {m['SSIM']:7.4f} {m['CPBD']:7.4f}")
+    write_summary(
+        args.summary_json,
+        {"mean": total.means(), "frames": total.frames, "videos": {n: {"frames": f, **m} for n, f, m in rows}},
+    )
     return 0
 
 

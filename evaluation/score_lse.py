@@ -22,6 +22,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     """Command line of score_lse.py."""
     from emogen.common.cli import ArgumentParser, non_negative_int, positive_int
     from emogen.common.device import add_device_argument
+    from evaluation.metrics.summary import add_summary_argument
     from evaluation.metrics.video_lists import add_video_source_args
     from face_detection.registry import add_face_detector_argument
 
@@ -61,6 +62,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         "--min_face_size", type=non_negative_int, default=100, help="smallest mean face size in pixels (100)"
     )
     add_device_argument(p)
+    add_summary_argument(p)
     p.add_argument("--no_progress", action="store_true", help="hide the progress bar")
     return p
 
@@ -75,6 +77,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from emogen.common.errors import UserError
     from evaluation.metrics.face_tracks import TrackSettings
     from evaluation.metrics.lse import average, load_syncnet_eval, main_track, score_video
+    from evaluation.metrics.summary import write_summary
     from evaluation.metrics.video_lists import collect_videos
     from face_detection.registry import canonical_name, create_detector
 
@@ -141,6 +144,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         f"LSE-D {mean_d:.3f}, LSE-C {mean_c:.3f}: mean over {what}; min_track {args.min_track} frames; faces: "
         f"{label}; results in {args.out_dir}"
     )
+    write_summary(args.summary_json, {"LSE-D": mean_d, "LSE-C": mean_c, "scored": what, "faces": label})
     return 0
 
 

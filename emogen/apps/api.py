@@ -103,8 +103,8 @@ def _number(value: Any, name: str) -> float:
 
 @dataclass(frozen=True)
 class FaceSettings:
-    """How the face is read, found and pasted back; every field is a keyword of generate(), generate_each()
-    and live(), with the command line's defaults."""
+    """How the face is read, found and pasted back, with the command line's defaults; generate(),
+    generate_each() and live() take one as ``settings`` (box, pads, static and fps also as keywords)."""
 
     box: Optional[Sequence[int]] = None
     pads: Sequence[int] = (0, 10, 0, 0)
@@ -117,6 +117,7 @@ class FaceSettings:
     missing_face: str = "interpolate"
     detection: str = "auto"
     blend: str = DEFAULT_BLEND
+    reference: str = "frame"  # the generator's reference face: frame (the original), closed_mouth, masked_mouth
 
 
 class EmoGen:

@@ -68,6 +68,14 @@ def get_args_parser() -> argparse.ArgumentParser:
         "come from the label) or neutral (the same actor's NEU clips: a neutral face made emotional, as a "
         "user's face usually is at inference); docs/training.md has the measurements",
     )
+    p.add_argument(
+        "--reference_mouth",
+        choices=["keep", "mask"],
+        default="keep",
+        help="keep (default, as the original) the reference window's mouth, or mask it (MOUTH_REGION set to zero), "
+        "so the generator cannot copy the reference's mouth and learns it from the speech; a generator trained "
+        "so renders with inference.py --reference masked_mouth",
+    )
     p.add_argument("--disc_lr", type=positive_float, default=1e-6, help="emotion discriminator learning rate (1e-6)")
     p.add_argument(
         "--eval_batches",

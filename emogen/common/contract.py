@@ -88,3 +88,18 @@ def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
     inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
+
+
+MOUTH_REGION = (0.58, 1.0, 0.18, 0.82)
+"""Where the mouth lies in a face crop (top, bottom, left, right as fractions of its sides): the part of the
+reference face that ``--reference masked_mouth`` (inference) and ``--reference_mouth mask`` (training) set to zero,
+so the generator cannot copy the reference's mouth and has to draw it from the speech."""
+
+
+def mask_mouth(crops: np.ndarray) -> np.ndarray:
+    """A copy of ``crops`` (..., H, W, C) with MOUTH_REGION set to zero."""
+    out = np.array(crops, copy=True)
+    h, w = out.shape[-3], out.shape[-2]
+    top, bottom, left, right = MOUTH_REGION
+    out[..., int(round(top * h)) : int(round(bottom * h)), int(round(left * w)) : int(round(right * w)), :] = 0
+    return out

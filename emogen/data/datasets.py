@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from emogen.common.contract import EMOTIONS, MEL_STEP_SIZE, WINDOW, mel_index
+from emogen.common.contract import EMOTIONS, MEL_STEP_SIZE, WINDOW, mask_mouth, mel_index
 from emogen.common.errors import UserError
 from hparams import HParams
 from hparams import hparams as default_hparams
@@ -28,6 +28,7 @@ from .layout import MEL_FILE
 
 T = WINDOW
 REFERENCE_MODES = ("same_clip", "other_emotion", "neutral")
+REFERENCE_MOUTH_MODES = ("keep", "mask")  # mask: the reference window's mouth region set to zero
 """Where the generator's reference window comes from: the target's own clip (the original); a clip of the same
 actor with another emotion, so that the expression has to come from the label; or the same actor's neutral clips,
 the case of a user's own (often neutral) face at inference."""
@@ -228,11 +229,14 @@ class GeneratorDataset(WindowDataset):
 
     augment_p = 0.4
 
-    def __init__(self, *args, reference: str = "same_clip", **kwargs) -> None:
+    def __init__(self, *args, reference: str = "same_clip", reference_mouth: str = "keep", **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if reference not in REFERENCE_MODES:
             raise UserError(f"reference window {reference!r} is not one of {', '.join(REFERENCE_MODES)}")
+        if reference_mouth not in REFERENCE_MOUTH_MODES:
+            raise UserError(f"reference mouth {reference_mouth!r} is not one of {', '.join(REFERENCE_MOUTH_MODES)}")
         self.reference = reference
+        self.mask_reference_mouth = reference_mouth == "mask"
         self.partners: dict[str, list[Clip]] = {
             clip.name: [other for other in self.clips if self._partner(clip, other)] for clip in self.clips
         }
@@ -268,7 +272,10 @@ class GeneratorDataset(WindowDataset):
         frame_mels = self.frame_mels(mel, start)
         reference = self.reference_window(clip, start)
         both = self.augment_frames(np.concatenate([self.read_window(clip, start), reference]))
-        gt, ref = to_tensor_video(both[:T]), to_tensor_video(both[T:])
+        gt, ref = (
+            to_tensor_video(both[:T]),
+            to_tensor_video(mask_mouth(both[T:]) if self.mask_reference_mouth else both[T:]),
+        )
         x = torch.cat([torch.zeros_like(ref), ref], dim=0)  # EmoGen masks the whole target face
         return (
             x,

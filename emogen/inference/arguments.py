@@ -17,6 +17,7 @@ from face_detection.registry import add_face_detector_argument
 
 from .detection_cache import default_cache_dir
 from .options import DETECTION_STRATEGIES, MAX_FPS, MAX_PIXELS, MISSING_FACE_MODES, InferenceOptions
+from .references import REFERENCE_MODES
 
 NO_BOX = [-1, -1, -1, -1]  # the original's spelling of "no fixed box": detect faces instead
 
@@ -76,6 +77,21 @@ def add_face_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rotate", action="store_true", help="rotate the input 90 degrees clockwise")
     p.add_argument("--nosmooth", action="store_true", help="do not average face boxes over 5 frames")
     add_missing_face_argument(p)
+    add_reference_argument(p)
+
+
+def add_reference_argument(p: argparse.ArgumentParser) -> None:
+    """--reference: what the generator sees as the reference face."""
+    p.add_argument(
+        "--reference",
+        choices=REFERENCE_MODES,
+        default="frame",
+        help="the generator's reference face: frame (default, the original: the frame itself, whose mouth the "
+        "generator tends to copy whatever the speech says); closed_mouth (the frame within 0.5 s whose mouth is "
+        "most closed, by dlib's landmark model: needs the landmarks extra); masked_mouth (the frame with its "
+        "mouth region set to zero: for generators trained with train.py --reference_mouth mask). "
+        "docs/inference.md has the measurements",
+    )
 
 
 def add_missing_face_argument(p: argparse.ArgumentParser) -> None:

@@ -10,7 +10,7 @@ from typing import Optional, Sequence
 import cv2
 import numpy as np
 
-from emogen.common.contract import MEL_STEP_SIZE, WINDOW, Box, Coords, interpolate_box, mel_index
+from emogen.common.contract import MEL_STEP_SIZE, WINDOW, Box, Coords, interpolate_box, mask_mouth, mel_index
 from emogen.common.errors import UserError
 
 from .blending import blend_into, resize_face
@@ -118,11 +118,17 @@ def crop_coords(
 
 
 def generator_inputs(
-    faces: Sequence[np.ndarray], mels: Sequence[np.ndarray], img_size: int, lower_half: bool = False
+    faces: Sequence[np.ndarray],
+    mels: Sequence[np.ndarray],
+    img_size: int,
+    lower_half: bool = False,
+    references: Optional[Sequence[Optional[np.ndarray]]] = None,
+    mask_reference_mouth: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Batch arrays: mels (N,1,80,16), faces (N,6,96,96) = [masked crop, crop] BGR in [0,1]. EmoGen masks the
+    """Batch arrays: mels (N,1,80,16), faces (N,6,96,96) = [masked crop, reference] BGR in [0,1]. EmoGen masks the
     whole crop (three zeros); Wav2Lip (``lower_half``) zeroes only its lower half, rows img_size // 2 and down,
-    and regenerates that part.
+    and regenerates that part. The reference is the crop itself, as the original, unless ``references`` gives
+    another crop for a face (None keeps its own); ``mask_reference_mouth`` zeroes its MOUTH_REGION.
 
     The face array is an NCHW view of NHWC memory, the layout both originals give their tensor (EmoGen's
     permute-and-concatenate, Wav2Lip's torch.FloatTensor of the transposed array); torch.from_numpy keeps those strides, so a float32 model in the default layout reproduces the
@@ -130,7 +136,13 @@ def generator_inputs(
     """
     crops = np.stack([cv2.resize(f, (img_size, img_size)) for f in faces]).astype(np.float32) / 255.0
     nhwc = np.zeros(crops.shape[:3] + (2 * crops.shape[3],), np.float32)
-    nhwc[..., crops.shape[3] :] = crops
+    refs = crops
+    if references is not None and any(r is not None for r in references):
+        refs = crops.copy()
+        for i, r in enumerate(references):
+            if r is not None:
+                refs[i] = cv2.resize(r, (img_size, img_size)).astype(np.float32) / 255.0
+    nhwc[..., crops.shape[3] :] = mask_mouth(refs) if mask_reference_mouth else refs
     mel = np.stack(mels).astype(np.float32)[:, None]
     if lower_half:
         nhwc[:, : img_size // 2, :, : crops.shape[3]] = crops[:, : img_size // 2]

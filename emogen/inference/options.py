@@ -13,6 +13,7 @@ from emogen.common.generator_kind import EMOGEN, LIPSYNC, WAV2LIP, generator_kin
 
 from .blending import BLENDS, DEFAULT_BLEND
 from .detection_cache import default_cache_dir
+from .references import REFERENCE_MODES
 
 MISSING_FACE_MODES = ("interpolate", "passthrough", "error")
 FACE_EXPECTED = "a video or an image (jpg, jpeg, png)"
@@ -60,6 +61,7 @@ class InferenceOptions:
     blend: str = DEFAULT_BLEND  # how faces go back into frames: hard (the original), feather, feather-color
     enhance: Optional[str] = None  # a face restoration / super-resolution weight file run on each generated face
     save_no_face_frame: bool = True  # where no face is found, save that frame beside the output for a look
+    reference: str = "frame"  # the generator's reference face: frame (the original), closed_mouth, masked_mouth
 
 
 DETECTION_STRATEGIES = ("auto", "exact", "fast")
@@ -87,6 +89,8 @@ def validate(opts: InferenceOptions) -> list[str]:
     require_file(opts.face, "face", FACE_EXPECTED)
     require_file(opts.audio, "audio", "any audio or video file ffmpeg can read")
     emotions = emotions_for(opts.checkpoint_path, opts.emotion)
+    if opts.reference not in REFERENCE_MODES:
+        raise UserError.about("reference", f"{opts.reference}: choose one of {', '.join(REFERENCE_MODES)}")
     if opts.blend not in BLENDS:
         raise UserError.about("blend", f"{opts.blend}: choose one of {', '.join(BLENDS)}")
     if opts.enhance is not None:

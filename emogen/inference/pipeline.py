@@ -26,6 +26,7 @@ from .generator import Generator, build_generator, default_batch_size, precision
 from .geometry import mel_chunk_starts
 from .options import InferenceOptions
 from .plan import RunPlan, Runtime, prepare
+from .references import ReferenceCrops
 from .renderer import RenderOutput, RenderSettings, make_batches, render
 from .speech import load_audio_mel
 
@@ -71,6 +72,7 @@ def run_inference(opts: Union[InferenceOptions, RunPlan], model: Optional[Genera
         opts.blend,
         lower_half=generator_kind(opts.checkpoint_path) == WAV2LIP,
         enhancer=load_enhancer(opts.enhance, device) if opts.enhance else None,
+        reference=opts.reference,
     )
     with tempfile.TemporaryDirectory(prefix="emogen-") as workdir:
         t = time.perf_counter()
@@ -82,6 +84,10 @@ def run_inference(opts: Union[InferenceOptions, RunPlan], model: Optional[Genera
         timings["audio"] = time.perf_counter() - t
         # Streamed boxes: detection runs on its own thread while the model loads and the frames are generated.
         boxes = face_boxes(opts, plan.faces, source, len(starts), timings)
+        if opts.reference == "closed_mouth" and not source.static:
+            # Every box first: the reference of a frame may lie a little ahead of it.
+            coords, _ = boxes.result()
+            settings.reference_crops = ReferenceCrops(lambda: source.frames(len(coords)), coords)
         if model is None:
             # After the inputs were read and checked: a first OpenVINO conversion takes seconds, and a mistake in
             # the speech or the face (no face at all, pads leaving no box) should not wait for it. The first box
@@ -145,6 +151,7 @@ def run_inference(opts: Union[InferenceOptions, RunPlan], model: Optional[Genera
         "blend": opts.blend,
         "faces": plan.faces.label(source.static),
         "enhance": settings.enhancer.name if settings.enhancer else None,
+        "reference": opts.reference,
     }
     return [
         InferenceResult(

@@ -48,6 +48,8 @@ class RenderSettings:
     blend: str = "hard"  # how faces go back into frames (emogen.inference.blending); hard = the original
     lower_half: bool = False  # mask only the crop's lower half (a Wav2Lip generator's input) instead of all of it
     enhancer: Optional[Any] = None  # a FaceEnhancer run on the generated faces before pasting (--enhance)
+    reference: str = "frame"  # the generator's reference face: frame (the original), closed_mouth, masked_mouth
+    reference_crops: Optional[Any] = None  # ReferenceCrops of a closed_mouth run
 
 
 @dataclass
@@ -99,7 +101,10 @@ def make_batches(
         if b.with_face:
             faces = [b.frames[i][y1:y2, x1:x2] for i in b.with_face for (y1, y2, x1, x2) in [b.coords[i]]]
             mels = [mel[:, starts[first + i] : starts[first + i] + MEL_STEP_SIZE] for i in b.with_face]
-            b.mel, b.face = generator_inputs(faces, mels, img_size, settings.lower_half)
+            picked = settings.reference_crops
+            refs = [picked.crop(0 if static else first + i) for i in b.with_face] if picked else None
+            masked = settings.reference == "masked_mouth"
+            b.mel, b.face = generator_inputs(faces, mels, img_size, settings.lower_half, refs, masked)
             if settings.device.type == "cuda":
                 b.mel, b.face = _to_gpu(b.mel, settings.device, False), _to_gpu(b.face, settings.device, True)
         return b

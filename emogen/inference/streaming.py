@@ -32,6 +32,7 @@ from .face_source import FaceSource
 from .geometry import generator_inputs, mel_chunk_starts, paste
 from .options import InferenceOptions
 from .plan import FacePlan, plan_faces, resolve_runtime
+from .references import ReferenceCrops
 from .renderer import Batch, generate
 from .streaming_mel import StreamingMel
 
@@ -71,10 +72,19 @@ class LiveFace:
     Shared by sessions (nothing in it changes); each session reads frames through its own ``reader()``."""
 
     def __init__(
-        self, path: str, transform, static: bool, first: np.ndarray, fps: float, coords: list[Optional[Coords]]
+        self,
+        path: str,
+        transform,
+        static: bool,
+        first: np.ndarray,
+        fps: float,
+        coords: list[Optional[Coords]],
+        reference: str = "frame",
+        references: Optional[ReferenceCrops] = None,
     ) -> None:
         self.path, self.transform, self.static, self.first, self.fps = path, transform, static, first, fps
         self.coords = coords
+        self.reference, self.references = reference, references  # what the generator sees as the reference
         self.height, self.width = first.shape[:2]
 
     @classmethod
@@ -84,7 +94,11 @@ class LiveFace:
         faces = faces or plan_faces(opts, resolve_runtime(opts))
         source = FaceSource(opts)
         coords, _, _ = face_coords(opts, faces, source, 10**9, {})
-        return cls(source.path, source.transform, source.static, source.first, source.fps, coords)
+        picked = None
+        if opts.reference == "closed_mouth" and not source.static:
+            picked = ReferenceCrops(lambda: source.frames(len(coords)), coords)
+        args = (source.path, source.transform, source.static, source.first, source.fps, coords)
+        return cls(*args, reference=opts.reference, references=picked)
 
     def reader(self) -> FaceReader:
         """A cursor over this face's frames for one session."""
@@ -293,7 +307,16 @@ class LiveSession:
         with_face = [k for k, c in enumerate(coords) if c is not None]
         if with_face:
             crops = [images[k][y1:y2, x1:x2] for k in with_face for (y1, y2, x1, x2) in [coords[k]]]
-            mel, face = generator_inputs(crops, [batch[k].mel for k in with_face], hparams.img_size, self._lower_half)
+            picked = self.face.references
+            refs = [picked.crop(batch[k].index) for k in with_face] if picked else None
+            mel, face = generator_inputs(
+                crops,
+                [batch[k].mel for k in with_face],
+                hparams.img_size,
+                self._lower_half,
+                refs,
+                self.face.reference == "masked_mouth",
+            )
             pred = generate(
                 self.generator, Batch(list(images), list(coords), with_face, mel, face), emotion, self.settings
             )

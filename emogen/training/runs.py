@@ -243,7 +243,7 @@ def run_generator_training(args: argparse.Namespace) -> TrainSummary:
 
     run = open_run(args)
     critics = _critics(args, run)
-    dataset = functools.partial(GeneratorDataset, reference=args.reference)
+    dataset = functools.partial(GeneratorDataset, reference=args.reference, reference_mouth=args.reference_mouth)
     train_set, train_loader, val_loader = split_loaders(dataset, args, run.hp, run.hp.batch_size, run.info)
     if args.reference != "same_clip" and train_set.clips_without_partner and is_main_process():
         print(
