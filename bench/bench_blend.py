@@ -22,7 +22,8 @@ import cv2
 import numpy as np
 from common import ROOT, machine_line, shared_dir
 
-from emogen.apps.quickstart import DEFAULT_WORK_DIR, heldout_boxes
+from emogen.apps.heldout import heldout_boxes
+from emogen.apps.stages import DEFAULT_WORK_DIR
 from emogen.common.media import iter_frames
 from emogen.inference.blending import BLENDS, DEFAULT_BLEND, blend_into
 from emogen.inference.options import InferenceOptions

@@ -37,6 +37,13 @@ def get_args_parser() -> argparse.ArgumentParser:
         "only where the outputs redraw real footage",
     )
     p.add_argument("--no_identity", action="store_true", help="skip the identity descriptors (faster)")
+    p.add_argument(
+        "--plot",
+        default=None,
+        metavar="PNG",
+        help="also draw mouth opening and speech loudness over time: the first source with its own speech (the "
+        "real baseline) above the first output with the speech that drove it",
+    )
     add_summary_argument(p)
     p.add_argument("--no_progress", action="store_true", help="hide the progress bar")
     return p
@@ -51,6 +58,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     from emogen.common.errors import UserError, require_file
     from evaluation.metrics.lip_sync import score_results
+    from evaluation.metrics.lip_sync_plot import plot_mouth_and_speech
     from evaluation.metrics.summary import write_summary
     from evaluation.metrics.video_lists import collect_videos, reference_video
 
@@ -80,6 +88,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     )
     for source, r in report.baselines.items():
         print(f"real baseline: {os.path.basename(source)} with its own speech, dubbing sync {r:.3f}")
+    if args.plot:
+        first = report.scores[0]
+        rows = []
+        source = sources.get(first.video)
+        if source in report.curves:
+            r = report.baselines[source]
+            rows.append(
+                (f"real: {os.path.basename(source)} with its own speech (dubbing sync {r:.2f})", *report.curves[source])
+            )
+        name = os.path.basename(first.video)
+        rows.append(
+            (
+                f"output: {name} with the speech that drove it (dubbing sync {first.dubbing_sync:.2f}, copy {first.copy:.2f})",
+                *report.curves[first.video],
+            )
+        )
+        plot_mouth_and_speech(rows, args.plot)
+        print(f"picture: {args.plot}")
     write_summary(
         args.summary_json,
         {

@@ -39,6 +39,7 @@ def test_demo_end_to_end(shared, tmp_path, capsys, monkeypatch):
         "inference.py",
         "evaluation/img_eval.py",
         "evaluation/emotion_accuracy.py",
+        "evaluation/lip_sync.py",
     ):
         assert f"$ python3 {script}" in out
     assert "LSE skipped" in out and "say nothing about the paper's quality" in out
@@ -76,7 +77,7 @@ def test_demo_end_to_end(shared, tmp_path, capsys, monkeypatch):
 
 
 def test_web_page_serves_the_demos_generator_with_a_note(tmp_path, monkeypatch):
-    import emogen.apps.quickstart as quickstart
+    import emogen.apps.stages as quickstart
 
     monkeypatch.setattr(quickstart, "RELEASED_GENERATOR", str(tmp_path / "none" / "emogen_generator.pth"))
     monkeypatch.setattr(quickstart, "DEFAULT_WORK_DIR", str(tmp_path / "demo_run"))

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 import demo
+from emogen.apps.crema_clips import check_dataset
 from emogen.apps.emotion_demo import (
     GRID_FRAMES,
     HOLDOUT_SECONDS,
     DatasetDemoConfig,
     DatasetDemoReport,
-    crema_clips,
     format_dataset_report,
     run_dataset_demo,
 )
@@ -25,7 +25,7 @@ def test_a_folder_without_six_emotions_of_one_actor_is_refused(shared, tmp_path,
     for e in EMOTIONS[:5]:
         shutil.copy(shared / f"data/crema-d/1001_DFA_{e}_XX.flv", tmp_path / f"1001_DFA_{e}_XX.flv")
     with pytest.raises(UserError, match="no actor with all six emotions"):
-        crema_clips(str(tmp_path))
+        check_dataset(str(tmp_path))
     assert run_cli(demo.main, ["--dataset", str(tmp_path / "missing")]) == 2
     assert "is not a folder" in capsys.readouterr().err
     assert run_cli(demo.main, ["--dataset", str(tmp_path), "--face", "x.mp4"]) == 2

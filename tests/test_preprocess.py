@@ -186,7 +186,7 @@ def test_workers_stop_when_the_detector_cannot_start(dataset, tmp_path, capsys):
 
 
 def test_nothing_usable_is_exit_2_and_stops_the_demo(dataset, tmp_path, capsys):
-    from emogen.apps.quickstart import run_stage
+    from emogen.apps.stages import Stage, run_stage
 
     only_bad = tmp_path / "bad"
     only_bad.mkdir()
@@ -208,7 +208,7 @@ def test_nothing_usable_is_exit_2_and_stops_the_demo(dataset, tmp_path, capsys):
     assert len(err) == 1 and err[0].startswith("error: nothing usable") and "1005_DFA_FEA_XX" in err[0]
     assert not (tmp_path / "fl").exists()
     with pytest.raises(UserError) as stopped:
-        run_stage("preprocess", args, str(tmp_path / "logs"))
+        run_stage(Stage("preprocess", args), str(tmp_path / "logs"))
     assert "stage 'preprocess' failed (exit 2): error: nothing usable" in str(stopped.value)
 
 

@@ -30,13 +30,12 @@ _PR_SET_PDEATHSIG = 1
 
 @dataclass
 class Stage:
-    """One script run: a title, its arguments (the script first, relative to the checkout), the JSON summary it
-    writes (read back after the run) and whether exit status 1 (some clips failed, the rest usable) is accepted."""
+    """One script run: a title, its arguments (the script first, relative to the checkout) and the JSON summary it
+    writes (read back after the run)."""
 
     title: str
     args: list
     summary: Optional[str] = None
-    partial_ok: bool = False
 
 
 @dataclass
@@ -59,7 +58,8 @@ def _die_with_parent() -> None:
 
 def run_stage(stage: Stage, log_dir: str) -> StageResult:
     """Run one project script, print its command and the tail of its output, log all of it; a UserError when it
-    fails (exit status other than 0, or 1 for a ``partial_ok`` stage), naming its last error line and its log."""
+    fails (any exit status but 0: a demo's inputs were checked, so a clip that fails is a failure), naming its
+    last error line and its log."""
     print(f"\n== {stage.title}\n$ {shlex.join(['python3', *stage.args])}", flush=True)
     start = time.perf_counter()
     linux = sys.platform.startswith("linux")
@@ -81,7 +81,7 @@ def run_stage(stage: Stage, log_dir: str) -> StageResult:
         print(f"   {line}")
     shown = os.path.relpath(log, ROOT) if log.startswith(ROOT) else log
     print(f"   ({time.perf_counter() - start:.0f} s, log {shown})", flush=True)
-    if proc.returncode != 0 and not (stage.partial_ok and proc.returncode == 1):
+    if proc.returncode != 0:
         reason = next(
             (ln.strip() for ln in reversed(output.splitlines()) if ln.strip().startswith("error:")),
             tail[-1].strip() if tail else "no output",

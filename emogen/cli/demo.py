@@ -64,7 +64,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--dataset",
         default=None,
-        help="a folder of CREMA-D clips (e.g. ../shared/data/crema-d: one actor, six emotions): train with the "
+        help="a folder of CREMA-D clips (examples/crema-d ships one actor's six emotions): train with the "
         "emotion term on, render the NEU clip with each of the six labels and score whether the face follows "
         "the label (docs/emotion_demo.md); --face, --speech, --audio_seconds and --generator do not apply",
     )

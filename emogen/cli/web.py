@@ -90,7 +90,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Build the app and serve it until interrupted."""
     args = get_args_parser().parse_args(argv)
-    from emogen.apps.quickstart import choose_generator
+    from emogen.apps.stages import choose_generator
     from emogen.apps.web.live import LiveLimits
     from emogen.apps.web.server import WebConfig, create_app
     from emogen.apps.web.serving import make_web_server

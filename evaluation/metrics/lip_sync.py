@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 import numpy as np
@@ -140,12 +140,16 @@ def score_video(
     source: Optional[VideoTrack] = None,
     real: Optional[VideoTrack] = None,
     speech: Optional[str] = None,
+    curves: Optional[dict] = None,
 ) -> LipSyncScore:
     """Score one output ``video`` against the speech that drove it (``speech``, default its own soundtrack), the
-    ``source`` video it was drawn on (copy, identity) and the ``real`` frames of the same moment (LMD)."""
+    ``source`` video it was drawn on (copy, identity) and the ``real`` frames of the same moment (LMD);
+    ``curves`` receives {video: (mouth openings, speech loudness)}."""
     out = track_video(model, video)
     n = len(out.faces)
     loudness = speech_loudness(read_speech(speech or video), out.fps, n)
+    if curves is not None:
+        curves[video] = (out.openings, loudness)
     score = LipSyncScore(video, n, sum(f is not None for f in out.faces), correlation(out.openings, loudness, MAX_LAG))
     if source is not None and source.faces:
         drawn_on = np.array([source.openings[i % len(source.faces)] for i in range(n)])
@@ -165,6 +169,7 @@ class LipSyncReport:
 
     scores: list
     baselines: dict  # source path -> dubbing sync of the real video with its own speech
+    curves: dict = field(default_factory=dict)  # video or source path -> (mouth openings, speech loudness)
 
     def mean(self, name: str) -> float:
         """The mean of one score over the outputs that have it (nan when none has)."""
@@ -197,11 +202,12 @@ def score_results(
             tracks[path] = track_video(model, path)
         return tracks[path]
 
-    scores, baselines = [], {}
+    scores, baselines, curves = [], {}, {}
     for video in videos if progress is None else progress(videos):
         source = tracked(sources.get(video))
         if source is not None and source.path not in baselines:
             own = speech_loudness(read_speech(source.path), source.fps, len(source.faces))
             baselines[source.path] = correlation(source.openings, own, MAX_LAG)
-        scores.append(score_video(model, video, source, tracked((reals or {}).get(video))))
-    return LipSyncReport(scores, baselines)
+            curves[source.path] = (source.openings, own)
+        scores.append(score_video(model, video, source, tracked((reals or {}).get(video)), curves=curves))
+    return LipSyncReport(scores, baselines, curves)
