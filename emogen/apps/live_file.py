@@ -14,7 +14,7 @@ from typing import Optional
 import numpy as np
 
 import audio
-from emogen.common.atomic import atomic_path, ensure_writable_dir
+from emogen.common.atomic import atomic_path, ensure_writable_dir, owned_temp_prefix
 from emogen.common.contract import parse_emotions
 from emogen.common.device import peak_rss_mib
 from emogen.common.errors import UserError, interrupts_held
@@ -23,7 +23,7 @@ from emogen.common.paths import refuse_overwriting_inputs
 from emogen.inference.generator import precision_label
 from emogen.inference.options import InferenceOptions
 from emogen.inference.pipeline import generator_for
-from emogen.inference.plan import prepare
+from emogen.inference.plan import RUN_TEMP, prepare
 from emogen.inference.streaming import SAMPLE_RATE, LiveFace, LiveSession, LiveSettings
 
 
@@ -78,7 +78,7 @@ def run_live_file(opts: LiveFileOptions) -> dict:
     generator = generator_for(inf.checkpoint_path, plan.runtime)
     face = LiveFace.from_options(inf, plan.faces)
     encoder = plan.encoder
-    with tempfile.TemporaryDirectory(prefix="emogen-live-") as workdir:
+    with tempfile.TemporaryDirectory(prefix=owned_temp_prefix(RUN_TEMP)) as workdir:
         wav_path = os.path.join(workdir, "speech_16k.wav")
         extract_audio(inf.audio, wav_path, SAMPLE_RATE)
         wav = audio.load_wav(wav_path, SAMPLE_RATE)

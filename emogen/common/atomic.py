@@ -6,7 +6,7 @@ import contextlib
 import os
 import tempfile
 import threading
-from typing import Iterator
+from typing import Iterator, Optional
 
 _UMASK_LOCK = threading.Lock()
 
@@ -67,7 +67,9 @@ def atomic_path(final_path: str, suffix: str = "") -> Iterator[str]:
     os.makedirs(folder, exist_ok=True)
     base = os.path.basename(final_path)
     with interrupts_held():  # a Ctrl-C between making the file and the try below would leave it behind
-        fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=suffix or ".part", dir=folder)
+        # The writer's pid in the name: a later run can tell a partial file whose writer was killed (SIGKILL
+        # leaves no chance to clean up) from one another process is still writing.
+        fd, tmp = tempfile.mkstemp(prefix=f".{base}.{os.getpid()}.", suffix=suffix or ".part", dir=folder)
         os.close(fd)
     try:
         yield tmp
@@ -78,3 +80,59 @@ def atomic_path(final_path: str, suffix: str = "") -> Iterator[str]:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
         raise
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id is running (one of another user counts as running)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _dead_owner(name: str, prefix: str) -> bool:
+    """Whether ``name`` is ``prefix`` + <pid> + '.' or '-' + ... and that pid no longer runs."""
+    rest = name[len(prefix) :]
+    digits = rest.split(".", 1)[0].split("-", 1)[0]
+    return (
+        name.startswith(prefix) and digits.isdigit() and int(digits) != os.getpid() and not process_alive(int(digits))
+    )
+
+
+def sweep_partials(final_path: str) -> int:
+    """Remove the hidden partial files of ``final_path`` whose writer was killed; returns how many went."""
+    folder = os.path.dirname(os.path.abspath(final_path))
+    prefix = f".{os.path.basename(final_path)}."
+    removed = 0
+    if os.path.isdir(folder):
+        for entry in os.scandir(folder):
+            if entry.is_file(follow_symlinks=False) and _dead_owner(entry.name, prefix):
+                with contextlib.suppress(OSError):
+                    os.remove(entry.path)
+                    removed += 1
+    return removed
+
+
+def owned_temp_prefix(kind: str) -> str:
+    """The prefix of a private temporary folder that names its owner (emogen-<kind>-<pid>-), so a later run can
+    sweep what a killed one left (see sweep_orphaned_temp_dirs)."""
+    return f"emogen-{kind}-{os.getpid()}-"
+
+
+def sweep_orphaned_temp_dirs(kind: str, root: Optional[str] = None) -> int:
+    """Remove the emogen-<kind>-<pid>-* folders in the temporary directory whose owner no longer runs (a killed
+    run's decoded audio, a killed server's uploads); returns how many went."""
+    import shutil
+
+    root = root or tempfile.gettempdir()
+    prefix = f"emogen-{kind}-"
+    removed = 0
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(root):
+            if entry.is_dir(follow_symlinks=False) and _dead_owner(entry.name, prefix):
+                shutil.rmtree(entry.path, ignore_errors=True)
+                removed += 1
+    return removed

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import zipfile
 from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 from .atomic import atomic_path
@@ -33,6 +34,29 @@ def check_checkpoint_path(path: str) -> None:
         raise CheckpointError(f"checkpoint file not found: {path}")
 
 
+MAX_PICKLE_BYTES = 64 << 20  # a state dict's pickle only names its tensors: kilobytes, a few MB at most
+MAX_INFLATION = 20  # torch.save stores its members uncompressed; a member that inflates far more is a bomb
+
+
+def check_declared_sizes(path: str) -> None:
+    """A CheckpointError, before anything is inflated, for a zip whose members declare more than a checkpoint can
+    hold: a pickle above MAX_PICKLE_BYTES, or a compressed member that would grow over MAX_INFLATION times."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({one_line(exc, 200)})") from None
+    for info in members:
+        grows = info.compress_type != zipfile.ZIP_STORED and info.file_size > MAX_INFLATION * max(info.compress_size, 1)
+        if (info.filename.endswith(".pkl") and info.file_size > MAX_PICKLE_BYTES) or (
+            grows and info.file_size > 1 << 20
+        ):
+            raise CheckpointError(
+                f"{path} is not a checkpoint: its member {info.filename} declares {info.file_size / 2**20:.0f} MB "
+                f"unpacked from {info.compress_size / 2**20:.1f} MB (a zip bomb); nothing was unpacked"
+            )
+
+
 def read_checkpoint(path: str, map_location: Any = "cpu") -> Any:
     """Load a checkpoint file with ``weights_only=True``; problems become one readable CheckpointError."""
     import torch  # here, not at import: an OpenVINO run on a cached model never loads torch
@@ -47,6 +71,8 @@ def read_checkpoint(path: str, map_location: Any = "cpu") -> Any:
             f"{path} is not a readable PyTorch checkpoint: neither a torch.save zip archive nor a "
             f"pickle ({os.path.getsize(path)} bytes starting with {head!r}); download it again"
         )
+    if head.startswith(b"PK"):
+        check_declared_sizes(path)
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:

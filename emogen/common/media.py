@@ -244,8 +244,44 @@ def iter_frames(
         cap.release()
 
 
-def read_image(path: str) -> np.ndarray:
-    """A still image as BGR uint8, or a UserError."""
+_JPEG_SIZE_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+def image_size(path: str) -> Optional[tuple[int, int]]:
+    """(width, height) as a PNG's or JPEG's header declares it, read without decoding any pixel; None for other
+    files or a header that cannot be read. A decoder would allocate what the header says, so limits are checked
+    on this first (ffprobe reports 0x0 for very large images)."""
+    with open(path, "rb") as handle:
+        head = handle.read(32)
+        if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
+            return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+        if head[:2] != b"\xff\xd8":
+            return None
+        handle.seek(2)
+        for _ in range(10000):  # segments before the frame header
+            marker = handle.read(2)
+            if len(marker) < 2 or marker[0] != 0xFF:
+                return None
+            if marker[1] in (0xD8, 0x01) or 0xD0 <= marker[1] <= 0xD7:
+                continue
+            length = int.from_bytes(handle.read(2), "big")
+            if marker[1] in _JPEG_SIZE_MARKERS:
+                frame = handle.read(5)
+                return int.from_bytes(frame[3:5], "big"), int.from_bytes(frame[1:3], "big")
+            handle.seek(length - 2, os.SEEK_CUR)
+    return None
+
+
+def read_image(path: str, max_pixels: Optional[int] = None) -> np.ndarray:
+    """A still image as BGR uint8, or a UserError; one whose header declares more than ``max_pixels`` pixels is
+    refused before it is decoded."""
+    declared = image_size(path)
+    if max_pixels is not None and declared and declared[0] * declared[1] > max_pixels:
+        raise UserError.about(
+            "face",
+            f"{path} declares {declared[0]}x{declared[1]} pixels; the limit is {max_pixels / 1e6:.1f} megapixels "
+            "(memory grows with the frame size): use a smaller image",
+        )
     frame = cv2.imread(path)
     if frame is None:
         raise UserError(f"cannot read image {path}: not an image OpenCV can decode")

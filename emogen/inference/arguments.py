@@ -80,17 +80,17 @@ def add_face_arguments(p: argparse.ArgumentParser) -> None:
     add_reference_argument(p)
 
 
-def add_reference_argument(p: argparse.ArgumentParser) -> None:
+def add_reference_argument(p: argparse.ArgumentParser, default: str = "auto") -> None:
     """--reference: what the generator sees as the reference face."""
     p.add_argument(
         "--reference",
         choices=REFERENCE_MODES,
-        default="frame",
-        help="the generator's reference face: frame (default, the original: the frame itself, whose mouth the "
-        "generator tends to copy whatever the speech says); closed_mouth (the frame within 0.5 s whose mouth is "
-        "most closed, by dlib's landmark model: needs the landmarks extra); masked_mouth (the frame with its "
-        "mouth region set to zero: for generators trained with train.py --reference_mouth mask). "
-        "docs/inference.md has the measurements",
+        default=default,
+        help=f"the generator's reference face (default {default}): frame = the original, the frame itself, whose "
+        "mouth the generator tends to copy whatever the speech says; closed_mouth = the frame within 0.5 s whose "
+        "mouth is most closed, by dlib's landmark model (the landmarks extra); masked_mouth = the frame with its "
+        "mouth region set to zero, for generators trained with train.py --reference_mouth mask; auto = "
+        "closed_mouth for a video where the landmark model is installed, else frame (docs/inference.md)",
     )
 
 

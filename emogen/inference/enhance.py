@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from emogen.common.checkpoint_io import read_checkpoint
-from emogen.common.errors import UserError, require_file
+from emogen.common.errors import UserError, one_line, require_file
 
 FACE_RESTORATION_SIDE = 512  # the face size GFPGAN, RestoreFormer and CodeFormer were trained on
 INSTALL_HINT = "pip install -e '.[enhance]' (spandrel)"
@@ -100,19 +100,45 @@ def load_enhancer(path: str, device: Any, face_side: int = 96) -> FaceEnhancer:
         spandrel_extra_arches.install(ignore_duplicates=True)
     except ImportError:
         pass
+    name = os.path.basename(path)
     state = read_enhancer_weights(path)
+    if not isinstance(state, dict) or not state or not all(hasattr(v, "shape") for v in state.values()):
+        raise UserError.about("enhance", f"{name} holds no state_dict of tensors (found {type(state).__name__})")
+    unknown = (
+        f"{name}: spandrel knows no architecture with these weights; pass a GFPGAN, RestoreFormer or Real-ESRGAN "
+        "file (CodeFormer needs spandrel-extra-arches)"
+    )
     try:
         descriptor = ModelLoader().load_from_state_dict(state)
     except UnsupportedModelError:
+        raise UserError.about("enhance", unknown) from None
+    except Exception as exc:  # noqa: BLE001 - a known architecture with wrong shapes fails in many ways
+        raise UserError.about("enhance", f"{unknown} ({one_line(exc, 160)})") from None
+    if not isinstance(descriptor, ImageModelDescriptor) or (descriptor.input_channels, descriptor.output_channels) != (
+        3,
+        3,
+    ):
         raise UserError.about(
-            "enhance",
-            f"{os.path.basename(path)}: spandrel knows no architecture with these weights; pass a GFPGAN, "
-            "RestoreFormer or Real-ESRGAN file (CodeFormer needs spandrel-extra-arches)",
-        ) from None
-    if not isinstance(descriptor, ImageModelDescriptor) or descriptor.input_channels != 3:
-        raise UserError.about(
-            "enhance", f"{os.path.basename(path)} holds a {descriptor.architecture.name}, not an RGB image network"
+            "enhance", f"{name} holds a {descriptor.architecture.name}, not an RGB-to-RGB image network"
         )
     descriptor.model.eval()
-    descriptor = descriptor.to(device)
-    return FaceEnhancer(descriptor, _input_side(descriptor, face_side), device)
+    enhancer = FaceEnhancer(descriptor.to(device), _input_side(descriptor, face_side), device)
+    _try_once(enhancer, name, face_side)
+    return enhancer
+
+
+def _try_once(enhancer: FaceEnhancer, name: str, face_side: int) -> None:
+    """Run the network once on a grey face at load, so a file that loads but cannot run fails now, in one line,
+    and not in the middle of a render."""
+    try:
+        out = enhancer.enhance(np.full((1, face_side, face_side, 3), 0.5, np.float32))
+    except Exception as exc:  # noqa: BLE001 - whatever the network raises, the file is the problem
+        raise UserError.about(
+            "enhance", f"{name} loads as {enhancer.name} but fails on a face ({one_line(exc, 160)})"
+        ) from None
+    side = enhancer.output_side
+    if out.shape != (1, side, side, 3) or not np.isfinite(out).all():
+        raise UserError.about(
+            "enhance",
+            f"{name} loads as {enhancer.name} but gives {tuple(out.shape)} for a face, not (1, {side}, {side}, 3)",
+        )

@@ -23,7 +23,9 @@ class FaceSource:
         self.static = opts.static or self.is_image
         if self.is_image:
             self.fps = float(opts.fps)
-            first = self.transform(read_image(opts.face))
+            # The header's size is checked before decoding: the limit allows for --resize_factor's reduction.
+            limit = opts.max_pixels * opts.resize_factor**2 if opts.max_pixels is not None else None
+            first = self.transform(read_image(opts.face, limit))
         else:
             fps = video_fps(opts.face)
             self.fps = fps if fps > 0 else float(opts.fps)

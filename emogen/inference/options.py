@@ -61,7 +61,7 @@ class InferenceOptions:
     blend: str = DEFAULT_BLEND  # how faces go back into frames: hard (the original), feather, feather-color
     enhance: Optional[str] = None  # a face restoration / super-resolution weight file run on each generated face
     save_no_face_frame: bool = True  # where no face is found, save that frame beside the output for a look
-    reference: str = "frame"  # the generator's reference face: frame (the original), closed_mouth, masked_mouth
+    reference: str = "auto"  # the generator's reference face: auto, frame (the original), closed_mouth, masked_mouth
 
 
 DETECTION_STRATEGIES = ("auto", "exact", "fast")

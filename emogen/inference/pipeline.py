@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
-from emogen.common.atomic import atomic_path
+from emogen.common.atomic import atomic_path, owned_temp_prefix
 from emogen.common.errors import UserError, interrupts_held
 from emogen.common.generator_kind import WAV2LIP, generator_kind
 from emogen.common.media import VideoWriter
@@ -25,7 +25,7 @@ from .face_source import FaceSource
 from .generator import Generator, build_generator, default_batch_size, precision_label
 from .geometry import mel_chunk_starts
 from .options import InferenceOptions
-from .plan import RunPlan, Runtime, prepare
+from .plan import RUN_TEMP, RunPlan, Runtime, prepare
 from .references import ReferenceCrops
 from .renderer import RenderOutput, RenderSettings, make_batches, render
 from .speech import load_audio_mel
@@ -72,9 +72,9 @@ def run_inference(opts: Union[InferenceOptions, RunPlan], model: Optional[Genera
         opts.blend,
         lower_half=generator_kind(opts.checkpoint_path) == WAV2LIP,
         enhancer=load_enhancer(opts.enhance, device) if opts.enhance else None,
-        reference=opts.reference,
+        reference=plan.reference,
     )
-    with tempfile.TemporaryDirectory(prefix="emogen-") as workdir:
+    with tempfile.TemporaryDirectory(prefix=owned_temp_prefix(RUN_TEMP)) as workdir:
         t = time.perf_counter()
         mel, duration = load_audio_mel(opts.audio, workdir)
         if opts.max_seconds is not None and duration > opts.max_seconds:
@@ -84,7 +84,7 @@ def run_inference(opts: Union[InferenceOptions, RunPlan], model: Optional[Genera
         timings["audio"] = time.perf_counter() - t
         # Streamed boxes: detection runs on its own thread while the model loads and the frames are generated.
         boxes = face_boxes(opts, plan.faces, source, len(starts), timings)
-        if opts.reference == "closed_mouth" and not source.static:
+        if plan.reference == "closed_mouth" and not source.static:
             # Every box first: the reference of a frame may lie a little ahead of it.
             coords, _ = boxes.result()
             settings.reference_crops = ReferenceCrops(lambda: source.frames(len(coords)), coords)
@@ -151,7 +151,7 @@ def run_inference(opts: Union[InferenceOptions, RunPlan], model: Optional[Genera
         "blend": opts.blend,
         "faces": plan.faces.label(source.static),
         "enhance": settings.enhancer.name if settings.enhancer else None,
-        "reference": opts.reference,
+        "reference": plan.reference,
     }
     return [
         InferenceResult(

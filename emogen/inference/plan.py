@@ -8,13 +8,13 @@ import os
 from dataclasses import dataclass
 from typing import Optional
 
-from emogen.common.atomic import ensure_writable_dir
+from emogen.common.atomic import ensure_writable_dir, sweep_orphaned_temp_dirs, sweep_partials
 from emogen.common.backends import resolve_backend
 from emogen.common.checkpoint_io import check_checkpoint_path
 from emogen.common.contract import Coords
 from emogen.common.device import Device, choose_device
 from emogen.common.errors import UserError
-from emogen.common.media import choose_encoder
+from emogen.common.media import choose_encoder, is_image_path
 from emogen.common.paths import refuse_overwriting_inputs
 from emogen.common.precision import Precision, resolve_precision
 from emogen.common.weights import WEIGHTS
@@ -27,6 +27,9 @@ from face_detection.registry import (
 )
 
 from .options import InferenceOptions, output_paths, validate
+from .references import resolve_reference
+
+RUN_TEMP = "run"  # the kind of a run's private temporary folder (emogen-run-<pid>-...)
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ class RunPlan:
     runtime: Runtime
     encoder: str
     faces: FacePlan
+    reference: str  # the generator's reference face, resolved: frame, closed_mouth or masked_mouth
 
 
 def prepare(opts: InferenceOptions, runtime: Optional[Runtime] = None) -> RunPlan:
@@ -100,6 +104,8 @@ def prepare(opts: InferenceOptions, runtime: Optional[Runtime] = None) -> RunPla
     for outfile in outfiles.values():  # fail now, not after all the work
         refuse_overwriting_inputs("outfile", outfile, inputs)
         ensure_writable_dir(os.path.dirname(os.path.abspath(outfile)), f"--outfile {outfile}")
+        sweep_partials(outfile)  # what a killed run (SIGKILL) left under this name's hidden partial names
+    sweep_orphaned_temp_dirs(RUN_TEMP)
     if not os.path.exists(opts.checkpoint_path):
         raise UserError.about("checkpoint_path", WEIGHTS["emogen_generator"].missing_message(opts.checkpoint_path))
     check_checkpoint_path(opts.checkpoint_path)
@@ -107,4 +113,6 @@ def prepare(opts: InferenceOptions, runtime: Optional[Runtime] = None) -> RunPla
     encoder = choose_encoder(opts.encoder, runtime.device.type)
     first = outfiles[emotions[0]]
     no_face_frame = os.path.splitext(first)[0] if opts.save_no_face_frame else None
-    return RunPlan(opts, tuple(emotions), outfiles, runtime, encoder, plan_faces(opts, runtime, no_face_frame))
+    faces = plan_faces(opts, runtime, no_face_frame)
+    reference = resolve_reference(opts.reference, opts.static or is_image_path(opts.face))
+    return RunPlan(opts, tuple(emotions), outfiles, runtime, encoder, faces, reference)

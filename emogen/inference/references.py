@@ -1,17 +1,41 @@
 """What the generator sees as the reference face (the unmasked half of its input): the frame itself, as the
 original (whose mouth it then tends to copy, whatever the speech says), the nearby frame whose mouth is most
-closed (found by dlib's landmark model), or the frame itself with its mouth region set to zero."""
+closed (found by dlib's landmark model), or the frame itself with its mouth region set to zero (for generators
+trained that way). ``auto`` is closed_mouth for a video where the landmark model is installed, else frame."""
 
 from __future__ import annotations
 
+import sys
 from typing import Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
 from emogen.common.contract import Coords
 
-REFERENCE_MODES = ("frame", "closed_mouth", "masked_mouth")
+REFERENCE_MODES = ("auto", "frame", "closed_mouth", "masked_mouth")
 CLOSED_MOUTH_WINDOW = 12  # frames on either side searched for the most closed mouth (about 0.5 s at 25 fps)
+
+
+def resolve_reference(requested: str, static: bool) -> str:
+    """The reference a run uses: a still has one frame, so closed_mouth means frame there; auto is closed_mouth
+    for a video when the landmark model is installed (frame, with a one-line warning, when it is not)."""
+    from face_detection.landmarks import INSTALL_HINT, landmarks_available, model_file
+
+    if requested in ("frame", "masked_mouth"):
+        return requested
+    if static:
+        return "frame"
+    if requested == "closed_mouth":
+        model_file("shape_predictor_68_face_landmarks.dat")  # a UserError saying how to install it
+        return requested
+    if landmarks_available():
+        return "closed_mouth"
+    print(
+        f"warning: reference auto: the landmark model is not installed, so each frame is its own reference (the "
+        f"mouth then tends to follow the face video rather than the speech); {INSTALL_HINT}",
+        file=sys.stderr,
+    )
+    return "frame"
 
 
 def closed_mouth_picks(openings: Sequence[float], window: int = CLOSED_MOUTH_WINDOW) -> list[int]:
@@ -32,9 +56,9 @@ class ReferenceCrops:
     for the landmarks, one keeping only the picked frames' crops, so memory stays small for a long video."""
 
     def __init__(self, frames: Callable[[], Iterable[np.ndarray]], coords: Sequence[Optional[Coords]]) -> None:
-        from face_detection.landmarks import LandmarkModel
+        from face_detection.landmarks import shared_landmark_model
 
-        faces = LandmarkModel().track(frames())
+        faces = shared_landmark_model().track(frames())
         openings = [f.mouth_opening if f is not None and c is not None else np.nan for f, c in zip(faces, coords)]
         self.picks = closed_mouth_picks(openings)
         wanted = {j for j in self.picks if coords[j] is not None}

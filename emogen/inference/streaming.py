@@ -32,7 +32,7 @@ from .face_source import FaceSource
 from .geometry import generator_inputs, mel_chunk_starts, paste
 from .options import InferenceOptions
 from .plan import FacePlan, plan_faces, resolve_runtime
-from .references import ReferenceCrops
+from .references import ReferenceCrops, resolve_reference
 from .renderer import Batch, generate
 from .streaming_mel import StreamingMel
 
@@ -94,11 +94,12 @@ class LiveFace:
         faces = faces or plan_faces(opts, resolve_runtime(opts))
         source = FaceSource(opts)
         coords, _, _ = face_coords(opts, faces, source, 10**9, {})
+        reference = resolve_reference(opts.reference, source.static)
         picked = None
-        if opts.reference == "closed_mouth" and not source.static:
+        if reference == "closed_mouth":
             picked = ReferenceCrops(lambda: source.frames(len(coords)), coords)
         args = (source.path, source.transform, source.static, source.first, source.fps, coords)
-        return cls(*args, reference=opts.reference, references=picked)
+        return cls(*args, reference=reference, references=picked)
 
     def reader(self) -> FaceReader:
         """A cursor over this face's frames for one session."""

@@ -17,7 +17,10 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
+from emogen.common.atomic import owned_temp_prefix, sweep_orphaned_temp_dirs
 from emogen.common.errors import one_line
+
+WEB_TEMP = "web"  # the server's private folder: emogen-web-<pid>-...
 
 
 @dataclass
@@ -66,7 +69,9 @@ class JobQueue:
         clean_every: float = 30.0,
     ) -> None:
         self.owns_root = root is None
-        self.root = root or tempfile.mkdtemp(prefix="emogen-web-")
+        if root is None:
+            sweep_orphaned_temp_dirs(WEB_TEMP)  # users' uploads a killed server left behind
+        self.root = root or tempfile.mkdtemp(prefix=owned_temp_prefix(WEB_TEMP))
         os.makedirs(self.root, exist_ok=True)
         os.chmod(self.root, 0o700)
         self.run = run

@@ -205,7 +205,10 @@ def run_live_socket(
                 continue
             message = parse_control(data)
             if message["type"] == "emotion":
-                session.set_emotion(message["emotion"])
+                try:
+                    session.set_emotion(message["emotion"])
+                except UserError as exc:  # e.g. an emotion for a lip-sync-only generator
+                    raise LiveRefused(str(exc)) from None
             else:
                 break
         session.finish()

@@ -8,6 +8,7 @@ from flask import Blueprint, request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
+from emogen.common.errors import one_line
 from emogen.common.generator_kind import LIPSYNC
 
 from .config import WebConfig
@@ -28,7 +29,9 @@ def live_face_path(choice: str, cfg: WebConfig, queue: JobQueue, client: str) ->
         job = queue.get(choice[4:])
         return job.face if job is not None and job.client == client and job.face else None
     names = sorted(cfg.examples.get("face", {}))
-    return cfg.examples["face"][names[int(choice)]] if choice.isdigit() and int(choice) < len(names) else None
+    # isdecimal() alone admits other scripts' digits (and isdigit() superscripts), which int() may refuse.
+    index = int(choice) if choice.isascii() and choice.isdecimal() and len(choice) < 6 else -1
+    return cfg.examples["face"][names[index]] if 0 <= index < len(names) else None
 
 
 @sock.route(LIVE_PATH, bp=live)
@@ -52,5 +55,7 @@ def live_socket(ws):
         refuse_live(ws, str(exc))
     except ConnectionClosed:
         pass
+    except Exception as exc:  # noqa: BLE001 - the upgraded socket can carry no HTTP 500: say it, then close
+        refuse_live(ws, f"the live session failed: {one_line(exc, 200)}")
     finally:
         state.registry.release(client)

@@ -74,6 +74,7 @@ def build_state(cfg: WebConfig) -> WebState:
         backend=cfg.backend,
         progress=False,
         fragmented_mp4=True,
+        save_no_face_frame=False,  # a user's frame stays in no folder of the server's
         max_seconds=cfg.max_seconds,
         blend=cfg.blend,
         max_pixels=cfg.max_pixels,

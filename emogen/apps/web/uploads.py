@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from emogen.common.errors import UserError
-from emogen.common.media import count_packets, probe
+from emogen.common.media import count_packets, image_size, probe
 
 from .config import WebConfig
 
@@ -35,11 +35,14 @@ def check_media(path: str, kind: str, cfg: WebConfig) -> None:
         raise RejectedUpload(f"the {kind} file has no {needed} stream", kind)
     if kind == "face":
         video = next(s for s in streams if s.get("codec_type") == "video")
-        pixels = int(video.get("width") or 0) * int(video.get("height") or 0)
-        if pixels > cfg.max_pixels:
+        # An image's own header first: ffprobe reports 0x0 for images above about 268 megapixels.
+        width, height = image_size(path) or (int(video.get("width") or 0), int(video.get("height") or 0))
+        if width * height == 0:
+            raise RejectedUpload("the face's size cannot be read from its header", kind)
+        if width * height > cfg.max_pixels:
             raise RejectedUpload(
-                f"the face is {video.get('width')}x{video.get('height')} pixels; the limit is "
-                f"{cfg.max_pixels / 1e6:.1f} megapixels (resize it first)",
+                f"the face is {width}x{height} pixels; the limit is {cfg.max_pixels / 1e6:.1f} megapixels "
+                "(resize it first)",
                 kind,
             )
         if os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS:
