@@ -184,3 +184,87 @@ def test_readme_python_example_runs(media, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "out.mp4").is_file()
     assert len(list(iter_frames(str(tmp_path / "out.mp4")))) == expected_frames(media / "speech.wav")
+
+
+def test_save_takes_a_path_and_never_replaces_an_input(media, tmp_path):
+    g = EmoGen.from_checkpoint(media / "emogen.pth", device="cpu", precision="fp32-cl", backend="torch")
+    face = tmp_path / "myface.mp4"
+    import shutil
+
+    shutil.copy(media / "face.mp4", face)
+    video = g.generate(face=face, audio=media / "speech.wav", emotion="HAP", box=BOX)
+    before = face.read_bytes()
+    with pytest.raises(UserError, match="is also the face input"):
+        video.save(face)
+    assert face.read_bytes() == before
+    assert video.save(tmp_path / "out.mp4") == str(tmp_path / "out.mp4")  # a pathlib.Path
+    for bad, text in ((str(face / "x.mp4"), "is a file, not a folder"), ("/proc/x.mp4", "cannot write in /proc")):
+        with pytest.raises(UserError, match=text) as refused:
+            video.save(bad)
+        assert "/." not in str(refused.value)  # no hidden temporary name
+
+
+def test_wrong_argument_types_are_one_line_errors_in_the_apis_words(media):
+    with pytest.raises(UserError, match="checkpoint_path .*weights not found"):
+        EmoGen("/nonexistent.pth")
+    g = EmoGen.from_checkpoint(media / "emogen.pth", device="cpu", precision="fp32-cl", backend="torch")
+    face, speech = media / "face.mp4", media / "speech.wav"
+    for call, text in (
+        (lambda: g.generate(face, speech, emotion=3), "emotion must be one of"),
+        (lambda: g.generate(face, speech, emotion="HAP", fps="25"), "fps must be a number, got '25'"),
+        (lambda: g.generate(123, speech, emotion="HAP"), "face must be a file path"),
+        (lambda: g.live(face, "all"), "a live session speaks one emotion at a time"),
+    ):
+        with pytest.raises(UserError, match=text):
+            call()
+    assert g._generator is None  # every check came before the network was built
+    session = g.live(face, "HAP", box=BOX)
+    try:
+        with pytest.raises(UserError, match="pcm must be a 1-D array"):
+            session.push("abc")
+    finally:
+        session.close()
+
+
+def test_two_threads_build_the_generator_once(media, monkeypatch):
+    import threading
+    import time
+
+    import emogen.apps.api as api
+
+    built = []
+
+    def slow_build(path, runtime):
+        built.append(path)
+        time.sleep(0.3)
+        return object()
+
+    monkeypatch.setattr(api, "generator_for", slow_build)
+    g = EmoGen.from_checkpoint(media / "emogen.pth", device="cpu", precision="fp32-cl", backend="torch")
+    seen = []
+    threads = [threading.Thread(target=lambda: seen.append(g.generator)) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(built) == 1 and seen[0] is seen[1]
+
+
+def test_no_face_leaves_no_frame_anywhere_and_names_the_apis_settings(media, tmp_path, monkeypatch):
+    """A face video without a face: the error names API settings, no frame file, nothing in the current folder."""
+    blank = tmp_path / "blank.mp4"
+    subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "color=c=gray:s=320x240:d=1", str(blank)],
+        check=True,
+    )
+    monkeypatch.chdir(tmp_path)
+    g = EmoGen.from_checkpoint(media / "emogen.pth", device="cpu", precision="fp32-cl", backend="torch")
+    for call in (
+        lambda: g.generate(blank, media / "speech.wav", emotion="HAP"),
+        lambda: g.live(blank, "HAP"),
+    ):
+        with pytest.raises(UserError) as refused:
+            call()
+        text = str(refused.value)
+        assert "no face" in text and "saved" not in text and "--" not in text and "try pads, box" in text
+    assert sorted(os.listdir(tmp_path)) == ["blank.mp4"]

@@ -168,3 +168,44 @@ def test_saved_files_follow_the_umask(tmp_path):
     assert os.stat(tmp_path / "ck.pth").st_mode & 0o777 == 0o640
     (cached,) = (tmp_path / "cache").iterdir()
     assert cached.stat().st_mode & 0o777 == 0o640
+
+
+def _zip_bomb(path, unpacked_mib: int) -> None:
+    """A torch-style zip whose data.pkl is ``unpacked_mib`` MiB of zeros, deflated to a few MB."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("archive/data.pkl", "w", force_zip64=True) as member:
+            block = b"\0" * (1 << 20)
+            for _ in range(unpacked_mib):
+                member.write(block)
+
+
+def test_a_zip_bomb_is_refused_from_its_declared_sizes_in_little_memory(tmp_path):
+    """A 1 GiB data.pkl deflated to about a megabyte: refused before anything is inflated, as a zip bomb (not as
+    code), by read_checkpoint and by --enhance, with the process's peak memory under 1 GB."""
+    import subprocess
+    import sys
+
+    from shared_data import REPO_ROOT
+
+    bomb = tmp_path / "bomb.pth"
+    _zip_bomb(bomb, 1024)
+    assert os.path.getsize(bomb) < 8 << 20
+    code = (
+        "import resource, sys\n"
+        f"sys.path.insert(0, {str(REPO_ROOT)!r})\n"
+        "from emogen.common.errors import UserError\n"
+        "from emogen.common.checkpoint_io import read_checkpoint\n"
+        "from emogen.inference.enhance import load_enhancer\n"
+        "for load in (read_checkpoint, lambda p: load_enhancer(p, 'cpu')):\n"
+        "    try:\n"
+        f"        load({str(bomb)!r})\n"
+        "    except UserError as exc:\n"
+        "        print('refused:', exc)\n"
+        "print('peak_mib', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 3 and all("zip bomb" in line and "1024 MB" in line for line in lines[:2]), lines
+    assert int(lines[2].split()[1]) < 1000

@@ -116,3 +116,30 @@ def test_a_face_video_too_short_to_hold_out_is_one_line(shared, tmp_path, capsys
     assert run_cli(demo.main, ["--work_dir", str(tmp_path / "run"), "--face", str(short)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "lasts 2.0 s; the demo needs at least 3.3 s" in err[0]
+
+
+def test_an_interrupted_cut_leaves_no_clip_under_its_final_name(shared, tmp_path, monkeypatch):
+    """Ctrl-C (or SIGKILL) while ffmpeg cuts a training clip: no 0-byte clip is left for a rerun to keep, and
+    the rerun cuts it again."""
+    import emogen.apps.quickstart as quickstart
+
+    real = quickstart.run_ffmpeg
+    calls = []
+
+    def interrupted(args, what):
+        calls.append(what)
+        if len(calls) == 3:
+            with open(args[-1].removeprefix("file:"), "wb"):  # ffmpeg had begun writing its output
+                pass
+            raise KeyboardInterrupt
+        real(args, what)
+
+    monkeypatch.setattr(quickstart, "run_ffmpeg", interrupted)
+    face, raw = str(shared / "data/video/face3.mp4"), tmp_path / "raw"
+    with pytest.raises(KeyboardInterrupt):
+        quickstart.make_raw_clips(face, str(raw), 3.0)
+    names = sorted(os.listdir(raw))
+    assert len(names) == 2 and all(not n.startswith(".") and os.path.getsize(raw / n) > 0 for n in names)
+    monkeypatch.setattr(quickstart, "run_ffmpeg", real)
+    quickstart.make_raw_clips(face, str(raw), 3.0)
+    assert len([n for n in os.listdir(raw) if not n.startswith(".")]) == 12

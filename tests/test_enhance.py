@@ -138,3 +138,34 @@ def test_inference_with_enhance_pastes_the_sharpened_face(shared, esrgan_file, t
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--enhance" in err[0] and "spandrel knows no architecture" in err[0]
     assert not (tmp_path / "bad.mp4").exists()
+
+
+def test_files_that_load_but_cannot_run_are_refused_at_load_in_one_line(tmp_path, esrgan_file, shared, capsys):
+    """A bare tensor, a known architecture with wrong shapes, a 3-in/1-out network: each one line at load, and
+    inference.py ends in one line before any frame is rendered."""
+    from spandrel.architectures.ESRGAN import ESRGAN
+
+    bare = tmp_path / "bare.pth"
+    torch.save(torch.zeros(3, 3), bare)
+    wrong = tmp_path / "wrong_shapes.pth"
+    state = torch.load(esrgan_file, weights_only=True)["params_ema"]
+    key = next(k for k, v in state.items() if v.dim() == 4)
+    state[key] = torch.zeros(7, 5, 3, 3)
+    torch.save({"params_ema": state}, wrong)
+    grey = tmp_path / "grey_out.pth"
+    torch.save({"params_ema": seeded(ESRGAN(in_nc=3, out_nc=1, num_filters=16, num_blocks=1, scale=4))}, grey)
+    for path, text in (
+        (bare, "holds no state_dict of tensors"),
+        (wrong, "spandrel knows no architecture with these weights"),
+        (grey, "not an RGB-to-RGB image network"),
+    ):
+        with pytest.raises(UserError, match=text):
+            load_enhancer(str(path), "cpu")
+    argv = ["--checkpoint_path", str(tmp_path / "g.pth"), "--face", str(shared / "data/image/face3.jpg")]
+    torch.save({"state_dict": seeded_state_dict("emogen_generator")}, tmp_path / "g.pth")
+    argv += ["--audio", str(shared / "data/audio/speech_en_16k.wav"), "--emotion", "HAP", "--enhance", str(grey)]
+    argv += ["--outfile", str(tmp_path / "out.mp4"), "--box", "150", "470", "140", "450", "--no_progress"]
+    assert run_cli(inference.main, argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not an RGB-to-RGB image network" in err[0]
+    assert not (tmp_path / "out.mp4").exists()

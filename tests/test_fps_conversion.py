@@ -1,4 +1,5 @@
 import shutil
+import subprocess
 
 import pytest
 
@@ -140,3 +141,19 @@ def test_another_rate_in_place_name_clashes_and_broken_links(shared, tmp_path, c
         assert f"failed: {name}: same output name as" in text
     assert "failed: gone.mp4: cannot be read" in text
     assert sorted(p.name for p in out2.iterdir()) == ["other.mp4"]
+
+
+def test_an_audio_only_clip_fails_and_is_not_converted_again_as_a_video_less_mp4(shared, tmp_path, capsys):
+    """An audio-only .flv (CREMA-D's AudioMP3 folder copied by mistake) is a failure, not a video-less output."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-y", "-i", str(shared / "data/crema-d/1001_DFA_NEU_XX.flv"), "-vn",
+         "-c:a", "copy", str(raw / "1001_DFA_NEU_XX.flv")],
+        check=True,
+    )  # fmt: skip
+    for _ in range(2):
+        assert run_cli(convertFPS.main, ["-i", str(raw), "-o", str(tmp_path / "out"), "--no_progress"]) == 1
+        out = capsys.readouterr().out
+        assert "failed 1" in out and "has no video stream" in out
+        assert not (tmp_path / "out" / "1001_DFA_NEU_XX.mp4").exists()

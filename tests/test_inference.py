@@ -625,3 +625,26 @@ def test_streamed_detection_writes_the_same_video_as_waiting_for_it(media, splic
     assert code == 0, capsys.readouterr().err
     a, b = video_info(streamed)[2], video_info(waited)[2]
     assert len(a) == len(b) == 37 and all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_a_rerun_removes_what_a_killed_run_left(media, tmp_path, monkeypatch):
+    """After SIGKILL: hidden partial outputs (named with the dead writer's pid) and the run's private temporary
+    folder are swept by the next run; a partial file of a process still running is left alone."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    left = [tmp_path / f".out_{e}.mp4.{dead.pid}.x1y2.mp4" for e in ("ANG", "HAP")]
+    for path in left:
+        path.write_bytes(b"partial")
+    mine = tmp_path / f".out_HAP.mp4.{os.getpid()}.a1b2.mp4"
+    mine.write_bytes(b"being written")
+    scratch = tmp_path / "tmp" / f"emogen-run-{dead.pid}-q8w9"
+    scratch.mkdir()
+    (scratch / "speech_16k.wav").write_bytes(b"a user's speech")
+    code, _ = run(media, "--box", *map(str, BOX), emotion="ANG,HAP", tmp=tmp_path)
+    assert code == 0
+    assert not any(p.exists() for p in left) and not scratch.exists() and mine.exists()
+    assert not [p for p in os.listdir(tmp_path / "tmp") if p.startswith("emogen-run-")]  # its own folder is gone too

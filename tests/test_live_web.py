@@ -214,6 +214,7 @@ def test_bad_requests_are_refused(live_server):
         ("face=7&emotion=HAP", "unknown face"),
         ("face=0&emotion=XYZ", "unknown emotion"),
         ("face=../../etc/passwd&emotion=HAP", "unknown face"),
+        ("face=%C2%B2&emotion=HAP", "unknown face"),  # a superscript two: str.isdigit() says yes, int() no
     ]:
         ws = connect(host, query)
         msg = receive_json(ws)
@@ -316,3 +317,66 @@ def test_live_tab_in_chromium_with_a_fake_microphone(live_server):
     delays = live["delays"]
     assert len(delays) >= 60 and 150 < np.median(delays) < 5000  # the 0.2 s window is the floor
     assert "delay" in stats and "ms" in stats and "frames/s" in stats
+
+
+def test_any_failure_in_a_session_reaches_the_client_as_a_message(live_server, monkeypatch):
+    """Whatever goes wrong after the upgrade is said in an error message and a clean close (1008), never an HTTP
+    500 written into the socket."""
+    import emogen.apps.web.live_routes as routes
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the detector crashed")
+
+    host, _, _ = live_server
+    monkeypatch.setattr(routes, "open_live", broken)
+    ws = connect(host)
+    msg = receive_json(ws)
+    assert msg == {"type": "error", "error": "the live session failed: the detector crashed"}
+    close(ws)
+
+
+def test_an_emotion_a_lip_sync_generator_cannot_take_is_refused_in_the_session(monkeypatch):
+    """An emotion message to a server running a Wav2Lip generator: an error message and a clean close."""
+    import emogen.apps.web.live as live
+    from emogen.common.errors import UserError
+
+    class Session:
+        def __init__(self, *args):
+            self.stats = type("Stats", (), {"produced": 0, "dropped": 0})()
+
+        def set_emotion(self, emotion):
+            raise UserError.about("emotion", f"{emotion}: a Wav2Lip generator does lip sync only (no emotion)")
+
+        def frames(self):
+            return iter(())
+
+        def finish(self):
+            pass
+
+        def close(self):
+            pass
+
+    class Socket:
+        connected = True
+
+        def __init__(self):
+            self.sent, self.inbox, self.closed = [], ['{"type": "emotion", "emotion": "SAD"}'], None
+
+        def send(self, message):
+            self.sent.append(message)
+
+        def receive(self, timeout=None):
+            return self.inbox.pop(0) if self.inbox else None
+
+        def close(self, reason=None, message=None):
+            self.closed = reason
+
+    monkeypatch.setattr(live, "LiveSession", Session)
+    monkeypatch.setattr(live, "REFUSAL_GRACE", 0.1)
+    face = type("Face", (), {"fps": 25.0, "width": 64, "height": 64})()
+    runtime = type("Runtime", (), {"device": "cpu", "precision": type("P", (), {"dtype": None})()})()
+    ws = Socket()
+    base = type("Options", (), {"blend": "hard"})()
+    live.run_live_socket(ws, face, object(), "lipsync", base, live.LiveLimits(), runtime)
+    errors = [json.loads(m) for m in ws.sent if isinstance(m, str) and '"error"' in m]
+    assert errors and "does lip sync only" in errors[-1]["error"] and ws.closed == 1008

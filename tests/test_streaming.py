@@ -95,6 +95,7 @@ def offline_frames(model, face: LiveFace, mel: np.ndarray, emotion: str, batch: 
                     return
 
     settings = RenderSettings(CPU, batch, None, True, progress=False)
+    settings.reference, settings.reference_crops = face.reference, face.references  # the live face's reference
     out = RenderOutput(emotion, "", Keep())
     render(
         model,

@@ -613,3 +613,63 @@ def test_an_upload_above_the_frame_rate_bound_is_refused(server, web_media, tmp_
     status = wait_done(client, resp.get_json()["id"])
     assert status["state"] == "error" and "1000 frames per second; the limit is 240" in status["error"], status
     assert not status.get("results")
+
+
+def _png_bomb(path, side: int, rows: int) -> None:
+    """A PNG declaring side x side grey pixels, its first ``rows`` rows of zeros compressed (all of them: a
+    valid image of about a megabyte for 20000 px; a few: a header that promises far more than the file holds)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    packer = zlib.compressobj(9)
+    row = b"\0" * (side + 1)  # filter byte + one grey byte per pixel
+    body = b"".join(packer.compress(row) for _ in range(rows)) + packer.flush()
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    with open(path, "wb") as handle:
+        handle.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("side, rows", [(20000, 20000), (60000, 10)])
+def test_a_png_bomb_is_refused_from_its_header_before_decoding(server, web_media, tmp_path, side, rows):
+    """ffprobe says 0x0 above about 268 megapixels; the PNG's own header is read instead, and the upload is
+    refused with the size in one line (400), in little memory."""
+    import resource
+
+    _, app = server
+    bomb = tmp_path / "bomb.png"
+    _png_bomb(bomb, side, rows)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    client = app.test_client()
+    with open(web_media / "speech_short.wav", "rb") as audio, open(bomb, "rb") as face:
+        resp = client.post(
+            "/api/jobs",
+            data={"emotion": "HAP", "face": (io.BytesIO(face.read()), "bomb.png"), "audio": (audio, "v.wav")},
+        )
+    assert resp.status_code == 400, resp.get_data(as_text=True)
+    assert f"the face is {side}x{side} pixels" in resp.get_json()["error"]
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mib < 500
+
+
+def test_a_restarted_server_sweeps_the_uploads_a_killed_one_left(tmp_path, monkeypatch):
+    import tempfile
+
+    from emogen.apps.web.jobs import JobQueue
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    left = tmp_path / f"emogen-web-{dead.pid}-abc"
+    (left / "job1").mkdir(parents=True)
+    (left / "job1" / "face.mp4").write_bytes(b"a user's upload")
+    alive = tmp_path / f"emogen-web-{os.getpid()}-mine"
+    alive.mkdir()
+    queue = JobQueue(lambda job: None)
+    try:
+        assert not left.exists() and alive.exists()
+        assert os.path.basename(queue.root).startswith(f"emogen-web-{os.getpid()}-")
+    finally:
+        queue.shutdown()

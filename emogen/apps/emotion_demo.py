@@ -22,7 +22,7 @@ from . import demo_stages as st
 from .crema_clips import HOLDOUT_SECONDS, RENDERED_CLIP, DatasetClips, check_dataset, cut_training_parts
 from .emotion_pictures import GRID_FRAMES, difference_picture, grid_picture
 from .stages import DATASET_WORK_DIR, render_precision, run_stage
-from .work_folder import claim_work_folder
+from .work_folder import WorkFolder, claim_work_folder
 
 __all__ = ["GRID_FRAMES", "HOLDOUT_SECONDS", "DatasetDemoConfig", "DatasetDemoReport", "run_dataset_demo"]
 
@@ -80,6 +80,7 @@ class DatasetRun:
     cfg: DatasetDemoConfig
     clips: DatasetClips
     detector: str
+    folder: WorkFolder  # held (locked) while the run goes on
     report: DatasetDemoReport = field(default_factory=DatasetDemoReport)
     networks: dict = field(default_factory=dict)
     cuts: dict = field(default_factory=dict)
@@ -112,8 +113,8 @@ def start(cfg: DatasetDemoConfig) -> DatasetRun:
         "recipe": {**cfg.recipe, "reference": cfg.reference, "augment": cfg.generator_augment, "seed": cfg.seed},
     }
     steps = {"emotion classifiers": cfg.disc_steps, "warm-up": cfg.warmup_steps, "generator": cfg.train_steps}
-    claim_work_folder(cfg.work_dir, "--work_dir", identity, steps)
-    return DatasetRun(cfg, clips, download_free_detector())
+    folder = claim_work_folder(cfg.work_dir, "--work_dir", identity, steps)
+    return DatasetRun(cfg, clips, download_free_detector(), folder)
 
 
 def prepare_data(run: DatasetRun) -> None:
@@ -257,11 +258,14 @@ def render_videos(run: DatasetRun) -> list:
 def run_dataset_demo(cfg: DatasetDemoConfig) -> DatasetDemoReport:
     """Every stage on the CREMA-D folder, then the six renders, their scores, the pictures and six videos."""
     run = start(cfg)
-    prepare_data(run)
-    train_classifiers(run)
-    train_generator(run)
-    judge_renders(run)
-    videos = render_videos(run)
+    try:
+        prepare_data(run)
+        train_classifiers(run)
+        train_generator(run)
+        judge_renders(run)
+        videos = render_videos(run)
+    finally:
+        run.folder.release()
     run.report.artifacts = {
         "preprocessed training parts": run.path("preprocessed"),
         "emotion discriminator": run.networks["disc"],

@@ -31,7 +31,7 @@ from .stages import (
     run_stage,
     wav2lip_generator,
 )
-from .work_folder import claim_work_folder
+from .work_folder import WorkFolder, claim_work_folder
 
 ACTORS = ("1001", "1002")
 SENTENCES = ("DFA", "IEO", "TIE", "IOM", "ITH", "MTI")
@@ -82,6 +82,7 @@ class QuickRun:
     work: str
     detector: str
     train_end: float
+    folder: WorkFolder  # held (locked) while the run goes on
     report: DemoReport = field(default_factory=DemoReport)
     networks: dict = field(default_factory=dict)
 
@@ -121,8 +122,8 @@ def start(cfg: DemoConfig) -> QuickRun:
         "recipe": {**DEMO_GENERATOR_RECIPE, "flags": DEMO_GENERATOR_FLAGS, "init": _starting_weights()},
     }
     steps = {"expert and emotion": max(1, cfg.steps), "generator": cfg.train_steps or 0}
-    claim_work_folder(cfg.work_dir, "--work_dir", identity, steps)
-    return QuickRun(cfg, cfg.work_dir, download_free_detector(), duration - HOLDOUT_SECONDS)
+    folder = claim_work_folder(cfg.work_dir, "--work_dir", identity, steps)
+    return QuickRun(cfg, cfg.work_dir, download_free_detector(), duration - HOLDOUT_SECONDS, folder)
 
 
 def _starting_weights() -> Optional[str]:
@@ -268,6 +269,14 @@ def score(run: QuickRun, results: str) -> None:
 def run_demo(cfg: DemoConfig) -> DemoReport:
     """Run every stage and return the artifacts and numbers."""
     run = start(cfg)
+    try:
+        return _run_stages(run)
+    finally:
+        run.folder.release()
+
+
+def _run_stages(run: QuickRun) -> DemoReport:
+    cfg = run.cfg
     prepare_data(run)
     train(run)
     generator = cfg.generator or run.networks["generator"]

@@ -272,16 +272,8 @@ def image_size(path: str) -> Optional[tuple[int, int]]:
     return None
 
 
-def read_image(path: str, max_pixels: Optional[int] = None) -> np.ndarray:
-    """A still image as BGR uint8, or a UserError; one whose header declares more than ``max_pixels`` pixels is
-    refused before it is decoded."""
-    declared = image_size(path)
-    if max_pixels is not None and declared and declared[0] * declared[1] > max_pixels:
-        raise UserError.about(
-            "face",
-            f"{path} declares {declared[0]}x{declared[1]} pixels; the limit is {max_pixels / 1e6:.1f} megapixels "
-            "(memory grows with the frame size): use a smaller image",
-        )
+def read_image(path: str) -> np.ndarray:
+    """A still image as BGR uint8, or a UserError."""
     frame = cv2.imread(path)
     if frame is None:
         raise UserError(f"cannot read image {path}: not an image OpenCV can decode")

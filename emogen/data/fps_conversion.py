@@ -78,9 +78,13 @@ def convert_one(
     """Re-time ``src`` to ``fps`` (audio kept, AAC) into ``dst`` via a temporary file and a rename; returns a
     note when the output is shorter than the source says it is (a truncated source), else None. A source without
     a picture (audio only, or not a video at all) is refused: it would become a video-less output."""
+    try:
+        streams = probe(src).get("streams", [])
+    except UserError:
+        streams = None  # unreadable: ffmpeg's own error below says why
+    if streams is not None and not any(s.get("codec_type") == "video" for s in streams):
+        raise UserError(f"{src} has no video stream (audio only?); a clip needs the face")
     want, _ = _describe(src)
-    if want is None:
-        raise UserError(f"{src} has no video stream ffmpeg can read (audio only, or not a video)")
     with atomic_path(dst, suffix=".mp4") as tmp:
         run_ffmpeg(
             [
@@ -110,7 +114,7 @@ def convert_one(
             cancel,
         )
         got, _ = _describe(tmp)
-    if got is not None and want - got > tolerance:
+    if got is not None and want is not None and want - got > tolerance:
         return f"only {got:.2f} s of {want:.2f} s could be decoded (truncated or damaged source?)"
     return None
 

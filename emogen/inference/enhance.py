@@ -102,7 +102,13 @@ def load_enhancer(path: str, device: Any, face_side: int = 96) -> FaceEnhancer:
         pass
     name = os.path.basename(path)
     state = read_enhancer_weights(path)
-    if not isinstance(state, dict) or not state or not all(hasattr(v, "shape") for v in state.values()):
+    # A state_dict, or one wrapped as the trainers save it ({"params_ema": {...}}); spandrel unwraps those.
+    leaves = (
+        [w for v in state.values() for w in (v.values() if isinstance(v, dict) else [v])]
+        if isinstance(state, dict)
+        else []
+    )
+    if not leaves or not all(hasattr(v, "shape") for v in leaves):
         raise UserError.about("enhance", f"{name} holds no state_dict of tensors (found {type(state).__name__})")
     unknown = (
         f"{name}: spandrel knows no architecture with these weights; pass a GFPGAN, RestoreFormer or Real-ESRGAN "

@@ -8,9 +8,21 @@ from typing import Iterator
 import numpy as np
 
 from emogen.common.errors import UserError
-from emogen.common.media import FrameTransform, is_image_path, iter_frames, read_image, video_fps
+from emogen.common.media import FrameTransform, image_size, is_image_path, iter_frames, read_image, video_fps
 
 from .options import MAX_FPS, InferenceOptions
+
+
+def _check_pixels(opts: InferenceOptions, width: int, height: int) -> None:
+    """A UserError for a face frame above opts.max_pixels (after --resize_factor), saying which factor fits."""
+    pixels = width * height
+    if opts.max_pixels is not None and pixels > opts.max_pixels:
+        raise UserError.about(
+            "face",
+            f"{opts.face} is {width}x{height} pixels; the limit is {opts.max_pixels / 1e6:.1f} megapixels (memory "
+            f"grows with the frame size): pass --resize_factor "
+            f"{opts.resize_factor * int(np.ceil(np.sqrt(pixels / opts.max_pixels)))} or a smaller file",
+        )
 
 
 class FaceSource:
@@ -23,9 +35,10 @@ class FaceSource:
         self.static = opts.static or self.is_image
         if self.is_image:
             self.fps = float(opts.fps)
-            # The header's size is checked before decoding: the limit allows for --resize_factor's reduction.
-            limit = opts.max_pixels * opts.resize_factor**2 if opts.max_pixels is not None else None
-            first = self.transform(read_image(opts.face, limit))
+            declared = image_size(opts.face)  # checked before decoding: a decoder allocates what the header says
+            if declared:
+                _check_pixels(opts, declared[0] // opts.resize_factor, declared[1] // opts.resize_factor)
+            first = self.transform(read_image(opts.face))
         else:
             fps = video_fps(opts.face)
             self.fps = fps if fps > 0 else float(opts.fps)
@@ -40,14 +53,7 @@ class FaceSource:
                 f"{opts.face} runs at {self.fps:g} frames per second; the limit is {MAX_FPS:g} (every frame is "
                 f"generated): convert it first, e.g. ffmpeg -i <video> -r 25 <video_25fps.mp4>",
             )
-        pixels = first.shape[0] * first.shape[1]
-        if opts.max_pixels is not None and pixels > opts.max_pixels:
-            raise UserError.about(
-                "face",
-                f"{opts.face} is {first.shape[1]}x{first.shape[0]} pixels; the limit is "
-                f"{opts.max_pixels / 1e6:.1f} megapixels (memory grows with the frame size): pass --resize_factor "
-                f"{int(np.ceil(np.sqrt(pixels / opts.max_pixels)))} or a smaller file",
-            )
+        _check_pixels(opts, first.shape[1], first.shape[0])
         self.first = first
         self.height, self.width = first.shape[:2]
 

@@ -25,6 +25,13 @@ class RejectedUpload(Exception):
 
 def check_media(path: str, kind: str, cfg: WebConfig) -> None:
     """Probe headers only (nothing is decoded in full): a media file of the right kind, duration and size."""
+    declared = image_size(path) if kind == "face" else None
+    if declared and declared[0] * declared[1] > cfg.max_pixels:  # before ffprobe, which may decode to tell
+        raise RejectedUpload(
+            f"the face is {declared[0]}x{declared[1]} pixels; the limit is {cfg.max_pixels / 1e6:.1f} megapixels "
+            "(resize it first)",
+            kind,
+        )
     try:
         info = probe(path)
     except UserError:
@@ -36,7 +43,7 @@ def check_media(path: str, kind: str, cfg: WebConfig) -> None:
     if kind == "face":
         video = next(s for s in streams if s.get("codec_type") == "video")
         # An image's own header first: ffprobe reports 0x0 for images above about 268 megapixels.
-        width, height = image_size(path) or (int(video.get("width") or 0), int(video.get("height") or 0))
+        width, height = declared or (int(video.get("width") or 0), int(video.get("height") or 0))
         if width * height == 0:
             raise RejectedUpload("the face's size cannot be read from its header", kind)
         if width * height > cfg.max_pixels:

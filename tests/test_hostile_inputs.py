@@ -1,4 +1,4 @@
-"""Hostile use, round four: no input is ever overwritten, every signal cleans up, the work and memory are bounded,
+"""Hostile use: no input is ever overwritten, every signal cleans up, the work and memory are bounded,
 and bad values end in one line."""
 
 import json
