@@ -71,7 +71,8 @@ def main() -> None:
         for layout in (False, True) if precision.dtype is not None else (False,):
             amp = MixedPrecision(dataclasses.replace(precision, channels_last=layout), device)
             for network, make_step, batch in (
-                ("generator, L1 only (demo)", generator_l1, gen_batch),
+                ("generator, L1 only (demo.py)", generator_l1, gen_batch),
+                ("generator, L1 + emotion (demo.py --dataset)", generator_emotion, gen_batch),
                 ("generator, paper's losses", generator_full, gen_batch),
                 ("lip-sync expert", expert, sync_batch),
                 ("emotion discriminator", emotion_disc, emo_batch),
@@ -116,6 +117,18 @@ def generator_l1(amp: MixedPrecision, batch, device):
     return generator_step(
         amp, batch, device, hp, Critics(nn.Identity(), nn.Identity(), None, nn.Identity()), model, 1e-3
     )
+
+
+def generator_emotion(amp: MixedPrecision, batch, device):
+    """A step of the emotion demo's recipe: L1 and the emotion term (no VGG weights, no sync term), and the
+    emotion discriminator's update."""
+    model, disc = Wav2Lip().to(device), DISCEMO().to(device)
+    amp.prepare(model)
+    disc_optimizer = torch.optim.Adam(disc.parameters(), lr=1e-6, betas=(0.5, 0.999))
+    hp = hparams.copy()
+    for key, value in (("syncnet_wt", 0.0), ("pl_wt", 0.0), ("emo_wt", 0.01)):
+        hp.set_hparam(key, value)
+    return generator_step(amp, batch, device, hp, Critics(nn.Identity(), disc, disc_optimizer, None), model, 1e-3)
 
 
 def generator_full(amp: MixedPrecision, batch, device):
