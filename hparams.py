@@ -188,6 +188,11 @@ hparams = HParams(
     # Not in the original (0 keeps its loss): the emotion term also on each window generated with another,
     # random label, so the label has to steer the face where the speech and reference say otherwise.
     emo_swap_wt=0.0,
+    # Not in the original (False keeps its loss): the generated frames pass a 3x3 binomial low-pass before the
+    # emotion discriminator in the generator's emotion term. The discriminator's stride-2 convolutions put a
+    # pixel-to-pixel alternating pattern into its gradient, which the generator learns to draw as a grid; the
+    # filter's zero at the highest frequency removes that part of the gradient (docs/emotion_demo.md).
+    emo_lowpass=False,
     pl_wt=0.01,
     disc_wt=0.07,
     disc_initial_learning_rate=1e-4,

@@ -49,8 +49,8 @@ class DetectorEntry:
     lse_only: bool = False  # only for LSE scoring (score_lse.py), never picked by 'auto'
     backends: tuple[str, ...] = ("torch",)  # runtimes its network runs on (see emogen.common.backends)
     # --detection auto takes the fast strategy with it on a CPU. The strategy is measured against exact with the
-    # detectors whose weights are here (dlib, Haar: docs/benchmarks.md, face detection, fast and exact); S3FD
-    # takes it on that evidence, exact one flag away (its real weights are not here to measure it on its own).
+    # detectors whose weights ship in packages (dlib, Haar: docs/benchmarks.md, face detection, fast and exact);
+    # S3FD takes it on that evidence, exact one flag away (its own agreement needs its real weights).
     fast_by_default: bool = False
 
     def load_class(self) -> type:

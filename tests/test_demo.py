@@ -50,8 +50,18 @@ def test_demo_end_to_end(shared, tmp_path, capsys, monkeypatch):
     assert float(numbers["train L1, last 10 steps"]) < float(numbers["train L1, first 10 steps"])
     assert float(numbers["held-out face PSNR (dB)"]) > float(numbers["held-out face PSNR, untrained (dB)"]) + 1.0
     assert float(numbers["held-out face SSIM"]) > float(numbers["held-out face SSIM, untrained"])
+    # Lip sync on speech the face never spoke, by the landmark model, beside the real face with its own speech
+    # (measured 0.29 on examples/face.mp4) and beside the original's reference.
+    assert float(numbers["the real face with its own speech (r)"]) == pytest.approx(0.289, abs=0.03)
+    for key in (
+        "dubbing sync, new speech (r)",
+        "copy of the source video's mouth (r)",
+        "copy with the original's reference",
+    ):
+        assert -1 <= float(numbers[key]) <= 1, key
+    assert (work / "scores" / "mouth_and_speech.png").is_file()
     assert "trained from scratch" in out and "batch_size=4, initial_learning_rate=0.001" in out
-    assert "for 30 min or 20 steps" in out and "stopped at step 20: step limit" in out
+    assert "for 20 steps or 30 min" in out and "stopped at step 20: step limit" in out
     picture = cv2.imread(str(work / "heldout" / "side_by_side.png"))
     assert picture is not None and picture.shape[0] > 4 * 100 and picture.shape[1] > 3 * 100  # 4 rows x 3 columns
 

@@ -67,7 +67,11 @@ def test_s3fd_on_openvino_matches_the_parity_maps_and_the_torch_boxes(shared, pa
     frames = [f[:300, :360] for f in iter_frames(str(shared / "data/video/face3.mp4"), limit=3)]
     for ours, theirs in zip(ov_det.detect_from_batch(frames), torch_det.detect_from_batch(frames)):
         assert ours.shape == theirs.shape and len(ours) > 0
-        np.testing.assert_allclose(ours, theirs, atol=0.05)
+        # The same set of boxes: rows whose scores differ by a rounding may come out in either order (oneDNN's
+        # float32 kernels differ between instruction sets), so each row is matched to its nearest in the other.
+        for a, b in ((ours, theirs), (theirs, ours)):
+            nearest = np.abs(a[:, None, :] - b[None, :, :]).max(axis=2).min(axis=1)
+            assert nearest.max() < 0.05, nearest.max()
 
 
 def test_postprocess_matches_original_boxes(shared):

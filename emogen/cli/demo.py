@@ -37,17 +37,17 @@ def get_args_parser() -> argparse.ArgumentParser:
         "--train_minutes",
         type=float_range(0, 10080, low_open=True),
         default=None,
-        help="the generator's training budget in minutes (default 4, which keeps the quick start, "
-        "install included, within 10 minutes on 2 CPU cores); a slow CPU may need longer to reach "
-        "--train_steps; with --dataset, a cap on each of its two generator phases (default none)",
+        help="also stop the generator after this many minutes, whichever of the two limits comes first (default: "
+        "none, so every machine trains --train_steps steps and gets the same network); with --dataset, a cap on "
+        "each of its two generator phases",
     )
     p.add_argument(
         "--train_steps",
         type=int_range(0, 10000000),
         default=None,
-        help="also stop the generator after this many steps, whichever of the two limits comes first "
-        "(default 120: on the example, the face on unseen frames was best there and got worse with "
-        "more steps; 0 = no step limit); with --dataset, the steps of the --reference phase (default 500)",
+        help="the generator's training steps (default 120: on the example, the face on unseen frames was best "
+        "there and got worse with more steps; 0 = no step limit, which needs --train_minutes); with --dataset, "
+        "the steps of the --reference phase (default 500)",
     )
     p.add_argument(
         "--audio_seconds",
@@ -109,6 +109,10 @@ def get_args_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the demo and print its report."""
     args = get_args_parser().parse_args(argv)
+    if args.train_steps == 0 and args.train_minutes is None:
+        from emogen.common.errors import UserError
+
+        raise UserError("--train_steps 0 (no step limit) needs --train_minutes")
     if args.dataset is not None:
         given = [
             f
@@ -176,10 +180,6 @@ def dataset_demo(args) -> int:
         )
         if v is not None
     }
-    if args.train_steps == 0 and args.train_minutes is None:
-        from emogen.common.errors import UserError
-
-        raise UserError("--train_steps 0 (no step limit) needs --train_minutes with --dataset")
     report = run_dataset_demo(DatasetDemoConfig(args.dataset, **given))
     print(format_dataset_report(report))
     return 0

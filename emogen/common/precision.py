@@ -62,7 +62,7 @@ def add_precision_argument(p, training: bool = False) -> None:
 
 
 # oneDNN (inside PyTorch and OpenVINO) runs no instruction set above ONEDNN_MAX_CPU_ISA; these caps exclude bfloat16.
-# Setting one (e.g. AVX2) makes this CPU behave as an older one, which is how AVX2-only figures are taken here.
+# Setting one (e.g. AVX2) makes a newer CPU run as an older one does: the emulated AVX2-only figures use it.
 ISA_CAPS_WITHOUT_BF16 = frozenset(
     {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI"}
 )

@@ -85,7 +85,7 @@ def calibration_batches(
 
 @functools.lru_cache(maxsize=2)
 def _example_sets(kind: str = EMOGEN) -> tuple[list, list]:
-    # A download-free detector: the crops only need to be faces, and S3FD would spend minutes on a CPU here.
+    # A download-free detector: the crops only need to be faces, and S3FD would spend minutes on a CPU.
     clip = load_clip_inputs(
         EXAMPLE_FACE, EXAMPLE_SPEECH, CALIBRATION_BATCHES * CALIBRATION_BATCH_SIZE, download_free_detector()
     )

@@ -94,24 +94,40 @@ def generator_losses(
     terms = {"l1": nn.functional.l1_loss(g.float(), gt)}
     if critics.perceptual is not None:
         terms["perceptual"] = critics.perceptual(g, gt) if hp.pl_wt or not weighted_only else zero
+    judged = lowpass_frames(g) if hp.emo_lowpass else g
     terms["emotion"] = (
-        nn.functional.cross_entropy(critics.disc_emo(g), labels) if hp.emo_wt or not weighted_only else zero
+        nn.functional.cross_entropy(critics.disc_emo(judged), labels) if hp.emo_wt or not weighted_only else zero
     )
     terms["sync"] = sync_loss(critics.syncnet, mel, g) if with_sync else zero
     if hp.emo_swap_wt and weighted_only:
-        terms["emotion_swap"] = swapped_label_loss(model, critics.disc_emo, indiv_mels, x, labels)
+        terms["emotion_swap"] = swapped_label_loss(model, critics.disc_emo, indiv_mels, x, labels, hp.emo_lowpass)
     return g, gt, x, labels, terms
 
 
+def lowpass_frames(video: torch.Tensor) -> torch.Tensor:
+    """(B, C, T, H, W) frames filtered by the 3x3 binomial kernel [1 2 1]^T [1 2 1] / 16 (edges replicated): it
+    keeps the face and zeroes the pixel-to-pixel alternation, in the frames and in the gradient passed back."""
+    n, c, t, h, w = video.shape
+    row = torch.tensor([1.0, 2.0, 1.0], device=video.device, dtype=video.dtype)
+    kernel = (row[:, None] * row[None, :] / 16.0).expand(c * t, 1, 3, 3)
+    flat = nn.functional.pad(video.reshape(n, c * t, h, w), (1, 1, 1, 1), mode="replicate")
+    return nn.functional.conv2d(flat, kernel, groups=c * t).reshape(n, c, t, h, w)
+
+
 def swapped_label_loss(
-    model: nn.Module, disc_emo: nn.Module, indiv_mels: torch.Tensor, x: torch.Tensor, labels: torch.Tensor
+    model: nn.Module,
+    disc_emo: nn.Module,
+    indiv_mels: torch.Tensor,
+    x: torch.Tensor,
+    labels: torch.Tensor,
+    lowpass: bool = False,
 ) -> torch.Tensor:
     """The emotion discriminator's cross-entropy on the same inputs generated with another label, drawn at random
     for each sample (no ground truth exists for that face, so only the discriminator judges it)."""
     n = disc_emo.cls[-1].out_features
     other = (labels + torch.randint(1, n, labels.shape, device=labels.device)) % n
     g = model(indiv_mels, x, nn.functional.one_hot(other, n).to(x.dtype))
-    return nn.functional.cross_entropy(disc_emo(g), other)
+    return nn.functional.cross_entropy(disc_emo(lowpass_frames(g) if lowpass else g), other)
 
 
 def evaluate_generator(
