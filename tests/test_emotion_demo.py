@@ -62,6 +62,17 @@ def test_the_dataset_demo_runs_every_stage_on_the_real_clips(shared, tmp_path):
     assert numbers["the same distance between the six real clips"] > 2  # six real expressions
     assert 0 <= numbers["each clip rendered from its own faces with its own label, assigned to it (of 6)"] <= 6
     assert 5 < numbers["held-out face PSNR, NEU (dB)"] < 60
+    # The outside judge (fer, trained on other people) on the real clips: FEA, HAP, NEU, SAD (measured).
+    assert numbers["outside judge: the real clips the same way (of 5)"] == 4
+    assert 0 <= numbers["outside judge: renders that score their own label highest (of 5)"] <= 5
+    assert "the outside judge (fer" in text and "render scores it highest" in text
+    # Lip sync: the NEU clip with speech it never spoke, beside the real clip with its own (measured 0.48).
+    assert numbers["the real NEU clip with its own speech (r)"] == pytest.approx(0.48, abs=0.1)
+    assert (
+        -1 <= numbers["dubbing sync, new speech (r)"] <= 1 and -1 <= numbers["copy of the source clip's mouth (r)"] <= 1
+    )
+    for picture in ("label differences", "mouth and speech over time"):
+        assert cv2.imread(report.artifacts[picture]) is not None
 
     # The training parts end HOLDOUT_SECONDS before each clip does; the whole clips are scored.
     run = tmp_path / "run"
