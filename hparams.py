@@ -41,6 +41,7 @@ RANGES: dict[str, tuple[Any, Any]] = {
     "syncnet_wt": (0.0, 1.0),
     "emo_wt": (0.0, None),
     "emo_swap_wt": (0.0, None),
+    "emo_blur": (0.0, 8.0),
     "pl_wt": (0.0, None),
     "disc_wt": (0.0, None),
     "beta_1": (0.0, 1.0),
@@ -188,11 +189,11 @@ hparams = HParams(
     # Not in the original (0 keeps its loss): the emotion term also on each window generated with another,
     # random label, so the label has to steer the face where the speech and reference say otherwise.
     emo_swap_wt=0.0,
-    # Not in the original (False keeps its loss): the generated frames pass a 3x3 binomial low-pass before the
-    # emotion discriminator in the generator's emotion term. The discriminator's stride-2 convolutions put a
-    # pixel-to-pixel alternating pattern into its gradient, which the generator learns to draw as a grid; the
-    # filter's zero at the highest frequency removes that part of the gradient (docs/emotion_demo.md).
-    emo_lowpass=False,
+    # Not in the original (0 keeps its loss): the generated frames pass a Gaussian blur of this sigma (pixels of
+    # the 96 px face) before the emotion discriminator in the generator's emotion term. The discriminator's
+    # gradient carries fine patterns (its stride-2 convolutions alternate pixel to pixel) that the generator
+    # learns to draw as a grid and blotches; through the blur only coarse changes reach it (docs/emotion_demo.md).
+    emo_blur=0.0,
     pl_wt=0.01,
     disc_wt=0.07,
     disc_initial_learning_rate=1e-4,

@@ -744,17 +744,18 @@ def test_resume_takes_the_newest_complete_pair_and_clears_partial_saves(tiny_dat
     assert "the emotion discriminator starts again from --emotion_disc_path" in capsys.readouterr().out
 
 
-def test_the_emotion_lowpass_removes_the_checkerboard_from_frames_and_gradients():
-    """emo_lowpass: a constant frame passes unchanged, a pixel-to-pixel alternation becomes zero, and the
-    gradient that reaches the frames carries no alternation either."""
-    from emogen.training.engine_generator import lowpass_frames
+def test_the_emotion_blur_keeps_coarse_changes_and_removes_fine_patterns_from_the_gradient():
+    """emo_blur: a constant frame passes unchanged, a pixel-to-pixel alternation all but vanishes, and so does the
+    fine part of the gradient that reaches the frames, while a coarse change passes."""
+    from emogen.training.engine_generator import blur_frames
 
-    flat = torch.full((1, 3, 5, 8, 8), 0.4)
-    assert torch.allclose(lowpass_frames(flat), flat)
-    yy, xx = torch.meshgrid(torch.arange(8), torch.arange(8), indexing="ij")
-    board = ((yy + xx) % 2).float().expand(1, 3, 5, 8, 8).clone()
-    inner = lowpass_frames(board)[..., 1:-1, 1:-1]
-    assert torch.allclose(inner, torch.full_like(inner, 0.5))  # only the mean is left
-    frames = torch.rand(1, 3, 5, 8, 8, requires_grad=True)
-    (lowpass_frames(frames) * (board - 0.5)).sum().backward()  # a judge whose gradient is a checkerboard
-    assert frames.grad[..., 1:-1, 1:-1].abs().max() < 1e-6
+    flat = torch.full((1, 3, 5, 16, 16), 0.4)
+    assert torch.allclose(blur_frames(flat, 2.0), flat)
+    yy, xx = torch.meshgrid(torch.arange(16), torch.arange(16), indexing="ij")
+    board = ((yy + xx) % 2).float().expand(1, 3, 5, 16, 16).clone() - 0.5
+    assert blur_frames(board, 1.0)[..., 4:-4, 4:-4].abs().max() < 0.02
+    frames = torch.rand(1, 3, 5, 16, 16, requires_grad=True)
+    (blur_frames(frames, 2.0) * board).sum().backward()  # a judge whose gradient is a checkerboard
+    assert frames.grad[..., 6:-6, 6:-6].abs().max() < 1e-3
+    ramp = (xx.float() / 15).expand(1, 3, 5, 16, 16)  # a coarse change
+    assert torch.allclose(blur_frames(ramp, 2.0)[..., 6:-6, 6:-6], ramp[..., 6:-6, 6:-6], atol=1e-4)

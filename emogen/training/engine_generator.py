@@ -94,24 +94,29 @@ def generator_losses(
     terms = {"l1": nn.functional.l1_loss(g.float(), gt)}
     if critics.perceptual is not None:
         terms["perceptual"] = critics.perceptual(g, gt) if hp.pl_wt or not weighted_only else zero
-    judged = lowpass_frames(g) if hp.emo_lowpass else g
+    judged = blur_frames(g, hp.emo_blur) if hp.emo_blur else g
     terms["emotion"] = (
         nn.functional.cross_entropy(critics.disc_emo(judged), labels) if hp.emo_wt or not weighted_only else zero
     )
     terms["sync"] = sync_loss(critics.syncnet, mel, g) if with_sync else zero
     if hp.emo_swap_wt and weighted_only:
-        terms["emotion_swap"] = swapped_label_loss(model, critics.disc_emo, indiv_mels, x, labels, hp.emo_lowpass)
+        terms["emotion_swap"] = swapped_label_loss(model, critics.disc_emo, indiv_mels, x, labels, hp.emo_blur)
     return g, gt, x, labels, terms
 
 
-def lowpass_frames(video: torch.Tensor) -> torch.Tensor:
-    """(B, C, T, H, W) frames filtered by the 3x3 binomial kernel [1 2 1]^T [1 2 1] / 16 (edges replicated): it
-    keeps the face and zeroes the pixel-to-pixel alternation, in the frames and in the gradient passed back."""
+def blur_frames(video: torch.Tensor, sigma: float) -> torch.Tensor:
+    """(B, C, T, H, W) frames blurred by a separable Gaussian of ``sigma`` pixels (radius 3 sigma, edges
+    replicated). Its gradient is the same blur, so what passes back to the frames holds no fine pattern."""
     n, c, t, h, w = video.shape
-    row = torch.tensor([1.0, 2.0, 1.0], device=video.device, dtype=video.dtype)
-    kernel = (row[:, None] * row[None, :] / 16.0).expand(c * t, 1, 3, 3)
-    flat = nn.functional.pad(video.reshape(n, c * t, h, w), (1, 1, 1, 1), mode="replicate")
-    return nn.functional.conv2d(flat, kernel, groups=c * t).reshape(n, c, t, h, w)
+    radius = max(1, int(round(3 * sigma)))
+    x = torch.arange(-radius, radius + 1, device=video.device, dtype=torch.float32)
+    taps = torch.exp(-0.5 * (x / sigma) ** 2)
+    taps = (taps / taps.sum()).to(video.dtype)
+    flat = video.reshape(n, c * t, h, w)
+    flat = nn.functional.pad(flat, (radius, radius, radius, radius), mode="replicate")
+    flat = nn.functional.conv2d(flat, taps.view(1, 1, 1, -1).expand(c * t, 1, 1, -1), groups=c * t)
+    flat = nn.functional.conv2d(flat, taps.view(1, 1, -1, 1).expand(c * t, 1, -1, 1), groups=c * t)
+    return flat.reshape(n, c, t, h, w)
 
 
 def swapped_label_loss(
@@ -120,14 +125,14 @@ def swapped_label_loss(
     indiv_mels: torch.Tensor,
     x: torch.Tensor,
     labels: torch.Tensor,
-    lowpass: bool = False,
+    blur: float = 0.0,
 ) -> torch.Tensor:
     """The emotion discriminator's cross-entropy on the same inputs generated with another label, drawn at random
     for each sample (no ground truth exists for that face, so only the discriminator judges it)."""
     n = disc_emo.cls[-1].out_features
     other = (labels + torch.randint(1, n, labels.shape, device=labels.device)) % n
     g = model(indiv_mels, x, nn.functional.one_hot(other, n).to(x.dtype))
-    return nn.functional.cross_entropy(disc_emo(lowpass_frames(g) if lowpass else g), other)
+    return nn.functional.cross_entropy(disc_emo(blur_frames(g, blur) if blur else g), other)
 
 
 def evaluate_generator(
