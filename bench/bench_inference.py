@@ -290,11 +290,11 @@ def speed(args, device, d: str, ckpt: str) -> None:
         "HAP",
     ]
     fixed = common + ["--box", *box]
-    exact = ["--precision", "fp32", "--backend", "torch", "--serial"]
+    exact = ["--precision", "fp32", "--backend", "torch", "--serial", "--reference", "frame"]
     runs = []
     if "box" in sections:
         runs += [
-            ("today's exact path: --precision fp32 --backend torch --serial", fixed + exact),
+            ("today's exact path: --precision fp32 --backend torch --serial --reference frame", fixed + exact),
             ("--backend torch (precision auto), pipelined", fixed + ["--backend", "torch"]),
         ]
         runs += [
@@ -303,7 +303,11 @@ def speed(args, device, d: str, ckpt: str) -> None:
             if backend == "openvino"
         ]
         runs += [
-            (f"defaults (auto: {auto})", fixed),
+            (
+                f"defaults (auto: {auto}), the original's reference (--reference frame)",
+                fixed + ["--reference", "frame"],
+            ),
+            (f"defaults (auto: {auto}; reference auto: closed_mouth)", fixed),
             ("defaults, --emotion all (6 videos)", [*fixed, "--emotion", "all"]),
         ]
     if "wav2lip" in sections:
