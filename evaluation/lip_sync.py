@@ -49,6 +49,14 @@ def get_args_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _cell(value: float, width: int) -> str:
+    return f"{value:{width}.3f}" if not math.isnan(value) else f"{'-':>{width}}"
+
+
+def _cells(values) -> str:
+    return " ".join(_cell(v, 9) for v in values)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Score every video, print the table and the real baseline."""
     args = get_args_parser().parse_args(argv)
@@ -77,15 +85,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         videos, sources, reals, not args.no_identity, partial(tqdm, desc="lip sync", disable=args.no_progress)
     )
     width = max(len(os.path.basename(s.video)) for s in report.scores)
+    names = ("dubbing_sync", "copy", "lmd", "mouth_lmd", "identity")
     print(f"{'video':<{width}}  frames  dubbing sync   copy    LMD  mouth-LMD  identity")
     for s in report.scores:
-        cells = [f"{v:9.3f}" if not math.isnan(v) else f"{'-':>9}" for v in (s.copy, s.lmd, s.mouth_lmd, s.identity)]
-        print(f"{os.path.basename(s.video):<{width}}  {s.frames:6d}  {s.dubbing_sync:12.3f} {' '.join(cells)}")
-    names = ("dubbing_sync", "copy", "lmd", "mouth_lmd", "identity")
-    means = {name: report.mean(name) for name in names}
-    print(
-        f"{'mean':<{width}}          {means['dubbing_sync']:12.3f} " + " ".join(f"{means[n]:9.3f}" for n in names[1:])
-    )
+        values = [getattr(s, n) for n in names]
+        print(f"{os.path.basename(s.video):<{width}}  {s.frames:6d}  {_cell(values[0], 12)} {_cells(values[1:])}")
+    means = [report.mean(n) for n in names]
+    print(f"{'mean':<{width}}          {_cell(means[0], 12)} {_cells(means[1:])}")
+    if any(math.isnan(v) for s in report.scores for v in (s.dubbing_sync, s.copy)):
+        print("-: undefined (fewer than 10 frames with a face, or a mouth opening that never changes)")
     for source, r in report.baselines.items():
         print(f"real baseline: {os.path.basename(source)} with its own speech, dubbing sync {r:.3f}")
     if args.plot:

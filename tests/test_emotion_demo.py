@@ -68,9 +68,11 @@ def test_the_dataset_demo_runs_every_stage_on_the_real_clips(shared, tmp_path):
     assert "the outside judge (fer" in text and "render scores it highest" in text
     # Lip sync: the NEU clip with speech it never spoke, beside the real clip with its own (measured 0.48).
     assert numbers["the real NEU clip with its own speech (r)"] == pytest.approx(0.48, abs=0.1)
-    assert (
-        -1 <= numbers["dubbing sync, new speech (r)"] <= 1 and -1 <= numbers["copy of the source clip's mouth (r)"] <= 1
-    )
+    # Two steps draw a mouth that barely moves: its correlation may be undefined, and the report then says so.
+    for name in ("dubbing sync, new speech (r)", "copy of the source clip's mouth (r)"):
+        assert numbers[name] is None or -1 <= numbers[name] <= 1
+    if numbers["dubbing sync, new speech (r)"] is None:
+        assert "- (undefined)" in text and "note: dubbing sync is undefined" in text
     for picture in ("label differences", "mouth and speech over time"):
         assert cv2.imread(report.artifacts[picture]) is not None
 

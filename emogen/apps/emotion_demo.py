@@ -293,6 +293,10 @@ def dub_and_score_sync(run: DatasetRun, speech: str) -> None:
             "copy of the source clip's mouth (r)": sync["mean"]["copy"],
         }
     )
+    if sync["mean"]["dubbing_sync"] is None:
+        run.report.notes.append(
+            "dubbing sync is undefined: the generated mouth opening never changes, or too few frames had a face"
+        )
     run.report.artifacts["mouth and speech over time"] = plot
 
 
@@ -350,7 +354,7 @@ def format_dataset_report(report: DatasetDemoReport) -> str:
             lines.append(f"  {e}: P({e}) {own:.2f} on its render, at most {best_other:.2f} on the others: {verdict}")
     lines += ["", "== numbers"]
     width = max(len(k) for k in report.numbers)
-    lines += [f"  {k:<{width}}  {v:.4g}" for k, v in report.numbers.items()]
+    lines += [f"  {k:<{width}}  " + (f"{v:.4g}" if v is not None else "- (undefined)") for k, v in report.numbers.items()]
     lines += [""] + [f"note: {n}" for n in report.notes]
     lines.append(
         "One actor saying one sentence: this shows the emotion pathway working end to end on real faces, not "
