@@ -90,8 +90,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for s in report.scores:
         values = [getattr(s, n) for n in names]
         print(f"{os.path.basename(s.video):<{width}}  {s.frames:6d}  {_cell(values[0], 12)} {_cells(values[1:])}")
-    means = [report.mean(n) for n in names]
-    print(f"{'mean':<{width}}          {_cell(means[0], 12)} {_cells(means[1:])}")
+    means = {n: report.mean(n) for n in names}
+    print(f"{'mean':<{width}}          {_cell(means['dubbing_sync'], 12)} {_cells(list(means.values())[1:])}")
     if any(math.isnan(v) for s in report.scores for v in (s.dubbing_sync, s.copy)):
         print("-: undefined (fewer than 10 frames with a face, or a mouth opening that never changes)")
     for source, r in report.baselines.items():

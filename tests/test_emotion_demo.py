@@ -34,9 +34,11 @@ def test_a_folder_without_six_emotions_of_one_actor_is_refused(shared, tmp_path,
     assert "apply to a --dataset run only" in capsys.readouterr().err
     assert run_cli(demo.main, ["--no_augment"]) == 2
     assert "--no_augment apply to a --dataset run only" in capsys.readouterr().err
+    assert run_cli(demo.main, ["--emo_blur", "1"]) == 2
+    assert "--emo_blur" in capsys.readouterr().err
 
 
-def test_no_augment_reaches_the_dataset_demo_config(shared, tmp_path, monkeypatch):
+def test_no_augment_and_emo_blur_reach_the_dataset_demo_config(shared, tmp_path, monkeypatch):
     import emogen.apps.emotion_demo as emotion_demo
 
     configs = []
@@ -44,7 +46,10 @@ def test_no_augment_reaches_the_dataset_demo_config(shared, tmp_path, monkeypatc
     monkeypatch.setattr(emotion_demo, "format_dataset_report", lambda report: "")
     assert run_cli(demo.main, ["--dataset", str(shared / "data/crema-d"), "--no_augment"]) == 0
     assert run_cli(demo.main, ["--dataset", str(shared / "data/crema-d")]) == 0
-    assert [c.generator_augment for c in configs] == [False, True]
+    assert run_cli(demo.main, ["--dataset", str(shared / "data/crema-d"), "--emo_blur", "0.7"]) == 0
+    assert [c.generator_augment for c in configs] == [False, True, True]
+    # The blur joins the generator's hyper-parameters only when asked for, so the paper's recipe is unchanged.
+    assert [c.recipe.get("emo_blur") for c in configs] == [None, None, 0.7]
 
 
 @pytest.mark.slow

@@ -110,3 +110,21 @@ def test_script_scores_a_folder_against_its_source_and_writes_the_summary(shared
 
     picture = cv2.imread(str(plot))
     assert picture is not None and picture.shape[0] > 2 * 140  # two panels: the real face and the output
+
+
+def test_a_still_mouth_prints_an_undefined_sync_instead_of_a_number(shared, tmp_path, capsys):
+    """A still photo looped over speech: the mouth opening never changes, so its correlation with the speech is
+    undefined; the table shows '-' and says why, and the summary holds null."""
+    folder = tmp_path / "results"
+    folder.mkdir()
+    still = folder / "still_NEU.mp4"
+    ffmpeg(
+        "-loop", "1", "-i", str(shared / "data/image/face3.jpg"), "-i", str(shared / "data/video/face3.mp4"),
+        "-map", "0:v", "-map", "1:a", "-t", "2", "-r", "25", "-c:v", "libx264", "-qp", "0", str(still),
+    )  # fmt: skip
+    summary = tmp_path / "summary.json"
+    assert run_cli(script.main, ["--videos_dir", str(folder), "--summary_json", str(summary), "--no_progress"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("still_NEU.mp4"))
+    assert row.split()[2] == "-" and "-: undefined" in out
+    assert json.loads(summary.read_text())["mean"]["dubbing_sync"] is None

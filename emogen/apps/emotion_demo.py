@@ -53,6 +53,7 @@ class DatasetDemoConfig:
     reference: str = DEFAULT_REFERENCE
     emo_wt: float = DATASET_RECIPE["emo_wt"]
     emo_swap_wt: float = DEFAULT_EMO_SWAP_WT
+    emo_blur: float = 0.0  # Gaussian blur (pixels) of what the emotion term sees; 0: the paper's term
     disc_steps: int = DISC_STEPS  # of each emotion classifier
     seed: int = 0
     generator_augment: bool = True  # the original's colour augmentation of the generator's windows
@@ -63,7 +64,8 @@ class DatasetDemoConfig:
     @property
     def recipe(self) -> dict:
         """The generator's hyper-parameters."""
-        return {**DATASET_RECIPE, "emo_wt": self.emo_wt, "emo_swap_wt": self.emo_swap_wt}
+        blur = {"emo_blur": self.emo_blur} if self.emo_blur else {}
+        return {**DATASET_RECIPE, "emo_wt": self.emo_wt, "emo_swap_wt": self.emo_swap_wt, **blur}
 
 
 @dataclass
@@ -354,7 +356,9 @@ def format_dataset_report(report: DatasetDemoReport) -> str:
             lines.append(f"  {e}: P({e}) {own:.2f} on its render, at most {best_other:.2f} on the others: {verdict}")
     lines += ["", "== numbers"]
     width = max(len(k) for k in report.numbers)
-    lines += [f"  {k:<{width}}  " + (f"{v:.4g}" if v is not None else "- (undefined)") for k, v in report.numbers.items()]
+    lines += [
+        f"  {k:<{width}}  " + (f"{v:.4g}" if v is not None else "- (undefined)") for k, v in report.numbers.items()
+    ]
     lines += [""] + [f"note: {n}" for n in report.notes]
     lines.append(
         "One actor saying one sentence: this shows the emotion pathway working end to end on real faces, not "

@@ -90,6 +90,13 @@ def get_args_parser() -> argparse.ArgumentParser:
         "(train.py --hparams emo_swap_wt; 0 is the original's loss)",
     )
     p.add_argument(
+        "--emo_blur",
+        type=float_range(0, 8),
+        default=None,
+        help="with --dataset: Gaussian blur, in pixels, of the generated frames the emotion term judges (train.py "
+        "--hparams emo_blur; default 0, the paper's term; docs/emotion_demo.md has its measurement)",
+    )
+    p.add_argument(
         "--warmup_steps",
         type=int_range(0, 10000000),
         default=None,
@@ -131,7 +138,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 f"{', '.join(given)}: not used by a --dataset run, which renders the set's own NEU clip; leave it out"
             )
         return dataset_demo(args)
-    only_dataset = ("reference", "emo_wt", "emo_swap_wt", "warmup_steps", "no_augment")
+    only_dataset = ("reference", "emo_wt", "emo_swap_wt", "emo_blur", "warmup_steps", "no_augment")
     if any(getattr(args, k) is not None for k in only_dataset):
         from emogen.common.errors import UserError
 
@@ -174,6 +181,7 @@ def dataset_demo(args) -> int:
             ("reference", args.reference),
             ("emo_wt", args.emo_wt),
             ("emo_swap_wt", args.emo_swap_wt),
+            ("emo_blur", args.emo_blur),
             ("warmup_steps", args.warmup_steps),
             ("disc_steps", args.steps),
             ("generator_augment", None if args.no_augment is None else False),

@@ -53,7 +53,7 @@ def correlation(a: Sequence[float], b: Sequence[float], max_lag: int = 0) -> flo
         n = min(len(x), len(y))
         x, y = x[:n], y[:n]
         keep = np.isfinite(x) & np.isfinite(y)
-        if keep.sum() < MIN_FRAMES or x[keep].std() == 0 or y[keep].std() == 0:
+        if keep.sum() < MIN_FRAMES or np.ptp(x[keep]) == 0 or np.ptp(y[keep]) == 0:
             continue
         r = float(np.corrcoef(x[keep], y[keep])[0, 1])
         best = r if math.isnan(best) else max(best, r)
