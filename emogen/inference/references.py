@@ -14,7 +14,9 @@ from emogen.common.contract import Coords
 
 REFERENCE_MODES = ("auto", "frame", "closed_mouth", "masked_mouth")
 CLOSED_MOUTH_WINDOW = 12  # frames on either side searched for the most closed mouth (about 0.5 s at 25 fps)
-DETECT_EVERY = 5  # the landmark pass looks for the face on every 5th frame (a talking head moves little)
+# The face is searched for on every frame: a rectangle kept across frames shifts the lip points enough to pick
+# frames whose mouth is not the most closed, and the mouth then follows the speech less.
+DETECT_EVERY = 1
 
 
 def resolve_reference(requested: str, static: bool) -> str:
