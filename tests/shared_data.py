@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,11 @@ def seeded_state_dict(model_name: str, seed: int = 11) -> dict:
     """Official-layout weights for ``model_name`` filled with ``seed``."""
     require_shared()
     return reference_data.seeded_state_dict(model_name, seed)
+
+
+FACE3_BOX = (150, 470, 140, 450)  # top bottom left right, around the face in face3.mp4
+
+
+def ffmpeg(*args: str) -> None:
+    """Run ffmpeg quietly, overwriting its output; a failure fails the test."""
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *args], check=True)

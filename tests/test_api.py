@@ -9,14 +9,13 @@ import sys
 import numpy as np
 import pytest
 import torch
-from shared_data import REPO_ROOT, seeded_state_dict
+from shared_data import FACE3_BOX as BOX
+from shared_data import REPO_ROOT, ffmpeg, seeded_state_dict
 
 import inference
 from emogen import EmoGen, GeneratedVideo, UserError
 from emogen.common.errors import run_cli
 from emogen.common.media import iter_frames
-
-BOX = (150, 470, 140, 450)  # top bottom left right, around the face in face3.mp4
 
 
 def expected_frames(wav_path, fps=25.0):
@@ -28,10 +27,6 @@ def expected_frames(wav_path, fps=25.0):
 
 def frame_shape(path):
     return next(iter_frames(str(path))).shape
-
-
-def ffmpeg(*args):
-    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
 
 
 @pytest.fixture(scope="module")

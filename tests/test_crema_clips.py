@@ -3,9 +3,9 @@ one line; paths given relative to another folder work from anywhere."""
 
 import os
 import shutil
-import subprocess
 
 import pytest
+from shared_data import ffmpeg
 
 import demo
 from emogen.apps.crema_clips import check_dataset
@@ -13,10 +13,6 @@ from emogen.apps.emotion_demo import DatasetDemoConfig
 from emogen.apps.quickstart import DemoConfig
 from emogen.common.contract import EMOTIONS
 from emogen.common.errors import UserError, run_cli
-
-
-def ffmpeg(*args):
-    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
 
 
 @pytest.fixture

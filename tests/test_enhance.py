@@ -7,13 +7,12 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from shared_data import FACE3_BOX as BOX
 from shared_data import seeded_state_dict
 
 import inference
 from emogen.common.errors import UserError, run_cli
 from emogen.inference.enhance import load_enhancer
-
-BOX = (150, 470, 140, 450)  # top bottom left right, around the face in face3.mp4
 
 
 def seeded(module: torch.nn.Module, seed: int = 3) -> dict:

@@ -16,17 +16,12 @@ import numpy as np
 import pytest
 import soundfile
 import torch
-from shared_data import REPO_ROOT, load_script, seeded_state_dict
+from shared_data import FACE3_BOX as BOX
+from shared_data import REPO_ROOT, ffmpeg, load_script, seeded_state_dict
 
 import convertFPS
 import inference
 from emogen.common.errors import UserError, run_cli
-
-BOX = (150, 470, 140, 450)  # top bottom left right, around the face in face3.mp4
-
-
-def ffmpeg(*args):
-    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
 
 
 @pytest.fixture(scope="module")

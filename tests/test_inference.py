@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from shared_data import REPO_ROOT, seeded_state_dict
+from shared_data import FACE3_BOX as BOX
+from shared_data import REPO_ROOT, ffmpeg, seeded_state_dict
 
 import audio
 import inference
@@ -14,12 +15,6 @@ from emogen.common.backends import openvino_installed
 from emogen.common.errors import run_cli
 from emogen.common.media import probe
 from emogen.inference.geometry import fill_gaps, mel_chunk_starts, smooth_boxes
-
-BOX = (150, 470, 140, 450)  # top bottom left right, around the face in face3.mp4
-
-
-def ffmpeg(*args):
-    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,10 @@ high on copy; the script scores a folder and writes its summary."""
 
 import json
 import math
-import subprocess
 
 import numpy as np
 import pytest
+from shared_data import ffmpeg
 
 from emogen.common.errors import run_cli
 from evaluation import lip_sync as script
@@ -20,10 +20,6 @@ from evaluation.metrics.lip_sync import (
     track_video,
 )
 from face_detection.landmarks import LandmarkModel
-
-
-def ffmpeg(*args):
-    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 import torch
-from shared_data import REPO_ROOT, load_script, seeded_state_dict
+from shared_data import REPO_ROOT, ffmpeg, load_script, seeded_state_dict
 
 import audio
 from emogen.common.errors import run_cli
@@ -23,10 +23,6 @@ from emogen.inference.streaming_mel import StreamingMel
 
 CPU = torch.device("cpu")
 BOX = ["150", "470", "140", "450"]  # top bottom left right, around the face in face3.mp4
-
-
-def ffmpeg(*args):
-    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
 
 
 @pytest.fixture(scope="module")

@@ -2,13 +2,13 @@
 used to warm-start EmoGen's training."""
 
 import os
-import subprocess
 
 import cv2
 import numpy as np
 import pytest
 import torch
-from shared_data import seeded_state_dict, seeded_weights
+from shared_data import FACE3_BOX as BOX
+from shared_data import ffmpeg, seeded_state_dict, seeded_weights
 
 import inference
 from emogen.common.errors import UserError, run_cli
@@ -16,12 +16,6 @@ from emogen.common.generator_kind import EMOGEN, LIPSYNC, WAV2LIP, generator_kin
 from emogen.common.media import iter_frames
 from emogen.common.weights import identify_state_dict
 from models import Wav2Lip
-
-BOX = (150, 470, 140, 450)  # top bottom left right, around the face in face3.mp4
-
-
-def ffmpeg(*args):
-    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
 
 
 @pytest.fixture(scope="module")
