@@ -195,7 +195,8 @@ def test_sighup_cleans_up_like_sigterm(media, tmp_path):
             time.sleep(0.05)
         assert proc.poll() is None, proc.stderr.read()
         proc.send_signal(signal.SIGHUP)
-        assert proc.wait(timeout=60) == 130
+        code = proc.wait(timeout=60)
+        assert code == 130, proc.stderr.read()[-3000:]
     finally:
         proc.kill()
     assert "interrupted" in proc.stderr.read()
