@@ -208,6 +208,12 @@ def _reader(batches: Iterator[Batch], inbox: queue.Queue, stop: threading.Event)
         _put(inbox, None, stop)
     except BaseException as exc:  # handed to the consumer, which re-raises it
         _put(inbox, exc, stop)
+    finally:
+        # The decoder behind the batches is released in this thread, now, not by the collector at interpreter
+        # exit, where native code tearing down under it can abort the process.
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()
 
 
 def _writer(out: RenderOutput, copy: bool, progress: _Progress) -> None:
@@ -297,7 +303,8 @@ def _render_pipelined(
                 out.inbox.put(None)
                 w.join()
         if reader.ident is not None:
-            reader.join(timeout=5)
+            # It stops after the batch it is making; the bound only guards against a decoder that never returns.
+            reader.join(timeout=60)
     for out in outputs:
         if out.error is not None:
             raise out.error
