@@ -104,16 +104,15 @@ class LandmarkModel:
             int(r.left() / scale), int(r.top() / scale), int(r.right() / scale), int(r.bottom() / scale)
         )
 
-    def track(self, frames: Iterable[np.ndarray], detect_every: int = 1) -> list[Optional[FaceLandmarks]]:
-        """The landmarks of every BGR frame, in order (None before the first face is found). With
-        ``detect_every`` N > 1 the face is searched for on every Nth frame only and its rectangle kept between
-        (the predictor, a few ms, still places the points on every frame): about three times faster for N = 5."""
+    def track(self, frames: Iterable[np.ndarray]) -> list[Optional[FaceLandmarks]]:
+        """The landmarks of every BGR frame, in order (None before the first face is found)."""
         out: list[Optional[FaceLandmarks]] = []
         rect = None
-        for index, frame in enumerate(frames):
+        for frame in frames:
             gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-            if rect is None or index % detect_every == 0:
-                rect = self._rect(gray, rect)
+            # The face is searched for on every frame: a rectangle kept across frames shifts the lip points
+            # enough to pick a reference whose mouth is not the most closed.
+            rect = self._rect(gray, rect)
             if rect is None:
                 out.append(None)
                 continue

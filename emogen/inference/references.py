@@ -14,9 +14,6 @@ from emogen.common.contract import Coords
 
 REFERENCE_MODES = ("auto", "frame", "closed_mouth", "masked_mouth")
 CLOSED_MOUTH_WINDOW = 12  # frames on either side searched for the most closed mouth (about 0.5 s at 25 fps)
-# The face is searched for on every frame: a rectangle kept across frames shifts the lip points enough to pick
-# frames whose mouth is not the most closed, and the mouth then follows the speech less.
-DETECT_EVERY = 1
 
 
 def resolve_reference(requested: str, static: bool) -> str:
@@ -61,7 +58,7 @@ class ReferenceCrops:
     def __init__(self, frames: Callable[[], Iterable[np.ndarray]], coords: Sequence[Optional[Coords]]) -> None:
         from face_detection.landmarks import shared_landmark_model
 
-        faces = shared_landmark_model().track(frames(), detect_every=DETECT_EVERY)
+        faces = shared_landmark_model().track(frames())
         openings = [f.mouth_opening if f is not None and c is not None else np.nan for f, c in zip(faces, coords)]
         self.picks = closed_mouth_picks(openings)
         wanted = {j for j in self.picks if coords[j] is not None}
