@@ -70,6 +70,9 @@ def test_the_dataset_demo_runs_every_stage_on_the_real_clips(shared, tmp_path):
     # The outside judge (fer, trained on other people) on the real clips: FEA, HAP, NEU, SAD (measured).
     assert numbers["outside judge: the real clips the same way (of 5)"] == 4
     assert 0 <= numbers["outside judge: renders that score their own label highest (of 5)"] <= 5
+    # Resampling the real clips' frames keeps their count at 3 or more (measured: every resample, most at 4).
+    assert numbers["outside judge: frame resamples where 3 or more real clips do (%)"] > 90
+    assert 0 <= numbers["outside judge: frame resamples where 3 or more renders do (%)"] <= 100
     assert "the outside judge (fer" in text and "render scores it highest" in text
     # Lip sync: the NEU clip with speech it never spoke, beside the real clip with its own (measured 0.48).
     assert numbers["the real NEU clip with its own speech (r)"] == pytest.approx(0.48, abs=0.1)

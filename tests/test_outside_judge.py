@@ -47,3 +47,45 @@ def test_the_real_clips_score_their_own_emotion_highest_in_four_of_five(real_fac
     assert judged.own_label_highest(JUDGED) == ["FEA", "HAP", "NEU", "SAD"]
     assert judged.score("HAP", "HAP") > 0.4 > max(judged.score("HAP", e) for e in EMOTIONS if e != "HAP")
     assert all(judged.probabilities[e]["disgust"] < 0.05 for e in EMOTIONS)
+
+
+def judgement_from_frames(frames: dict):
+    """An OutsideJudgement made from per-frame probabilities, as judge_clips makes it."""
+    from evaluation.metrics.outside_judge import FER_LABELS, OutsideJudgement
+
+    means = {e: dict(zip(FER_LABELS, p.mean(axis=0))) for e, p in frames.items()}
+    return OutsideJudgement(means, frames)
+
+
+def test_resampled_counts_stay_put_when_every_frame_agrees():
+    """Each clip's every frame says its own expression: every resample counts all five."""
+    from evaluation.metrics.outside_judge import FER_LABELS, FER_NAME
+
+    frames = {}
+    for e in EMOTIONS:
+        p = np.full((30, len(FER_LABELS)), 0.1)
+        p[:, FER_LABELS.index(FER_NAME[e])] = 0.4
+        frames[e] = p
+    judged = judgement_from_frames(frames)
+    assert len(judged.own_label_highest()) == 5
+    assert set(judged.resampled_counts(200).tolist()) == {5}
+
+
+def test_resampled_counts_spread_when_the_frames_disagree():
+    """HAP's own render wins on the mean, but by one frame in a few: resamples move its count between 0 and 1."""
+    from evaluation.metrics.outside_judge import FER_LABELS
+
+    happy = FER_LABELS.index("happy")
+    flat = np.full((20, len(FER_LABELS)), 1.0 / len(FER_LABELS))
+    frames = {e: flat.copy() for e in EMOTIONS}
+    frames["HAP"][:, happy] = np.where(np.arange(20) < 11, 0.30, 0.0)  # mean 0.165, above the others' 0.143
+    judged = judgement_from_frames(frames)
+    assert judged.own_label_highest(["HAP"]) == ["HAP"]
+    counts = judged.resampled_counts(400, seed=1, emotions=["HAP"])
+    assert 0.2 < (counts == 0).mean() < 0.8 and set(counts.tolist()) <= {0, 1}
+
+
+def test_the_real_clips_count_three_or_more_on_frame_resamples(real_faces):
+    """Measured: 4 of 5 on most resamples of the real clips' frames, never fewer than 3."""
+    counts = judge_clips(real_faces).resampled_counts(300)
+    assert counts.min() >= 3 and np.median(counts) == 4

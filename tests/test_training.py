@@ -133,6 +133,46 @@ def test_emotion_disc_script_never_wipes_and_resumes(tiny_dataset, tmp_path, cap
         assert not torch.equal(ckpt["optimizer"]["state"][key]["exp_avg"], value["exp_avg"])
 
 
+def test_adversarial_frames_stay_within_the_budget_and_raise_the_loss():
+    """One signed-gradient step from a random start: never more than eps from the frames, within 0-1, and the
+    classifier's loss on them is higher than on the frames themselves."""
+    from emogen.training.engine_emotion_disc import adversarial_frames
+    from emogen.training.mixed_precision import FP32, MixedPrecision
+
+    torch.manual_seed(0)
+    disc = DISCEMO().eval()
+    disc.apply(init_weights)
+    video = torch.rand(2, 3, 5, 96, 96)
+    labels = torch.tensor([1, 4])
+    eps = 8 / 255
+    moved = adversarial_frames(disc, video, labels, eps, MixedPrecision(FP32, torch.device("cpu")))
+    assert (moved - video).abs().max() <= eps + 1e-6 and moved.min() >= 0 and moved.max() <= 1
+    assert (moved - video).abs().mean() > eps / 2  # moved, not left in place
+    with torch.no_grad():
+        clean, attacked = (torch.nn.functional.cross_entropy(disc(v), labels).item() for v in (video, moved))
+    assert attacked > clean
+
+
+def test_emotion_disc_script_trains_on_perturbed_frames_with_adv_eps(tiny_dataset, tmp_path, monkeypatch):
+    """--adv_eps 8 reaches the engine as 8/255 and the perturbed frames are what the step trains on."""
+    import emogen.training.engine_emotion_disc as engine
+
+    seen = []
+    original = engine.adversarial_frames
+
+    def spy(model, video, labels, eps, amp):
+        seen.append(eps)
+        return original(model, video, labels, eps, amp)
+
+    monkeypatch.setattr(engine, "adversarial_frames", spy)
+    argv = ["-i", str(tiny_dataset / "pre"), "-o", str(tmp_path / "emo"), "--batch-size", "2", "--max_steps", "2"]
+    assert run_cli(emotion_disc_train.main, [*argv, *common(tiny_dataset), "--adv_eps", "8"]) == 0
+    assert seen == [pytest.approx(8 / 255)] * 2
+    argv[3] = str(tmp_path / "emo_off")
+    assert run_cli(emotion_disc_train.main, [*argv, *common(tiny_dataset)]) == 0
+    assert len(seen) == 2  # off by default: the original's training
+
+
 def test_emotion_disc_resumes_an_original_bare_file(tiny_dataset, tmp_path, capsys):
     out = tmp_path / "emo"
     out.mkdir()

@@ -263,12 +263,19 @@ def judge_outside(run: DatasetRun, renders: dict, real: dict) -> None:
         {
             "outside judge: renders that score their own label highest (of 5)": len(outside.own_label_highest()),
             "outside judge: the real clips the same way (of 5)": len(outside_real.own_label_highest()),
+            "outside judge: frame resamples where 3 or more renders do (%)": reaching(outside, 3),
+            "outside judge: frame resamples where 3 or more real clips do (%)": reaching(outside_real, 3),
         }
     )
     run.report.notes.append(
         f"the outside judge (fer's mini-Xception, FER-2013) is counted on {', '.join(JUDGED)}: it never calls "
         "these real faces disgusted"
     )
+
+
+def reaching(judgement, count: int, draws: int = 1000) -> float:
+    """The share (%) of ``draws`` resamples of the frames on which the outside judge's count is ``count`` or more."""
+    return float(100.0 * (judgement.resampled_counts(draws) >= count).mean())
 
 
 def dub_and_score_sync(run: DatasetRun, speech: str) -> None:

@@ -14,7 +14,7 @@ from typing import Optional, Sequence
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Command line of emotion_disc_train.py."""
-    from emogen.common.cli import ArgumentParser, positive_float, positive_int
+    from emogen.common.cli import ArgumentParser, float_range, positive_float, positive_int
     from emogen.training.options import add_common_training_args, add_hparams_argument
 
     p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -26,6 +26,13 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--step_lr", type=positive_int, default=150, help="epochs between learning-rate drops by 10x (150)")
     p.add_argument("--save_interval", type=positive_int, default=1000, help="steps between checkpoints (1000)")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out-path")
+    p.add_argument(
+        "--adv_eps",
+        type=float_range(0.0, 64.0),
+        default=0.0,
+        help="train on adversarially perturbed frames (one signed-gradient step from a random start), at most "
+        "this many 0-255 levels from the real ones; 0 (default) is the original's training",
+    )
     add_common_training_args(p)
     p.set_defaults(seed=9)
     add_hparams_argument(p)

@@ -172,7 +172,7 @@ def run_emotion_disc_training(args: argparse.Namespace) -> TrainSummary:
             scheduler,
             loader,
             state,
-            EmotionTrainConfig(args.out_path, args.save_interval),
+            EmotionTrainConfig(args.out_path, args.save_interval, args.adv_eps / 255.0),
             loop_config(args, args.num_epochs, "emotion disc"),
             run.device,
             log,

@@ -77,13 +77,12 @@ def judge_inputs(faces: np.ndarray) -> torch.Tensor:
     return torch.from_numpy((grey.astype(np.float32) / 255.0 - 0.5) * 2.0)[:, None]
 
 
-def expression_probabilities(faces: np.ndarray, batch: int = 64) -> dict:
-    """The judge's mean probability of each of its seven expressions over the frames of one clip."""
+def frame_probabilities(faces: np.ndarray, batch: int = 64) -> np.ndarray:
+    """The judge's probability of each of its seven expressions (FER_LABELS order) on every frame: (N, 7)."""
     model = load_judge()
     with torch.inference_mode():
         probs = [torch.softmax(model(judge_inputs(faces[i : i + batch])), dim=1) for i in range(0, len(faces), batch)]
-    mean = torch.cat(probs).mean(dim=0).numpy()
-    return {label: float(p) for label, p in zip(FER_LABELS, mean)}
+    return torch.cat(probs).numpy()
 
 
 @dataclass
@@ -92,6 +91,7 @@ class OutsideJudgement:
     clip scores it highest."""
 
     probabilities: dict = field(default_factory=dict)  # clip label -> {fer expression: probability}
+    frames: dict = field(default_factory=dict)  # clip label -> (N, 7) per-frame probabilities, FER_LABELS order
 
     def score(self, emotion: str, clip: str) -> float:
         """P(emotion) of ``clip`` as the judge sees it."""
@@ -105,22 +105,36 @@ class OutsideJudgement:
         """The labels whose own clip scores them highest among the six."""
         return [e for e in emotions if self.top_clip(e) == e]
 
+    def resampled_counts(self, draws: int = 1000, seed: int = 0, emotions: Sequence[str] = JUDGED) -> np.ndarray:
+        """How many of ``emotions`` score highest on their own clip, recounted on ``draws`` resamples of each
+        clip's frames (drawn with replacement): how much the count owes to which frames were judged. Neighbouring
+        frames are alike, so this spread is a lower bound on the count's uncertainty."""
+        rng = np.random.default_rng(seed)
+        columns = [FER_LABELS.index(FER_NAME[e]) for e in emotions]
+        clips = list(self.frames)
+        counts = np.zeros(draws, dtype=int)
+        for d in range(draws):
+            means = np.stack([p[rng.integers(0, len(p), len(p))].mean(axis=0) for p in self.frames.values()])
+            winners = means[:, columns].argmax(axis=0)
+            counts[d] = sum(clips[w] == e for w, e in zip(winners, emotions))
+        return counts
+
 
 def judge_clips(clips: Mapping[str, np.ndarray]) -> OutsideJudgement:
     """Judge six clips {EmoGen label: (N, H, W, 3) uint8 BGR faces} (renders of each label, or real clips)."""
     missing = [e for e in EMOTIONS if e not in clips]
     if missing:
         raise ValueError(f"six clips are judged together; missing {', '.join(missing)}")
-    return OutsideJudgement({e: expression_probabilities(clips[e]) for e in EMOTIONS})
+    frames = {e: frame_probabilities(clips[e]) for e in EMOTIONS}
+    means = {e: dict(zip(FER_LABELS, (float(v) for v in p.mean(axis=0)))) for e, p in frames.items()}
+    return OutsideJudgement(means, frames)
 
 
 def window_scores(windows: np.ndarray) -> np.ndarray:
     """Scores for EmotionReport: (N, 3, T, H, W) windows in [0, 1] BGR (emotion_accuracy.face_windows) ->
     (N, 6) log-probabilities of EmoGen's labels in EMOTIONS order, each the mean over the window's frames."""
-    model = load_judge()
     frames = (windows.transpose(0, 2, 3, 4, 1).reshape(-1, *windows.shape[3:], 3) * 255.0).round().astype(np.uint8)
-    with torch.inference_mode():
-        probs = torch.softmax(model(judge_inputs(frames)), dim=1).numpy()
+    probs = frame_probabilities(frames)
     mean = probs.reshape(len(windows), windows.shape[2], -1).mean(axis=1)
     columns = [FER_LABELS.index(FER_NAME[e]) for e in EMOTIONS]
     return np.log(np.maximum(mean[:, columns], 1e-12))
