@@ -41,9 +41,9 @@ def adversarial_frames(
     model: nn.Module, video: torch.Tensor, labels: torch.Tensor, eps: float, amp: MixedPrecision
 ) -> torch.Tensor:
     """``video`` moved by one signed-gradient step of 1.25 ``eps`` from a random start within ``eps`` (fast
-    adversarial training), kept within ``eps`` of the frames and within 0-1. A classifier trained on such frames
-    has input gradients that change what a face shows rather than a pixel pattern, which is what the generator's
-    emotion term follows."""
+    adversarial training), kept within ``eps`` of the frames and within 0-1. Classifiers trained on such frames
+    tend to have input gradients that follow image structure rather than pixel patterns, and the generator's
+    emotion term follows that gradient."""
     delta = torch.empty_like(video).uniform_(-eps, eps).requires_grad_(True)
     with amp.forward():
         loss = nn.functional.cross_entropy(model((video + delta).clamp(0, 1)), labels)
