@@ -7,7 +7,7 @@ import torch
 from shared_data import REPO_ROOT
 
 from emogen.common.contract import EMOTIONS
-from evaluation.metrics.outside_judge import JUDGED, judge_clips, load_judge
+from evaluation.metrics.outside_judge import JUDGED, OutsideJudgement, judge_clips, load_judge
 
 
 def test_the_port_gives_the_keras_models_probabilities():
@@ -49,14 +49,6 @@ def test_the_real_clips_score_their_own_emotion_highest_in_four_of_five(real_fac
     assert all(judged.probabilities[e]["disgust"] < 0.05 for e in EMOTIONS)
 
 
-def judgement_from_frames(frames: dict):
-    """An OutsideJudgement made from per-frame probabilities, as judge_clips makes it."""
-    from evaluation.metrics.outside_judge import FER_LABELS, OutsideJudgement
-
-    means = {e: dict(zip(FER_LABELS, p.mean(axis=0))) for e, p in frames.items()}
-    return OutsideJudgement(means, frames)
-
-
 def test_resampled_counts_stay_put_when_every_frame_agrees():
     """Each clip's every frame says its own expression: every resample counts all five."""
     from evaluation.metrics.outside_judge import FER_LABELS, FER_NAME
@@ -66,7 +58,7 @@ def test_resampled_counts_stay_put_when_every_frame_agrees():
         p = np.full((30, len(FER_LABELS)), 0.1)
         p[:, FER_LABELS.index(FER_NAME[e])] = 0.4
         frames[e] = p
-    judged = judgement_from_frames(frames)
+    judged = OutsideJudgement(frames)
     assert len(judged.own_label_highest()) == 5
     assert set(judged.resampled_counts(200).tolist()) == {5}
 
@@ -79,7 +71,7 @@ def test_resampled_counts_spread_when_the_frames_disagree():
     flat = np.full((20, len(FER_LABELS)), 1.0 / len(FER_LABELS))
     frames = {e: flat.copy() for e in EMOTIONS}
     frames["HAP"][:, happy] = np.where(np.arange(20) < 11, 0.30, 0.0)  # mean 0.165, above the others' 0.143
-    judged = judgement_from_frames(frames)
+    judged = OutsideJudgement(frames)
     assert judged.own_label_highest(["HAP"]) == ["HAP"]
     counts = judged.resampled_counts(400, seed=1, emotions=["HAP"])
     assert 0.2 < (counts == 0).mean() < 0.8 and set(counts.tolist()) <= {0, 1}

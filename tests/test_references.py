@@ -2,6 +2,7 @@
 talking-head video, and which mode a run resolves to."""
 
 import math
+from itertools import islice
 
 import numpy as np
 import pytest
@@ -28,12 +29,7 @@ def test_picks_take_the_smallest_opening_within_the_window_and_never_a_frame_wit
 
 @pytest.fixture(scope="module")
 def face_frames(shared):
-    frames = []
-    for frame in iter_frames(str(shared / "data/video/face3.mp4")):
-        frames.append(frame)
-        if len(frames) == FRAMES:
-            break
-    return frames
+    return list(islice(iter_frames(str(shared / "data/video/face3.mp4")), FRAMES))
 
 
 def test_closed_mouth_references_on_a_real_video_have_the_most_closed_mouth_near_each_frame(face_frames):

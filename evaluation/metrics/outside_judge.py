@@ -90,8 +90,12 @@ class OutsideJudgement:
     """For each EmoGen label, the judge's probability of it on each of the six clips (or renders), and which
     clip scores it highest."""
 
-    probabilities: dict = field(default_factory=dict)  # clip label -> {fer expression: probability}
     frames: dict = field(default_factory=dict)  # clip label -> (N, 7) per-frame probabilities, FER_LABELS order
+
+    @functools.cached_property
+    def probabilities(self) -> dict:
+        """Clip label -> {fer expression: mean probability over the clip's frames}."""
+        return {clip: dict(zip(FER_LABELS, (float(v) for v in p.mean(axis=0)))) for clip, p in self.frames.items()}
 
     def score(self, emotion: str, clip: str) -> float:
         """P(emotion) of ``clip`` as the judge sees it."""
@@ -125,9 +129,7 @@ def judge_clips(clips: Mapping[str, np.ndarray]) -> OutsideJudgement:
     missing = [e for e in EMOTIONS if e not in clips]
     if missing:
         raise ValueError(f"six clips are judged together; missing {', '.join(missing)}")
-    frames = {e: frame_probabilities(clips[e]) for e in EMOTIONS}
-    means = {e: dict(zip(FER_LABELS, (float(v) for v in p.mean(axis=0)))) for e, p in frames.items()}
-    return OutsideJudgement(means, frames)
+    return OutsideJudgement({e: frame_probabilities(clips[e]) for e in EMOTIONS})
 
 
 def window_scores(windows: np.ndarray) -> np.ndarray:
