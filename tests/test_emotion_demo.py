@@ -14,6 +14,7 @@ from emogen.apps.emotion_demo import (
     DatasetDemoConfig,
     DatasetDemoReport,
     format_dataset_report,
+    generator_flags,
     run_dataset_demo,
 )
 from emogen.common.contract import EMOTIONS
@@ -50,6 +51,16 @@ def test_no_augment_and_emo_blur_reach_the_dataset_demo_config(shared, tmp_path,
     assert [c.generator_augment for c in configs] == [False, True, True]
     # The blur joins the generator's hyper-parameters only when asked for, so the paper's recipe is unchanged.
     assert [c.recipe.get("emo_blur") for c in configs] == [None, None, 0.7]
+
+
+def test_the_generator_freezes_the_discriminator_only_when_no_emotion_term_uses_it(tmp_path):
+    def flags(**kw):
+        return generator_flags(DatasetDemoConfig(str(tmp_path), work_dir=str(tmp_path / "run"), **kw))
+
+    assert flags() == ["--seed", "0"]  # the paper's term: the discriminator trains beside the generator
+    assert flags(emo_wt=0.0, seed=1) == ["--seed", "1", "--freeze_emotion_disc"]
+    assert flags(emo_wt=0.0, emo_swap_wt=0.03) == ["--seed", "0"]  # the swapped-label term still asks it
+    assert flags(emo_wt=0.0, generator_augment=False) == ["--seed", "0", "--no_augment", "--freeze_emotion_disc"]
 
 
 @pytest.mark.slow

@@ -155,12 +155,19 @@ def train_classifiers(run: DatasetRun) -> None:
         run.networks[key] = latest_emotion_checkpoint(disc.folder)
 
 
+def generator_flags(cfg: DatasetDemoConfig) -> list:
+    """train.py flags of both generator phases besides the recipe's hyper-parameters and the reference mode."""
+    flags = ["--seed", str(cfg.seed), *([] if cfg.generator_augment else ["--no_augment"])]
+    # Without an emotion term the discriminator shapes nothing, and training it beside the generator costs time.
+    return flags + ([] if cfg.emo_wt or cfg.emo_swap_wt else ["--freeze_emotion_disc"])
+
+
 def train_generator(run: DatasetRun) -> None:
     """The generator: an optional warm-up with same-clip references, then the --reference phase."""
     from emogen.training.checkpoint_files import latest_checkpoint
 
     cfg = run.cfg
-    flags = ["--seed", str(cfg.seed), *([] if cfg.generator_augment else ["--no_augment"])]
+    flags = generator_flags(cfg)
 
     def phase(title: str, folder: str, reference: str, steps: int, hparams: dict, start: Optional[str]) -> str:
         gen = st.GeneratorRun(

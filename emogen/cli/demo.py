@@ -80,7 +80,8 @@ def get_args_parser() -> argparse.ArgumentParser:
         "--emo_wt",
         type=float_range(0, 1),
         default=None,
-        help="with --dataset: weight of the emotion discriminator's term (default 0.01, the paper's)",
+        help="with --dataset: weight of the emotion discriminator's term (default 0.01, the paper's; 0: L1 "
+        "alone, and the discriminator is not trained beside the generator)",
     )
     p.add_argument(
         "--emo_swap_wt",
