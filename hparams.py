@@ -194,6 +194,10 @@ hparams = HParams(
     # gradient carries fine patterns (its stride-2 convolutions alternate pixel to pixel) that the generator
     # learns to draw as a grid and blotches; through the blur only coarse changes reach it (docs/emotion_demo.md).
     emo_blur=0.0,
+    # Not in the original (False keeps the released generator's layout): the one-hot also scales and shifts the
+    # decoder's features at every scale (models/wav2lip.py, Wav2Lip(emotion_film=True)). In the original the label
+    # joins only at the 1x1 bottleneck, and the skips that carry the reference face pass it by.
+    emotion_film=False,
     pl_wt=0.01,
     disc_wt=0.07,
     disc_initial_learning_rate=1e-4,

@@ -23,6 +23,10 @@ def unfold_time(x: torch.Tensor, batch: int, time_dim: int) -> torch.Tensor:
     return x.movedim(0, time_dim)
 
 
+# Channels of each decoder scale's input after it is joined with the encoder's skip (3x3 ... 96x96 is 1x1 to 96).
+DECODER_JOIN_CHANNELS = (1024, 1024, 768, 512, 320, 160, 80)
+
+
 def _res(c: int) -> Conv2d:
     return Conv2d(c, c, kernel_size=3, stride=1, padding=1, residual=True)
 
@@ -32,10 +36,17 @@ class Wav2Lip(nn.Module):
 
     ``emotion=False`` builds the original Wav2Lip generator (the layout of Wav2Lip's public ``wav2lip.pth`` and
     ``wav2lip_gan.pth``): no emotion encoder, and the decoder starts from the audio embedding alone.
+
+    ``emotion_film=True`` adds an option outside the released layout: the one-hot also scales and shifts every
+    channel of each decoder scale's input (decoder output joined with the encoder's skip), so the label reaches
+    the reference face's features at every resolution, not only at the 1x1 bottleneck. Its layers start at zero,
+    so such a generator starts out as the released one.
     """
 
-    def __init__(self, emotion: bool = True) -> None:
+    def __init__(self, emotion: bool = True, emotion_film: bool = False) -> None:
         super().__init__()
+        if emotion_film and not emotion:
+            raise ValueError("emotion_film needs the emotion encoder (emotion=True)")
         self.has_emotion = emotion
         self.face_encoder_blocks = nn.ModuleList(
             [
@@ -104,6 +115,13 @@ class Wav2Lip(nn.Module):
             nn.Conv2d(32, 3, kernel_size=1, stride=1, padding=0),
             nn.Sigmoid(),
         )
+        if emotion_film:
+            # Outside the global random stream, so a seed builds the same other weights with or without the option.
+            with torch.random.fork_rng(devices=[]):
+                self.emotion_film = nn.ModuleList([nn.Linear(6, 2 * c) for c in DECODER_JOIN_CHANNELS])
+            for layer in self.emotion_film:
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
 
     def forward(
         self, audio_sequences: torch.Tensor, face_sequences: torch.Tensor, emotion: Optional[torch.Tensor] = None
@@ -137,8 +155,12 @@ class Wav2Lip(nn.Module):
             x = torch.cat((audio_embedding, self.emotion_encoder(emotion).view(-1, 512, 1, 1)), dim=1)
         else:
             x = audio_embedding
-        for block in self.face_decoder_blocks:
+        film = getattr(self, "emotion_film", None)
+        for i, block in enumerate(self.face_decoder_blocks):
             x = torch.cat((block(x), feats.pop()), dim=1)
+            if film is not None:
+                scale, shift = film[i](emotion).view(x.size(0), -1, 1, 1).chunk(2, dim=1)
+                x = x * (1 + scale) + shift
 
         x = self.output_block(x)
         return unfold_time(x, batch, 2) if is_sequence else x

@@ -748,6 +748,41 @@ def test_warm_start_from_a_wav2lip_generator(tiny_dataset, critic_files, tmp_pat
     assert not saved[first][:, 512:].any() and any(k.startswith("emotion_encoder.") for k in saved)
 
 
+def test_emotion_film_trains_from_a_released_generator_and_loads_for_inference(
+    tiny_dataset, critic_files, tmp_path, capsys
+):
+    """hparams emotion_film=True: started from a released-layout EmoGen generator, the per-scale layers start at
+    zero; the saved file is still an EmoGen generator, inference builds it with the layers, and a generator
+    without them refuses it by name."""
+    from emogen.common.checkpoint_io import CheckpointError
+    from emogen.common.generator_kind import EMOGEN, generator_layout
+    from emogen.common.weights import identify_state_dict
+    from emogen.inference.generator import load_generator
+    from emogen.training.warm_start import warm_start
+
+    start = tmp_path / "released.pth"
+    torch.save({"state_dict": seeded_state_dict("emogen_generator")}, start)
+    ck = tmp_path / "film"
+    plain = one_step_from(start, ck, tiny_dataset, critic_files)
+    assert run_cli(train.main, [*plain, "--hparams", "emotion_film=True"]) == 0
+    saved_path = str(ck / "checkpoint_step000000001.pth")
+    saved = state_dict_from_checkpoint(read_checkpoint(saved_path))
+    film = [k for k in saved if k.startswith("emotion_film.")]
+    assert len(film) == 14 and not any(saved[k].any() for k in film)  # lr 0: still at the zero start
+    assert generator_layout(saved_path) == (EMOGEN, True)
+    assert generator_layout(str(start)) == (EMOGEN, False)
+    model = load_generator(saved_path, torch.device("cpu"))
+    assert len(model.emotion_film) == 7
+    assert identify_state_dict(saved) == "an EmoGen generator"
+    with pytest.raises(CheckpointError, match="emotion_film.0.weight"):
+        warm_start(Wav2Lip(), saved_path)
+    at = plain.index("--init_from")
+    plain[at : at + 2] = ["--checkpoint_path", "latest"]
+    capsys.readouterr()
+    assert run_cli(train.main, plain) == 2
+    assert "was trained with --hparams emotion_film=True; resume it with that option" in capsys.readouterr().err
+
+
 def test_resume_takes_the_newest_complete_pair_and_clears_partial_saves(tiny_dataset, critic_files, tmp_path, capsys):
     """A kill between the generator's and the discriminator's save, and a SIGKILL during a save, as left on disk:
     resuming 'latest' takes the newest step with both files (saying so), and the hidden partial file goes."""

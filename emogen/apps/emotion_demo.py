@@ -57,6 +57,7 @@ class DatasetDemoConfig:
     disc_steps: int = DISC_STEPS  # of each emotion classifier
     seed: int = 0
     generator_augment: bool = True  # the original's colour augmentation of the generator's windows
+    emotion_film: bool = False  # the label also at every decoder scale (hparams emotion_film); False: released layout
 
     def __post_init__(self) -> None:
         self.dataset, self.work_dir = os.path.abspath(self.dataset), os.path.abspath(self.work_dir)
@@ -65,7 +66,8 @@ class DatasetDemoConfig:
     def recipe(self) -> dict:
         """The generator's hyper-parameters."""
         blur = {"emo_blur": self.emo_blur} if self.emo_blur else {}
-        return {**DATASET_RECIPE, "emo_wt": self.emo_wt, "emo_swap_wt": self.emo_swap_wt, **blur}
+        film = {"emotion_film": True} if self.emotion_film else {}
+        return {**DATASET_RECIPE, "emo_wt": self.emo_wt, "emo_swap_wt": self.emo_swap_wt, **blur, **film}
 
 
 @dataclass

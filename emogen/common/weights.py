@@ -37,6 +37,7 @@ class WeightFile:
     keys: int = 0  # number of state_dict entries (0: not recognised by shape)
     modules: frozenset = frozenset()  # the top-level module names of its state_dict keys
     in_hub: bool = False  # default_file lies in torch.hub's checkpoint cache, not in checkpoints/
+    optional: frozenset = frozenset()  # top-level modules of options outside the released layout, not counted
 
     @property
     def default(self) -> str:
@@ -65,12 +66,14 @@ class WeightFile:
         return f"{self.description.split(' ', 1)[1]} weights not found at {where}: get {self.source}, and {', or '.join(how)}"
 
     def matches(self, state_dict: Mapping[str, object]) -> bool:
-        """True when a state_dict has this file's number of entries and top-level modules."""
-        return (
-            bool(self.keys)
-            and len(state_dict) == self.keys
-            and {k.split(".", 1)[0] for k in state_dict} == set(self.modules)
-        )
+        """True when a state_dict has this file's number of entries and top-level modules (its optional modules
+        left aside)."""
+        keys = [k for k in state_dict if k.split(".", 1)[0] not in self.optional]
+        return bool(self.keys) and len(keys) == self.keys and {k.split(".", 1)[0] for k in keys} == set(self.modules)
+
+
+# The generator's per-scale emotion layers (hparams emotion_film, models/wav2lip.py): outside the released layout.
+EMOTION_FILM = "emotion_film"
 
 
 def _m(*names: str) -> frozenset:
@@ -100,6 +103,7 @@ WEIGHTS: dict[str, WeightFile] = {
             modules=_m(
                 "audio_encoder", "emotion_encoder", "face_decoder_blocks", "face_encoder_blocks", "output_block"
             ),
+            optional=_m(EMOTION_FILM),
         ),
         WeightFile(
             "wav2lip_generator",

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Callable, Optional, Union
 from emogen.common.checkpoint_io import check_checkpoint_path, load_weights
 from emogen.common.digest import file_digest
 from emogen.common.errors import UserError
-from emogen.common.generator_kind import EMOGEN, WAV2LIP, generator_kind
+from emogen.common.generator_kind import EMOGEN, WAV2LIP, generator_kind, generator_layout
 from emogen.common.openvino_runtime import (
     OpenVINONetwork,
     cache_writable,
@@ -49,8 +49,8 @@ def load_generator(path: str, device: torch.device) -> Wav2Lip:
     keys), in eval mode on ``device``."""
     from models import Wav2Lip
 
-    kind = generator_kind(path)
-    model = Wav2Lip(emotion=kind == EMOGEN)
+    kind, emotion_film = generator_layout(path)
+    model = Wav2Lip(emotion=kind == EMOGEN, emotion_film=emotion_film)
     load_weights(model, path, "EmoGen generator" if kind == EMOGEN else "Wav2Lip generator", map_location="cpu")
     return model.to(device).eval()
 

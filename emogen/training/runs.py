@@ -16,7 +16,7 @@ import torch
 
 from emogen.common.checkpoint_io import load_weights
 from emogen.common.errors import UserError
-from emogen.common.generator_kind import WAV2LIP
+from emogen.common.generator_kind import WAV2LIP, generator_layout
 from emogen.common.precision import resolve_training_precision
 from emogen.data.datasets import EmotionDataset, GeneratorDataset, SyncDataset
 
@@ -223,6 +223,12 @@ def _resume_generator(args, run: Run, model, optimizer, critics: Critics, state:
     if not path:
         # Weights only (a new run, a fresh optimizer); a Wav2Lip generator is widened to EmoGen's layout.
         return warm_start(model, args.init_from) if args.init_from else None
+    film = generator_layout(path)[1]
+    if film != run.hp.emotion_film:
+        raise UserError(
+            f"{path} was trained {'with' if film else 'without'} --hparams emotion_film=True; resume it "
+            f"{'with' if film else 'without'} that option (a run keeps its generator's layout)"
+        )
     ckpt = resume(path, model, optimizer, state, "EmoGen generator", run.device)
     if ckpt.get("syncnet_wt") is not None:
         run.hp.set_hparam("syncnet_wt", float(ckpt["syncnet_wt"]))
@@ -250,7 +256,7 @@ def run_generator_training(args: argparse.Namespace) -> TrainSummary:
             f"note: {len(train_set.clips_without_partner)} training clips have no clip to draw --reference "
             f"{args.reference} windows from; their reference window stays in their own clip"
         )
-    model = Wav2Lip().to(run.device)
+    model = Wav2Lip(emotion_film=run.hp.emotion_film).to(run.device)
     optimizer = torch.optim.Adam(
         [p for p in model.parameters() if p.requires_grad], lr=run.hp.initial_learning_rate, betas=(0.5, 0.999)
     )

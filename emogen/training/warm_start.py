@@ -13,7 +13,7 @@ from emogen.common.checkpoint_io import (
     read_checkpoint,
     state_dict_from_checkpoint,
 )
-from emogen.common.generator_kind import EMOGEN, kind_of_state_dict
+from emogen.common.generator_kind import EMOGEN, EMOTION_FILM, kind_of_state_dict, uses_emotion_film
 
 # The decoder's first convolution: 512 output channels over [audio embedding (512), emotion embedding (512)] in
 # EmoGen, over the audio embedding alone in Wav2Lip.
@@ -26,20 +26,23 @@ def warm_start(model: nn.Module, path: str) -> str:
     From Wav2Lip every shared tensor is copied; the first decoder convolution gets Wav2Lip's weights in its audio
     half and zeros in its emotion half, and the emotion encoder keeps its initialisation. The emotion then adds
     nothing at first: the network starts out as that Wav2Lip generator for every emotion, and training has to
-    learn the emotion and EmoGen's whole-face masking (Wav2Lip masks only the lower half)."""
+    learn the emotion and EmoGen's whole-face masking (Wav2Lip masks only the lower half).
+
+    A generator with the emotion_film option started from one without it keeps those layers at zero, so it too
+    starts out as the generator it came from."""
     state = state_dict_from_checkpoint(read_checkpoint(path), path)
     kind = kind_of_state_dict(state)
-    if kind == EMOGEN:
+    target = model.module if hasattr(model, "module") else model
+    if kind == EMOGEN and uses_emotion_film(state) == hasattr(target, EMOTION_FILM):
         load_weights(model, path, "EmoGen generator")
         return kind
     broken = nonfinite_tensors(state)
     if broken:
         raise CheckpointError(f"{path} holds NaN or infinite weights ({broken[0]} and {len(broken) - 1} more)")
-    target = model.module if hasattr(model, "module") else model
     own = target.state_dict()
     merged = dict(own)
     for key, value in state.items():
-        if key == FIRST_DECODER_WEIGHT:
+        if key == FIRST_DECODER_WEIGHT and key in own and own[key].shape[1] > value.shape[1]:
             widened = torch.zeros_like(own[key])
             widened[:, : value.shape[1]] = value
             merged[key] = widened
