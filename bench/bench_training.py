@@ -72,7 +72,8 @@ def main() -> None:
             amp = MixedPrecision(dataclasses.replace(precision, channels_last=layout), device)
             for network, make_step, batch in (
                 ("generator, L1 only (demo.py)", generator_l1, gen_batch),
-                ("generator, L1 + emotion (demo.py --dataset)", generator_emotion, gen_batch),
+                ("generator, L1 only, emotion_film (demo.py --dataset)", generator_l1_film, gen_batch),
+                ("generator, L1 + emotion (demo.py --dataset --emo_wt 0.01)", generator_emotion, gen_batch),
                 ("generator, paper's losses", generator_full, gen_batch),
                 ("lip-sync expert", expert, sync_batch),
                 ("emotion discriminator", emotion_disc, emo_batch),
@@ -107,9 +108,9 @@ def generator_step(amp: MixedPrecision, batch, device, hp, critics: Critics, mod
     return step
 
 
-def generator_l1(amp: MixedPrecision, batch, device):
+def generator_l1(amp: MixedPrecision, batch, device, emotion_film: bool = False):
     """A step of the demo's recipe: L1 only, no discriminator update."""
-    model = Wav2Lip().to(device)
+    model = Wav2Lip(emotion_film=emotion_film).to(device)
     amp.prepare(model)
     hp = hparams.copy()
     for key in ("syncnet_wt", "pl_wt", "emo_wt"):
@@ -117,6 +118,11 @@ def generator_l1(amp: MixedPrecision, batch, device):
     return generator_step(
         amp, batch, device, hp, Critics(nn.Identity(), nn.Identity(), None, nn.Identity()), model, 1e-3
     )
+
+
+def generator_l1_film(amp: MixedPrecision, batch, device):
+    """A step of the dataset demo's recipe: L1 only with the per-scale emotion layers, no discriminator update."""
+    return generator_l1(amp, batch, device, emotion_film=True)
 
 
 def generator_emotion(amp: MixedPrecision, batch, device):

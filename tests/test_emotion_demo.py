@@ -33,35 +33,36 @@ def test_a_folder_without_six_emotions_of_one_actor_is_refused(shared, tmp_path,
     assert "--face: not used by a --dataset run" in capsys.readouterr().err
     assert run_cli(demo.main, ["--reference", "other_emotion"]) == 2
     assert "error: --reference: for a --dataset run only" in capsys.readouterr().err
-    assert run_cli(demo.main, ["--no_augment", "--emo_blur", "1"]) == 2
-    assert "error: --emo_blur, --no_augment: for a --dataset run only" in capsys.readouterr().err
+    assert run_cli(demo.main, ["--augment", "--emo_blur", "1"]) == 2
+    assert "error: --emo_blur, --augment: for a --dataset run only" in capsys.readouterr().err
 
 
-def test_no_augment_emo_blur_and_emotion_film_reach_the_dataset_demo_config(shared, tmp_path, monkeypatch):
+def test_augment_emo_blur_and_released_layout_reach_the_dataset_demo_config(shared, tmp_path, monkeypatch):
     import emogen.apps.emotion_demo as emotion_demo
 
     configs = []
     monkeypatch.setattr(emotion_demo, "run_dataset_demo", lambda cfg: configs.append(cfg) or DatasetDemoReport())
     monkeypatch.setattr(emotion_demo, "format_dataset_report", lambda report: "")
-    assert run_cli(demo.main, ["--dataset", str(shared / "data/crema-d"), "--no_augment"]) == 0
+    assert run_cli(demo.main, ["--dataset", str(shared / "data/crema-d"), "--augment"]) == 0
     assert run_cli(demo.main, ["--dataset", str(shared / "data/crema-d")]) == 0
     assert run_cli(demo.main, ["--dataset", str(shared / "data/crema-d"), "--emo_blur", "0.7"]) == 0
-    assert run_cli(demo.main, ["--dataset", str(shared / "data/crema-d"), "--emotion_film"]) == 0
-    assert [c.generator_augment for c in configs] == [False, True, True, True]
-    # Each joins the generator's hyper-parameters only when asked for, so the paper's recipe is unchanged.
+    assert run_cli(demo.main, ["--dataset", str(shared / "data/crema-d"), "--released_layout"]) == 0
+    assert [c.generator_augment for c in configs] == [True, False, False, False]
+    # The blur joins the generator's hyper-parameters only when asked for; the released layout leaves out the
+    # per-scale emotion layers, whose hyper-parameter is then at its default (off).
     assert [c.recipe.get("emo_blur") for c in configs] == [None, None, 0.7, None]
-    assert [c.recipe.get("emotion_film") for c in configs] == [None, None, None, True]
-    assert run_cli(demo.main, ["--emotion_film"]) == 2  # without --dataset
+    assert [c.recipe.get("emotion_film") for c in configs] == [True, True, True, None]
+    assert [(c.reference, c.recipe["emo_wt"], c.train_steps) for c in configs[1:2]] == [("other_emotion", 0.0, 1000)]
+    assert run_cli(demo.main, ["--released_layout"]) == 2  # without --dataset
 
 
 def test_the_generator_freezes_the_discriminator_only_when_no_emotion_term_uses_it(tmp_path):
     def flags(**kw):
         return generator_flags(DatasetDemoConfig(str(tmp_path), work_dir=str(tmp_path / "run"), **kw))
 
-    assert flags() == ["--seed", "0"]  # the paper's term: the discriminator trains beside the generator
-    assert flags(emo_wt=0.0, seed=1) == ["--seed", "1", "--freeze_emotion_disc"]
-    assert flags(emo_wt=0.0, emo_swap_wt=0.03) == ["--seed", "0"]  # the swapped-label term still asks it
-    assert flags(emo_wt=0.0, generator_augment=False) == ["--seed", "0", "--no_augment", "--freeze_emotion_disc"]
+    assert flags() == ["--seed", "0", "--no_augment", "--freeze_emotion_disc"]  # L1 alone
+    assert flags(emo_wt=0.01, seed=1) == ["--seed", "1", "--no_augment"]  # the paper's term: it trains alongside
+    assert flags(emo_swap_wt=0.03, generator_augment=True) == ["--seed", "0"]  # the swapped-label term asks it
 
 
 @pytest.mark.slow
@@ -72,7 +73,7 @@ def test_the_dataset_demo_runs_every_stage_on_the_real_clips(shared, tmp_path):
     report = run_dataset_demo(cfg)
     text = format_dataset_report(report)
     assert [j.requested for j in report.judgements] == list(EMOTIONS)
-    assert "reference windows neutral" in text and "emo_wt=0.01" in text and "emo_swap_wt=0;" in text
+    assert "reference windows other_emotion" in text and "emo_wt=0," in text and "emotion_film=True;" in text
     numbers = report.numbers
     assert 0 <= numbers["renders the classifier assigns to the requested emotion (of 6)"] <= 6
     assert numbers["upper-face distance between the six renders (0-255 levels)"] > 0  # two steps already differ

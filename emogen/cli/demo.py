@@ -47,7 +47,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         default=None,
         help="the generator's training steps (default 120: on the example, the face on unseen frames was best "
         "there and got worse with more steps; 0 = no step limit, which needs --train_minutes); with --dataset, "
-        "the steps of the --reference phase (default 500)",
+        "the steps of the --reference phase (default 1000)",
     )
     p.add_argument(
         "--audio_seconds",
@@ -73,15 +73,16 @@ def get_args_parser() -> argparse.ArgumentParser:
         choices=["same_clip", "other_emotion", "neutral"],
         default=None,
         help="with --dataset: where the generator's reference windows come from (train.py --reference); "
-        "default neutral (the actor's NEU clips), which the measurements chose; same_clip is the original's, "
-        "other_emotion a clip of the same actor with another emotion",
+        "default other_emotion (a clip of the same actor with another emotion, so the expression has to come "
+        "from the label), which the measurements chose; same_clip is the original's, neutral the actor's NEU "
+        "clips",
     )
     p.add_argument(
         "--emo_wt",
         type=float_range(0, 1),
         default=None,
-        help="with --dataset: weight of the emotion discriminator's term (default 0.01, the paper's; 0: L1 "
-        "alone, and the discriminator is not trained beside the generator)",
+        help="with --dataset: weight of the emotion discriminator's term (default 0: L1 alone, which the "
+        "measurements chose, and the discriminator is not trained beside the generator; 0.01 is the paper's)",
     )
     p.add_argument(
         "--emo_swap_wt",
@@ -104,21 +105,21 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="with --dataset: generator steps with same-clip references before the --reference phase (default 0: none)",
     )
     p.add_argument(
-        "--no_augment",
+        "--augment",
         action="store_const",
         const=True,
         default=None,
-        help="with --dataset: train the generator without the original's colour augmentation (train.py "
-        "--no_augment; the two emotion classifiers keep it)",
+        help="with --dataset: train the generator with the original's colour augmentation (by default it trains "
+        "without, train.py --no_augment, which the measurements chose; the two emotion classifiers keep it)",
     )
     p.add_argument(
-        "--emotion_film",
+        "--released_layout",
         action="store_const",
         const=True,
         default=None,
-        help="with --dataset: a generator whose label also scales and shifts the decoder's features at every "
-        "scale (train.py --hparams emotion_film=True; outside the released layout, which stays the default; "
-        "docs/emotion_demo.md has its measurement)",
+        help="with --dataset: train the released generator layout, where the label joins only at the decoder's "
+        "1x1 start (by default the label also scales and shifts the decoder's features at every scale, train.py "
+        "--hparams emotion_film=True, which the measurements chose; docs/emotion_demo.md)",
     )
     return p
 
@@ -148,7 +149,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 f"{', '.join(given)}: not used by a --dataset run, which renders the set's own NEU clip; leave it out"
             )
         return dataset_demo(args)
-    only_dataset = ("reference", "emo_wt", "emo_swap_wt", "emo_blur", "warmup_steps", "no_augment", "emotion_film")
+    only_dataset = ("reference", "emo_wt", "emo_swap_wt", "emo_blur", "warmup_steps", "augment", "released_layout")
     misplaced = [f"--{k}" for k in only_dataset if getattr(args, k) is not None]
     if misplaced:
         from emogen.common.errors import UserError
@@ -195,8 +196,8 @@ def dataset_demo(args) -> int:
             ("emo_blur", args.emo_blur),
             ("warmup_steps", args.warmup_steps),
             ("disc_steps", args.steps),
-            ("generator_augment", None if args.no_augment is None else False),
-            ("emotion_film", args.emotion_film),
+            ("generator_augment", args.augment),
+            ("emotion_film", None if args.released_layout is None else False),
         )
         if v is not None
     }
