@@ -23,7 +23,7 @@ def unfold_time(x: torch.Tensor, batch: int, time_dim: int) -> torch.Tensor:
     return x.movedim(0, time_dim)
 
 
-# Channels of each decoder scale's input after it is joined with the encoder's skip (3x3 ... 96x96 is 1x1 to 96).
+# Channels of each decoder scale's input once joined with the encoder's skip, from the 1x1 start to 96x96.
 DECODER_JOIN_CHANNELS = (1024, 1024, 768, 512, 320, 160, 80)
 
 
