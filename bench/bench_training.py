@@ -115,9 +115,7 @@ def generator_l1(amp: MixedPrecision, batch, device, emotion_film: bool = False)
     hp = hparams.copy()
     for key in ("syncnet_wt", "pl_wt", "emo_wt"):
         hp.set_hparam(key, 0.0)
-    return generator_step(
-        amp, batch, device, hp, Critics(nn.Identity(), nn.Identity(), None, nn.Identity()), model, 1e-3
-    )
+    return generator_step(amp, batch, device, hp, Critics(nn.Identity(), None, None, None), model, 1e-3)
 
 
 def generator_l1_film(amp: MixedPrecision, batch, device):

@@ -56,13 +56,14 @@ def test_augment_emo_blur_and_released_layout_reach_the_dataset_demo_config(shar
     assert run_cli(demo.main, ["--released_layout"]) == 2  # without --dataset
 
 
-def test_the_generator_freezes_the_discriminator_only_when_no_emotion_term_uses_it(tmp_path):
-    def flags(**kw):
-        return generator_flags(DatasetDemoConfig(str(tmp_path), work_dir=str(tmp_path / "run"), **kw))
+def test_the_discriminator_is_trained_only_for_a_recipe_with_an_emotion_term(tmp_path):
+    def config(**kw):
+        return DatasetDemoConfig(str(tmp_path), work_dir=str(tmp_path / "run"), **kw)
 
-    assert flags() == ["--seed", "0", "--no_augment", "--freeze_emotion_disc"]  # L1 alone
-    assert flags(emo_wt=0.01, seed=1) == ["--seed", "1", "--no_augment"]  # the paper's term: it trains alongside
-    assert flags(emo_swap_wt=0.03, generator_augment=True) == ["--seed", "0"]  # the swapped-label term asks it
+    assert not config().trains_against_discriminator  # L1 alone: train.py runs without one
+    assert config(emo_wt=0.01).trains_against_discriminator and config(emo_swap_wt=0.03).trains_against_discriminator
+    assert generator_flags(config()) == ["--seed", "0", "--no_augment"]
+    assert generator_flags(config(seed=1, generator_augment=True)) == ["--seed", "1"]
 
 
 @pytest.mark.slow
@@ -104,10 +105,12 @@ def test_the_dataset_demo_runs_every_stage_on_the_real_clips(shared, tmp_path):
         part = len(list((run / "preprocessed" / f"1001_DFA_{e}_XX").glob("*.jpg")))
         assert whole - part == pytest.approx(HOLDOUT_SECONDS * 25, abs=1)
 
-    # Each phase keeps its last step's checkpoints only (checkpoint_at_step_one=False).
+    # Each phase keeps its last step's checkpoint only (checkpoint_at_step_one=False); with no emotion term no
+    # discriminator is trained or saved.
     for phase in ("generator_warmup", "generator"):
         saved = sorted(p.name for p in (run / "checkpoints" / phase).glob("*.pth"))
-        assert saved == ["checkpoint_step000000002.pth", "disc_emo_checkpoint_step000000002.pth"]
+        assert saved == ["checkpoint_step000000002.pth"]
+    assert not (run / "checkpoints" / "emotion").exists() and "emotion discriminator" not in report.artifacts
 
     grid = cv2.imread(report.artifacts["grid"])
     assert grid.shape == (24 + 6 * 96, 48 + 2 * GRID_FRAMES * 96 + 6, 3)

@@ -819,6 +819,31 @@ def test_resume_takes_the_newest_complete_pair_and_clears_partial_saves(tiny_dat
     assert "the emotion discriminator starts again from --emotion_disc_path" in capsys.readouterr().out
 
 
+def test_without_a_discriminator_train_py_runs_l1_alone_and_refuses_an_emotion_term(
+    tiny_dataset, critic_files, tmp_path, capsys
+):
+    """No --emotion_disc_path: with emo_wt and emo_swap_wt 0 the run trains, evaluates, saves no discriminator
+    file and resumes; with the paper's emo_wt it stops in one line before any work."""
+    ck = tmp_path / "ck"
+    argv = ["--data_root", str(tiny_dataset / "pre"), "--checkpoint_dir", str(ck), "--max_steps", "1"]
+    argv += ["--syncnet_checkpoint_path", str(critic_files / "expert.pth"), "--random_vgg", "--eval_batches", "1"]
+    argv += ["--hparams", "batch_size=2", *common(tiny_dataset)]
+    assert run_cli(train.main, argv) != 0
+    assert "the emotion term (emo_wt 0.01) needs a trained discriminator: pass --emotion_disc_path" in (
+        capsys.readouterr().err
+    )
+    assert not ck.exists()
+    argv += ["--hparams", "emo_wt=0"]
+    assert run_cli(train.main, argv) == 0
+    assert sorted(p.name for p in ck.glob("*.pth")) == ["checkpoint_step000000001.pth"]
+    losses = json.loads((ck / "train_summary.json").read_text())["last_losses"]
+    assert "emotion" not in losses and "emotion_real" not in losses and math.isfinite(losses["l1"])
+    argv[argv.index("--max_steps") + 1] = "2"
+    assert run_cli(train.main, [*argv, "--checkpoint_path", "latest"]) == 0
+    assert read_checkpoint(str(ck / "checkpoint_step000000002.pth"))["global_step"] == 2
+    assert not list(ck.glob("disc_emo_*"))
+
+
 def test_the_emotion_blur_keeps_coarse_changes_and_removes_fine_patterns_from_the_gradient():
     """emo_blur: a constant frame passes unchanged, a pixel-to-pixel alternation all but vanishes, and so does the
     fine part of the gradient that reaches the frames, while a coarse change passes."""

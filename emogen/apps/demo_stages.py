@@ -59,6 +59,11 @@ def emotion_disc_stage(title: str, run: DiscRun, common: list) -> Stage:
     return Stage(title, args, os.path.join(run.folder, SUMMARY_FILE))
 
 
+def hparam_settings(hparams: dict) -> list:
+    """``key=value`` for each hyper-parameter, as train.py's --hparams reads it (a bool as True or False)."""
+    return [f"{k}={v}" if isinstance(v, bool) else f"{k}={v:g}" for k, v in hparams.items()]
+
+
 @dataclass
 class GeneratorRun:
     """A generator's run (train.py): data, critics, the recipe (hparams), its limits and where it starts."""
@@ -66,7 +71,7 @@ class GeneratorRun:
     data: str
     folder: str
     expert: str
-    disc: str
+    disc: Optional[str]  # None: no emotion term, so train.py runs without a discriminator
     hparams: dict
     steps: Optional[int] = None
     minutes: Optional[float] = None
@@ -78,8 +83,8 @@ def generator_stage(title: str, run: GeneratorRun, common: list) -> Stage:
     """train.py with the run's recipe, no periodic evaluation or checkpoint (one at its end), resuming an
     earlier run in the same folder."""
     args = ["train.py", "--data_root", run.data, "--checkpoint_dir", run.folder]
-    args += ["--syncnet_checkpoint_path", run.expert, "--emotion_disc_path", run.disc]
-    args += [arg for k, v in run.hparams.items() for arg in ("--hparams", f"{k}={v:g}")]
+    args += ["--syncnet_checkpoint_path", run.expert, *(["--emotion_disc_path", run.disc] if run.disc else [])]
+    args += [arg for setting in hparam_settings(run.hparams) for arg in ("--hparams", setting)]
     for h in ("eval_interval=1000000", "checkpoint_interval=1000000", "checkpoint_at_step_one=False"):
         args += ["--hparams", h]
     args += ["--eval_batches", "1", "--precision", "auto", "--no_sync_switch", *run.flags]

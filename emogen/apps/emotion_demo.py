@@ -65,6 +65,11 @@ class DatasetDemoConfig:
         self.dataset, self.work_dir = os.path.abspath(self.dataset), os.path.abspath(self.work_dir)
 
     @property
+    def trains_against_discriminator(self) -> bool:
+        """Whether an emotion term (emo_wt, emo_swap_wt) uses the discriminator; without one it is not trained."""
+        return bool(self.emo_wt or self.emo_swap_wt)
+
+    @property
     def recipe(self) -> dict:
         """The generator's hyper-parameters."""
         blur = {"emo_blur": self.emo_blur} if self.emo_blur else {}
@@ -141,7 +146,8 @@ def prepare_data(run: DatasetRun) -> None:
 
 def train_classifiers(run: DatasetRun) -> None:
     """The expert placeholder (train.py needs one; the sync term stays off), the emotion discriminator the
-    generator trains against, and the judging classifier (another seed)."""
+    generator trains against (only for a recipe with an emotion term), and the judging classifier (another
+    seed)."""
     from emogen.training.checkpoint_files import latest_checkpoint, latest_emotion_checkpoint
 
     data, folder = run.path("preprocessed"), run.path("checkpoints", "expert")
@@ -149,10 +155,10 @@ def train_classifiers(run: DatasetRun) -> None:
     stage = st.expert_stage(title, data, folder, 2, run.common)
     run_stage(stage, run.logs)
     run.networks["expert"] = latest_checkpoint(folder)
-    for key, title, seed in (
-        ("disc", "train the emotion discriminator", TRAINING_DISC_SEED),
-        ("judge", "train the judging classifier (another seed)", JUDGE_SEED),
-    ):
+    classifiers = [("judge", "train the judging classifier (another seed)", JUDGE_SEED)]
+    if run.cfg.trains_against_discriminator:
+        classifiers.insert(0, ("disc", "train the emotion discriminator", TRAINING_DISC_SEED))
+    for key, title, seed in classifiers:
         folder = run.path("checkpoints", "emotion" if key == "disc" else key)
         disc = st.DiscRun(data, folder, run.cfg.disc_steps, batch=8, lr=DISC_LR, seed=seed, precision="auto")
         run_stage(st.emotion_disc_stage(title, disc, run.common), run.logs)
@@ -161,9 +167,7 @@ def train_classifiers(run: DatasetRun) -> None:
 
 def generator_flags(cfg: DatasetDemoConfig) -> list:
     """train.py flags of both generator phases besides the recipe's hyper-parameters and the reference mode."""
-    flags = ["--seed", str(cfg.seed), *([] if cfg.generator_augment else ["--no_augment"])]
-    # Without an emotion term the discriminator shapes nothing, and training it beside the generator costs time.
-    return flags + ([] if cfg.emo_wt or cfg.emo_swap_wt else ["--freeze_emotion_disc"])
+    return ["--seed", str(cfg.seed), *([] if cfg.generator_augment else ["--no_augment"])]
 
 
 def train_generator(run: DatasetRun) -> None:
@@ -178,7 +182,7 @@ def train_generator(run: DatasetRun) -> None:
             run.path("preprocessed"),
             run.path("checkpoints", folder),
             run.networks["expert"],
-            run.networks["disc"],
+            run.networks.get("disc"),
             hparams,
             steps=steps,
             minutes=cfg.train_minutes,
@@ -200,7 +204,7 @@ def train_generator(run: DatasetRun) -> None:
         + f"{cfg.train_steps} steps with reference windows {cfg.reference}"
         + (f" (each phase at most {cfg.train_minutes:g} min)" if cfg.train_minutes else "")
         + "; "
-        + ", ".join(f"{k}={v}" if isinstance(v, bool) else f"{k}={v:g}" for k, v in cfg.recipe.items())
+        + ", ".join(st.hparam_settings(cfg.recipe))
         + "; the perceptual term runs only with VGG19 weights, the sync term stays off (no trained expert)"
     )
 
@@ -344,7 +348,7 @@ def run_dataset_demo(cfg: DatasetDemoConfig) -> DatasetDemoReport:
         run.folder.release()
     run.report.artifacts = {
         "preprocessed training parts": run.path("preprocessed"),
-        "emotion discriminator": run.networks["disc"],
+        **({"emotion discriminator": run.networks["disc"]} if "disc" in run.networks else {}),
         "judging classifier": run.networks["judge"],
         "generator": run.networks["generator"],
         **run.report.artifacts,

@@ -185,7 +185,7 @@ def train(run: QuickRun) -> None:
     limit = " or ".join(x for x in limits if x)
     run.report.notes.append(
         f"the generator was {origin} for {limit} with the demo's recipe: "
-        + ", ".join(f"{k}={v:g}" for k, v in DEMO_GENERATOR_RECIPE.items())
+        + ", ".join(st.hparam_settings(DEMO_GENERATOR_RECIPE))
         + ", --precision auto, no emotion-discriminator updates (train.py's defaults are the paper's)"
     )
     gen = st.GeneratorRun(

@@ -31,7 +31,8 @@ def get_args_parser() -> argparse.ArgumentParser:
         type=int_range(1, 1000000),
         default=None,
         help="training steps of the lip-sync expert and of the emotion discriminator (default 4); with "
-        "--dataset, of each of the two emotion classifiers (default 400)",
+        "--dataset, of each emotion classifier (default 400): the judge, and the discriminator the generator "
+        "trains against when --emo_wt or --emo_swap_wt is above 0",
     )
     p.add_argument(
         "--train_minutes",
@@ -110,7 +111,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         const=True,
         default=None,
         help="with --dataset: train the generator with the original's colour augmentation (by default it trains "
-        "without, train.py --no_augment, which the measurements chose; the two emotion classifiers keep it)",
+        "without, train.py --no_augment, which the measurements chose; the emotion classifiers keep it)",
     )
     p.add_argument(
         "--released_layout",

@@ -19,7 +19,12 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--data_root", required=True, help="preprocessed dataset (preprocess_crema-d.py output)")
     p.add_argument("--checkpoint_dir", required=True, help="where checkpoints and sample collages are written")
     p.add_argument("--syncnet_checkpoint_path", required=True, help="trained lip-sync expert (color_syncnet_train.py)")
-    p.add_argument("--emotion_disc_path", required=True, help="trained emotion discriminator (emotion_disc_train.py)")
+    p.add_argument(
+        "--emotion_disc_path",
+        default=None,
+        help="trained emotion discriminator (emotion_disc_train.py); needed by the emotion terms (emo_wt, "
+        "emo_swap_wt), so it may be left out only when both are 0 (the run then has no discriminator to update)",
+    )
     p.add_argument(
         "--checkpoint_path",
         default=None,

@@ -42,12 +42,13 @@ class GeneratorTrainConfig:
 
 @dataclass
 class Critics:
-    """The frozen lip-sync expert, the emotion discriminator with its optimizer, and the perceptual loss (None
-    when its VGG19 weights are missing: the term is then left out)."""
+    """The frozen lip-sync expert, the emotion discriminator with its optimizer (None when a run has no emotion
+    term and was given no discriminator), and the perceptual loss (None when its VGG19 weights are missing: the
+    term is then left out)."""
 
     syncnet: nn.Module
-    disc_emo: nn.Module
-    disc_optimizer: torch.optim.Optimizer
+    disc_emo: Optional[nn.Module]
+    disc_optimizer: Optional[torch.optim.Optimizer]
     perceptual: Optional[nn.Module]
 
 
@@ -94,10 +95,11 @@ def generator_losses(
     terms = {"l1": nn.functional.l1_loss(g.float(), gt)}
     if critics.perceptual is not None:
         terms["perceptual"] = critics.perceptual(g, gt) if hp.pl_wt or not weighted_only else zero
-    judged = blur_frames(g, hp.emo_blur) if hp.emo_blur else g
-    terms["emotion"] = (
-        nn.functional.cross_entropy(critics.disc_emo(judged), labels) if hp.emo_wt or not weighted_only else zero
-    )
+    if critics.disc_emo is not None:
+        judged = blur_frames(g, hp.emo_blur) if hp.emo_blur else g
+        terms["emotion"] = (
+            nn.functional.cross_entropy(critics.disc_emo(judged), labels) if hp.emo_wt or not weighted_only else zero
+        )
     terms["sync"] = sync_loss(critics.syncnet, mel, g) if with_sync else zero
     if hp.emo_swap_wt and weighted_only:
         terms["emotion_swap"] = swapped_label_loss(model, critics.disc_emo, indiv_mels, x, labels, hp.emo_blur)
@@ -142,18 +144,22 @@ def evaluate_generator(
     the original does when it is shorter. The expert keeps the mode it was given (the original's stays in train
     mode, so its BatchNorm uses batch statistics here too)."""
     model.eval()
-    critics.disc_emo.eval()
+    disc = critics.disc_emo
+    if disc is not None:
+        disc.eval()
     sums: dict[str, float] = {}
     n = 0
     with torch.no_grad():
         for batch in cycle_batches(loader, max_batches):
             g, gt, _, labels, terms = generator_losses(model, critics, batch, hp, device, with_sync=True)
-            terms["emotion_real"] = nn.functional.cross_entropy(critics.disc_emo(gt), labels)
+            if disc is not None:
+                terms["emotion_real"] = nn.functional.cross_entropy(disc(gt), labels)
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0.0) + float(v)
             n += 1
     model.train()
-    critics.disc_emo.train()
+    if disc is not None:
+        disc.train()
     return {k: all_reduce_mean(v / max(1, n), device) for k, v in sums.items()}
 
 
@@ -210,13 +216,14 @@ def train_generator(
     def save(reason: str = "") -> None:
         # The discriminator first: the generator's file marks the pair complete, so a kill between the two saves
         # leaves the previous pair as the newest one to resume.
-        save_training_checkpoint(
-            checkpoint_name(cfg.checkpoint_dir, state.global_step, DISC_PREFIX),
-            critics.disc_emo,
-            critics.disc_optimizer,
-            state,
-            hp.save_optimizer_state,
-        )
+        if critics.disc_emo is not None:
+            save_training_checkpoint(
+                checkpoint_name(cfg.checkpoint_dir, state.global_step, DISC_PREFIX),
+                critics.disc_emo,
+                critics.disc_optimizer,
+                state,
+                hp.save_optimizer_state,
+            )
         save_training_checkpoint(
             checkpoint_name(cfg.checkpoint_dir, state.global_step),
             model,
@@ -228,10 +235,13 @@ def train_generator(
         if last and is_main_process():
             save_sample_images(last["x"], last["g"], last["gt"], state.global_step, cfg.checkpoint_dir)
 
+    disc = critics.disc_emo
+
     def step(batch) -> dict[str, float]:
         model.train()
-        critics.disc_emo.train()
-        set_requires_grad(critics.disc_emo, False)
+        if disc is not None:
+            disc.train()
+            set_requires_grad(disc, False)
         optimizer.zero_grad()
         with amp.forward():
             g, gt, x, labels, terms = generator_losses(
@@ -239,11 +249,12 @@ def train_generator(
             )
             loss = total_loss(terms, hp)
         amp.step(loss, optimizer)
-        set_requires_grad(critics.disc_emo, True)
+        if disc is not None:
+            set_requires_grad(disc, True)
         last.update(x=x, g=g.detach().float(), gt=gt)
         skipped = {k for k, w in (("perceptual", hp.pl_wt), ("emotion", hp.emo_wt)) if not w}
         out = {k: float(v.detach()) for k, v in terms.items() if k not in skipped}
-        if cfg.update_emotion_disc:
+        if cfg.update_emotion_disc and disc is not None:
             critics.disc_optimizer.zero_grad()
             with disc_amp.forward():
                 loss_real = nn.functional.cross_entropy(critics.disc_emo(gt), labels)

@@ -183,21 +183,28 @@ def run_emotion_disc_training(args: argparse.Namespace) -> TrainSummary:
 
 
 def _critics(args: argparse.Namespace, run: Run) -> Critics:
-    """The frozen lip-sync expert, the emotion discriminator with its optimizer, and the perceptual term when
-    VGG19 weights exist (else pl_wt becomes 0, saying so)."""
+    """The frozen lip-sync expert, the emotion discriminator with its optimizer (none without --emotion_disc_path,
+    which the emotion terms need), and the perceptual term when VGG19 weights exist (else pl_wt becomes 0, saying
+    so)."""
     from models import SyncNet_color
     from models.emo_disc import DISCEMO
 
     from .losses import PerceptualLoss, vgg_missing_line, vgg_weights_present
 
+    emotion_terms = {k: getattr(run.hp, k) for k in ("emo_wt", "emo_swap_wt") if getattr(run.hp, k)}
+    if emotion_terms and not args.emotion_disc_path:
+        given = ", ".join(f"{k} {v:g}" for k, v in emotion_terms.items())
+        raise UserError(f"the emotion term ({given}) needs a trained discriminator: pass --emotion_disc_path")
     syncnet = SyncNet_color()
     load_weights(syncnet, args.syncnet_checkpoint_path, "lip-sync expert (SyncNet_color)")
     syncnet = syncnet.to(run.device).train(args.expert_bn == "train")
     set_requires_grad(syncnet, False)
-    disc_emo = DISCEMO()
-    load_weights(disc_emo, args.emotion_disc_path, "emotion discriminator")
-    disc_emo = disc_emo.to(run.device)
-    disc_optimizer = torch.optim.Adam(disc_emo.parameters(), lr=args.disc_lr, betas=(0.5, 0.999))
+    disc_emo = disc_optimizer = None
+    if args.emotion_disc_path:
+        disc_emo = DISCEMO()
+        load_weights(disc_emo, args.emotion_disc_path, "emotion discriminator")
+        disc_emo = disc_emo.to(run.device)
+        disc_optimizer = torch.optim.Adam(disc_emo.parameters(), lr=args.disc_lr, betas=(0.5, 0.999))
     perceptual = None
     if vgg_weights_present(args.vgg_path) or args.random_vgg:
         perceptual = PerceptualLoss(args.vgg_path, args.random_vgg).to(run.device)
@@ -214,7 +221,7 @@ def _resume_generator(args, run: Run, model, optimizer, critics: Critics, state:
     from .warm_start import warm_start
 
     path = take_over(args.checkpoint_dir, args.checkpoint_path)
-    if path and args.checkpoint_path == "latest":
+    if path and args.checkpoint_path == "latest" and critics.disc_emo is not None:
         # The newest generator whose discriminator was saved too (a kill between the two saves leaves one alone).
         paired = latest_with_partner(args.checkpoint_dir, DISC_PREFIX)
         if paired and paired != path:
@@ -233,6 +240,8 @@ def _resume_generator(args, run: Run, model, optimizer, critics: Critics, state:
     if ckpt.get("syncnet_wt") is not None:
         run.hp.set_hparam("syncnet_wt", float(ckpt["syncnet_wt"]))
     disc_path = os.path.join(os.path.dirname(path), DISC_PREFIX + os.path.basename(path))
+    if critics.disc_emo is None:
+        return None
     if os.path.isfile(disc_path):
         resume(disc_path, critics.disc_emo, critics.disc_optimizer, TrainState(), "emotion discriminator", run.device)
     elif is_main_process():
