@@ -33,6 +33,46 @@ def test_a_failing_stage_is_one_line_with_its_last_error_and_log(tmp_path):
     assert "stage 'broken stage' failed (exit 2): error: the clip is broken" in text and "broken_stage.log" in text
 
 
+class Terminal:
+    """A stand-in for an interactive stderr that keeps what is written to it."""
+
+    def __init__(self):
+        self.text = ""
+
+    def isatty(self):
+        return True
+
+    def write(self, text):
+        self.text += text
+
+    def flush(self):
+        pass
+
+
+def test_a_long_stage_redraws_its_progress_bar_live_and_logs_it(tmp_path, monkeypatch, capsys):
+    code = (
+        "import sys, time\n"
+        "for k in range(1, 4):\n"
+        "    sys.stderr.write(f'\\rgenerator: {k}/3 steps'); sys.stderr.flush(); time.sleep(0.3)\n"
+        "sys.stderr.write('\\n'); print('stopped at step 3')\n"
+    )
+    script = tmp_path / "trainer.py"
+    script.write_text(code)
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    result = run_stage(Stage("train", [str(script)], progress=True), str(tmp_path / "logs"))
+    assert "\r   generator: 3/3 steps\x1b[K" in terminal.text and terminal.text.endswith("\n")
+    # The tail printed after the stage holds its last lines, not the bar's redraws.
+    printed = capsys.readouterr().out
+    tail = [line for line in printed.splitlines() if line.startswith("   ")]
+    assert tail[-2:-1] == ["   stopped at step 3"] and not any("generator:" in line for line in tail)
+    assert "stopped at step 3" in result.output and "generator: 1/3 steps" in open(result.log).read()
+    quiet = Terminal()
+    monkeypatch.setattr(sys, "stderr", quiet)
+    run_stage(Stage("train", [str(script)]), str(tmp_path / "logs"))  # a short stage: its tail only, printed
+    assert quiet.text == ""
+
+
 def test_a_stage_dies_with_the_demo_even_on_sigkill(tmp_path):
     """The demo's process is killed with SIGKILL while a stage runs: the stage gets SIGTERM from the kernel and
     stops, instead of writing on into the work folder (PR_SET_PDEATHSIG)."""

@@ -624,6 +624,24 @@ def test_time_budget_stops_and_saves_with_a_loss_summary(capsys):
     assert first == pytest.approx(sum(1 / (k + 1) for k in range(10)) / 10, abs=1e-4) and last < first
 
 
+def test_a_step_limit_shows_one_bar_over_the_steps_across_epochs(capsys):
+    """Epochs of one batch (a six-clip set) would each draw a bar of 1/1; with a step limit one bar counts the
+    steps to it, starting from a resumed run's step."""
+    state = TrainState(global_step=2, global_epoch=2, saved_step=2)
+    run_training(
+        [0],
+        state,
+        LoopConfig(nepochs=100, max_steps=6, desc="generator"),
+        lambda batch: {"l1": 0.5},
+        lambda losses: None,
+        lambda means, n: None,
+        lambda reason: None,
+    )
+    err = capsys.readouterr().err
+    assert state.global_step == 6 and "epoch" not in err
+    assert "generator:" in err and "6/6" in err and "l1=0.5000" in err and "1/6" not in err
+
+
 def test_a_resumed_run_at_its_step_limit_trains_nothing(capsys):
     state = TrainState(global_step=4, global_epoch=2, saved_step=4)
     calls, saved = [], []

@@ -14,6 +14,11 @@ from .stages import Stage, has_checkpoints, resume_args
 QUIET = ["--num_workers", "0", "--no_progress"]
 
 
+def with_progress(common: list) -> list:
+    """``common`` without --no_progress: a long stage's bar is shown live (``Stage.progress``)."""
+    return [arg for arg in common if arg != "--no_progress"]
+
+
 def convert_stage(source: str, target: str) -> Stage:
     """convertFPS.py: every clip of ``source`` at 25 fps in ``target``."""
     return Stage("convert to 25 fps", ["convertFPS.py", "-i", source, "-o", target, "--no_progress"])
@@ -55,8 +60,8 @@ def emotion_disc_stage(title: str, run: DiscRun, common: list) -> Stage:
     for flag, value in (("--lr_emo", run.lr), ("--seed", run.seed), ("--precision", run.precision)):
         if value is not None:
             args += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
-    args += [*common, *(["--resume"] if has_checkpoints(run.folder) else [])]
-    return Stage(title, args, os.path.join(run.folder, SUMMARY_FILE))
+    args += [*with_progress(common), *(["--resume"] if has_checkpoints(run.folder) else [])]
+    return Stage(title, args, os.path.join(run.folder, SUMMARY_FILE), progress=True)
 
 
 def hparam_settings(hparams: dict) -> list:
@@ -91,8 +96,8 @@ def generator_stage(title: str, run: GeneratorRun, common: list) -> Stage:
     args += ["--max_steps", str(run.steps)] if run.steps else []
     args += ["--max_minutes", f"{run.minutes:g}"] if run.minutes else []
     start = ["--init_from", run.init_from] if run.init_from else []
-    args += [*common, *(resume_args(run.folder) or start)]
-    return Stage(title, args, os.path.join(run.folder, SUMMARY_FILE))
+    args += [*with_progress(common), *(resume_args(run.folder) or start)]
+    return Stage(title, args, os.path.join(run.folder, SUMMARY_FILE), progress=True)
 
 
 def inference_stage(title: str, generator: str, face: str, speech: str, outfile: str, extra: list) -> Stage:

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -36,6 +37,7 @@ class Stage:
     title: str
     args: list
     summary: Optional[str] = None
+    progress: bool = False  # the script draws a progress bar, shown live on a terminal (long stages)
 
 
 @dataclass
@@ -56,38 +58,64 @@ def _die_with_parent() -> None:
         ctypes.CDLL(libc_name, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
+def _run_script(args: list, live_progress: bool) -> tuple[int, str]:
+    """Run ``python3 <script> args...`` in the checkout; its exit status and output (stdout and stderr as they
+    came). ``live_progress``: the latest state of its progress bar (what follows its last carriage return) is
+    redrawn on this process's stderr as it comes."""
+    linux = sys.platform.startswith("linux")
+    proc = subprocess.Popen(
+        [sys.executable, *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        preexec_fn=_die_with_parent if linux else None,
+    )
+    chunks = []
+    drawn = False
+    width = shutil.get_terminal_size().columns - 4
+    while proc.stdout is not None:
+        chunk = proc.stdout.read1(65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        text = chunk.decode("utf-8", errors="replace")
+        if live_progress and "\r" in text:
+            bar = text.rsplit("\r", 1)[1].split("\n", 1)[0].strip()[:width]
+            if bar:
+                # Erase to the end of the line: a shorter state must not leave the longer one's tail.
+                sys.stderr.write(f"\r   {bar}\x1b[K")
+                sys.stderr.flush()
+                drawn = True
+    returncode = proc.wait()
+    if drawn:
+        sys.stderr.write("\n")
+    return returncode, b"".join(chunks).decode("utf-8", errors="replace")
+
+
 def run_stage(stage: Stage, log_dir: str) -> StageResult:
     """Run one project script, print its command and the tail of its output, log all of it; a UserError when it
     fails (any exit status but 0: a demo's inputs were checked, so a clip that fails is a failure), naming its
     last error line and its log."""
     print(f"\n== {stage.title}\n$ {shlex.join(['python3', *stage.args])}", flush=True)
     start = time.perf_counter()
-    linux = sys.platform.startswith("linux")
-    proc = subprocess.run(
-        [sys.executable, *stage.args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        errors="replace",
-        preexec_fn=_die_with_parent if linux else None,
-    )
-    output = proc.stdout + proc.stderr
+    returncode, output = _run_script(stage.args, stage.progress and sys.stderr.isatty())
     os.makedirs(log_dir, exist_ok=True)
     log = os.path.join(log_dir, re.sub(r"[^a-z0-9]+", "_", stage.title.lower()).strip("_") + ".log")
     with open(log, "w") as handle:
         handle.write(output)
-    tail = [ln for ln in output.splitlines() if ln.strip() and "\r" not in ln][-4:]
+    # Lines split at newlines only, so a progress bar's redraws (carriage returns) stay on one line and drop out.
+    tail = [ln for ln in output.split("\n") if ln.strip() and "\r" not in ln][-4:]
     for line in tail:
         print(f"   {line}")
     shown = os.path.relpath(log, ROOT) if log.startswith(ROOT) else log
     print(f"   ({time.perf_counter() - start:.0f} s, log {shown})", flush=True)
-    if proc.returncode != 0:
+    if returncode != 0:
         reason = next(
             (ln.strip() for ln in reversed(output.splitlines()) if ln.strip().startswith("error:")),
             tail[-1].strip() if tail else "no output",
         )
-        raise UserError(f"demo stage '{stage.title}' failed (exit {proc.returncode}): {reason} (log: {log})")
-    return StageResult(proc.returncode, output, log, read_summary(stage.summary) if stage.summary else {})
+        raise UserError(f"demo stage '{stage.title}' failed (exit {returncode}): {reason} (log: {log})")
+    return StageResult(returncode, output, log, read_summary(stage.summary) if stage.summary else {})
 
 
 def read_summary(path: str) -> dict:

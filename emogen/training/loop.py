@@ -114,6 +114,14 @@ def run_training(
         return TrainSummary(state.global_step, "already at the step limit")
     deadline = None if cfg.max_minutes is None else time.monotonic() + 60.0 * cfg.max_minutes
     trend = LossTrend()
+    shown = cfg.progress and is_main_process()
+    # With a step limit one bar counts the steps to it (an epoch of a small set may be a single batch); without
+    # one, each epoch gets its bar over its batches.
+    steps_bar = (
+        tqdm(total=cfg.max_steps, initial=state.global_step, desc=cfg.desc, unit="step", disable=not shown)
+        if cfg.max_steps is not None
+        else None
+    )
     try:
         while state.global_epoch < cfg.nepochs:
             if isinstance(getattr(loader, "sampler", None), DistributedSampler):
@@ -124,7 +132,7 @@ def run_training(
                 loader,
                 desc=f"{cfg.desc} epoch {state.global_epoch}",
                 unit="batch",
-                disable=not (cfg.progress and is_main_process()),
+                disable=not shown or steps_bar is not None,
             )
             for batch in bar:
                 losses = train_step(batch)
@@ -139,7 +147,9 @@ def run_training(
                 batches += 1
                 for k, v in losses.items():
                     totals[k] = totals.get(k, 0.0) + v
-                bar.set_postfix({k: f"{v / batches:.4f}" for k, v in totals.items()})
+                shown_bar = steps_bar or bar
+                shown_bar.set_postfix({k: f"{v / batches:.4f}" for k, v in totals.items()}, refresh=False)
+                shown_bar.update(1) if steps_bar is not None else shown_bar.refresh()
                 trend.add(losses)
                 after_step(losses)
                 # Each rank's clock differs: under torchrun all stop at the step where the first one runs out.
@@ -152,6 +162,8 @@ def run_training(
                 )
                 if limit:
                     bar.close()
+                    if steps_bar is not None:
+                        steps_bar.close()
                     if state.saved_step != state.global_step:
                         save(limit)
                     if is_main_process():
@@ -164,3 +176,6 @@ def run_training(
         if state.saved_step != state.global_step:
             save("interrupted")
         raise
+    finally:
+        if steps_bar is not None:
+            steps_bar.close()

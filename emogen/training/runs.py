@@ -239,9 +239,9 @@ def _resume_generator(args, run: Run, model, optimizer, critics: Critics, state:
     ckpt = resume(path, model, optimizer, state, "EmoGen generator", run.device)
     if ckpt.get("syncnet_wt") is not None:
         run.hp.set_hparam("syncnet_wt", float(ckpt["syncnet_wt"]))
-    disc_path = os.path.join(os.path.dirname(path), DISC_PREFIX + os.path.basename(path))
-    if critics.disc_emo is None:
+    if critics.disc_emo is None:  # a run without an emotion term keeps no discriminator
         return None
+    disc_path = os.path.join(os.path.dirname(path), DISC_PREFIX + os.path.basename(path))
     if os.path.isfile(disc_path):
         resume(disc_path, critics.disc_emo, critics.disc_optimizer, TrainState(), "emotion discriminator", run.device)
     elif is_main_process():
