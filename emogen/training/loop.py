@@ -147,9 +147,12 @@ def run_training(
                 batches += 1
                 for k, v in losses.items():
                     totals[k] = totals.get(k, 0.0) + v
-                shown_bar = steps_bar or bar
-                shown_bar.set_postfix({k: f"{v / batches:.4f}" for k, v in totals.items()}, refresh=False)
-                shown_bar.update(1) if steps_bar is not None else shown_bar.refresh()
+                means = {k: f"{v / batches:.4f}" for k, v in totals.items()}
+                if steps_bar is None:
+                    bar.set_postfix(means)
+                else:
+                    steps_bar.set_postfix(means, refresh=False)
+                    steps_bar.update(1)
                 trend.add(losses)
                 after_step(losses)
                 # Each rank's clock differs: under torchrun all stop at the step where the first one runs out.
@@ -163,7 +166,7 @@ def run_training(
                 if limit:
                     bar.close()
                     if steps_bar is not None:
-                        steps_bar.close()
+                        steps_bar.close()  # before the closing lines, so that they do not share the bar's line
                     if state.saved_step != state.global_step:
                         save(limit)
                     if is_main_process():
