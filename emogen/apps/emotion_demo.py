@@ -147,7 +147,7 @@ def prepare_data(run: DatasetRun) -> None:
 def train_classifiers(run: DatasetRun) -> None:
     """The expert placeholder (train.py needs one; the sync term stays off), the emotion discriminator the
     generator trains against (only for a recipe with an emotion term), and the judging classifier (another
-    seed)."""
+    seed than the discriminator's)."""
     from emogen.training.checkpoint_files import latest_checkpoint, latest_emotion_checkpoint
 
     data, folder = run.path("preprocessed"), run.path("checkpoints", "expert")
@@ -155,7 +155,7 @@ def train_classifiers(run: DatasetRun) -> None:
     stage = st.expert_stage(title, data, folder, 2, run.common)
     run_stage(stage, run.logs)
     run.networks["expert"] = latest_checkpoint(folder)
-    classifiers = [("judge", "train the judging classifier (another seed)", JUDGE_SEED)]
+    classifiers = [("judge", "train the judging classifier", JUDGE_SEED)]
     if run.cfg.trains_against_discriminator:
         classifiers.insert(0, ("disc", "train the emotion discriminator", TRAINING_DISC_SEED))
     for key, title, seed in classifiers:
