@@ -1,13 +1,11 @@
 """Training samples per second of the three networks per precision, on batches from the shared videos.
 
-    python bench/bench_training.py [--device cpu|cuda] [--steps 8] [--batch 4] [--compile]
+    python bench/bench_training.py [--device cpu|cuda] [--steps 8] [--batch 4]
 
 Each row times full optimizer steps (forward, loss, backward, Adam) on one fixed batch drawn from a small
 CREMA-D-style set preprocessed from four shared videos (the data values do not change the speed). Precisions
 the device does not run natively are skipped with the reason. The generator is timed with the paper's losses
-(VGG19 randomly initialised: its speed does not depend on the weights) and with L1 alone (the demo's recipe);
---compile adds the dataset demo's L1 step under torch.compile. The first step (compilation included) is timed
-apart from the rest.
+(VGG19 randomly initialised: its speed does not depend on the weights) and with L1 alone (the demo's recipe).
 """
 
 from __future__ import annotations
@@ -38,16 +36,14 @@ def batch_of(dataset, size: int):
     return torch.utils.data.default_collate([dataset[i] for i in range(size)])
 
 
-def time_steps(step, steps: int) -> tuple[float, float]:
-    """Seconds of the first step, and per step after it and one more warm-up step."""
-    start = time.perf_counter()
-    step()
-    first = time.perf_counter() - start
-    step()
+def time_steps(step, steps: int) -> float:
+    """Seconds per step after two warm-up steps."""
+    for _ in range(2):
+        step()
     start = time.perf_counter()
     for _ in range(steps):
         step()
-    return first, (time.perf_counter() - start) / steps
+    return (time.perf_counter() - start) / steps
 
 
 def main() -> None:
@@ -55,12 +51,6 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--steps", type=int, default=8, help="timed steps per row")
     parser.add_argument("--batch", type=int, default=4, help="samples per step (windows of 5 frames)")
-    parser.add_argument(
-        "--compile",
-        action="store_true",
-        help="also time the dataset demo's L1 step with the generator under torch.compile (compiling takes "
-        "a minute or more on 2 cores)",
-    )
     args = parser.parse_args()
     device = torch.device(args.device)
     torch.manual_seed(0)
@@ -70,30 +60,27 @@ def main() -> None:
         gen_batch = [t.to(device) for t in batch_of(GeneratorDataset(root, names, seed=0), args.batch)]
         sync_batch = [t.to(device) for t in batch_of(SyncDataset(root, names, seed=0), args.batch)]
         emo_batch = [t.to(device) for t in batch_of(EmotionDataset(root, names, seed=0), args.batch)]
-    print("| network | precision | channels_last | first step s | s/step | samples/s |")
-    print("|---|---|---|---|---|---|")
+    print("| network | precision | channels_last | s/step | samples/s |")
+    print("|---|---|---|---|---|")
     for name in ("fp32", "bf16", "fp16"):
         try:
             precision = resolve_training_precision(name, device)
         except UserError as exc:
-            print(f"| all | {name} | - | skipped: {exc} | | |")
+            print(f"| all | {name} | - | skipped: {exc} | |")
             continue
         for layout in (False, True) if precision.dtype is not None else (False,):
             amp = MixedPrecision(dataclasses.replace(precision, channels_last=layout), device)
-            rows = [
+            for network, make_step, batch in (
                 ("generator, L1 only (demo.py)", generator_l1, gen_batch),
                 ("generator, L1 only, emotion_film (demo.py --dataset)", generator_l1_film, gen_batch),
                 ("generator, L1 + emotion (demo.py --dataset --emo_wt 0.01)", generator_emotion, gen_batch),
                 ("generator, paper's losses", generator_full, gen_batch),
                 ("lip-sync expert", expert, sync_batch),
                 ("emotion discriminator", emotion_disc, emo_batch),
-            ]
-            if args.compile:
-                rows.insert(2, ("generator, L1 only, emotion_film, torch.compile", generator_l1_compiled, gen_batch))
-            for network, make_step, batch in rows:
-                first, seconds = time_steps(make_step(amp, batch, device), args.steps)
+            ):
+                seconds = time_steps(make_step(amp, batch, device), args.steps)
                 print(
-                    f"| {network} | {precision.name} | {'yes' if layout else 'no'} | {first:.1f} | {seconds:.3f} | "
+                    f"| {network} | {precision.name} | {'yes' if layout else 'no'} | {seconds:.3f} | "
                     f"{args.batch / seconds:.1f} |",
                     flush=True,
                 )
@@ -121,25 +108,19 @@ def generator_step(amp: MixedPrecision, batch, device, hp, critics: Critics, mod
     return step
 
 
-def generator_l1(amp: MixedPrecision, batch, device, emotion_film: bool = False, compiled: bool = False):
+def generator_l1(amp: MixedPrecision, batch, device, emotion_film: bool = False):
     """A step of the demo's recipe: L1 only, no discriminator."""
     model = Wav2Lip(emotion_film=emotion_film).to(device)
     amp.prepare(model)
     hp = hparams.copy()
     for key in ("syncnet_wt", "pl_wt", "emo_wt"):
         hp.set_hparam(key, 0.0)
-    forward = torch.compile(model) if compiled else model
-    return generator_step(amp, batch, device, hp, Critics(nn.Identity(), None, None, None), forward, 1e-3)
+    return generator_step(amp, batch, device, hp, Critics(nn.Identity(), None, None, None), model, 1e-3)
 
 
 def generator_l1_film(amp: MixedPrecision, batch, device):
     """A step of the dataset demo's recipe: L1 only with the per-scale emotion layers, no discriminator."""
     return generator_l1(amp, batch, device, emotion_film=True)
-
-
-def generator_l1_compiled(amp: MixedPrecision, batch, device):
-    """The dataset demo's step with the generator under torch.compile."""
-    return generator_l1(amp, batch, device, emotion_film=True, compiled=True)
 
 
 def generator_emotion(amp: MixedPrecision, batch, device):
