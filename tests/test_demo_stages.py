@@ -17,3 +17,10 @@ def test_generator_stage_hparams_read_back_as_the_recipe(tmp_path):
     parsed = default_hparams.copy().apply_overrides(given)
     assert {k: getattr(parsed, k) for k in recipe} == recipe
     assert args[args.index("--max_steps") + 1] == "10"
+    assert args[args.index("--emotion_disc_path") + 1] == "disc.pth"
+
+
+def test_a_generator_stage_without_a_discriminator_leaves_its_flag_out_and_shows_progress(tmp_path):
+    run = GeneratorRun("data", str(tmp_path / "gen"), "expert.pth", None, {"emo_wt": 0.0}, steps=10)
+    stage = generator_stage("train", run, ["--num_workers", "0", "--no_progress"])
+    assert "--emotion_disc_path" not in stage.args and "--no_progress" not in stage.args and stage.progress
